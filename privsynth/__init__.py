@@ -1,0 +1,38 @@
+"""privsynth: differentially private tabular synthetic data with verifiable certificates.
+
+Example:
+    >>> import privsynth as ps
+    >>> df, domain = ps.datasets.make_census(1000, random_state=0)
+    >>> syn = ps.synthesizers.IndependentMarginals(epsilon=1.0, random_state=0).fit(df, domain)
+    >>> ps.verify(syn.certificate_).ok
+    True
+"""
+
+from privsynth import datasets, evaluation, mechanisms, privacy, synthesizers
+from privsynth.core.domain import Categorical, Domain, Numeric, Ordinal
+from privsynth.core.errors import (
+    BudgetExceededError,
+    DomainError,
+    IntegrityError,
+    NotFittedError,
+    PrivacyLeakWarning,
+    PrivsynthError,
+)
+from privsynth.privacy.budget import Budget
+from privsynth.privacy.certificate import Certificate, verify
+from privsynth.privacy.ledger import Ledger
+from privsynth.synthesizers.base import load
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("privsynth")
+except Exception:  # noqa: BLE001 - not installed (running from a checkout)
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "Domain", "Categorical", "Ordinal", "Numeric", "Budget", "Ledger", "Certificate", "verify", "load",
+    "synthesizers", "evaluation", "datasets", "mechanisms", "privacy",
+    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "PrivacyLeakWarning",
+    "__version__",
+]

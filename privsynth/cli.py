@@ -1,0 +1,186 @@
+"""The ``privsynth`` command: fit, sample, certificate, verify, demo.
+
+Exit codes: 0 success; 1 a certificate or model file failed verification; 2 bad arguments or
+bad input (a clear one-line message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from privsynth.core.domain import Domain
+from privsynth.core.errors import IntegrityError, PrivsynthError
+from privsynth.core.io import file_sha256
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Failure(Exception):
+    """Verification failed (exit 1)."""
+
+
+def _load_certificate(path: Path):
+    """A certificate from a model file (verifying its hashes) or a certificate JSON file."""
+    from privsynth.privacy.certificate import Certificate
+    from privsynth.synthesizers.base import load
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist.")
+    if path.suffix == ".json":
+        return Certificate.from_file(path), None
+    return load(path).certificate_, file_sha256(path)
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from privsynth.datasets.loaders import read_table
+    from privsynth.synthesizers import SYNTHESIZERS
+
+    domain = Domain.from_file(args.domain)
+    read_kwargs = {"sep": args.sep} if args.sep else {}
+    if args.na_values:
+        read_kwargs["na_values"] = args.na_values
+    data = read_table(args.data, domain, clip=args.clip, **read_kwargs)
+    cls = SYNTHESIZERS[args.synthesizer]
+    synth = cls(epsilon=args.epsilon, delta=args.delta, accountant=args.accountant, random_state=args.seed, secure=args.secure)
+    synth.fit(data, domain)
+    path = synth.save(args.out)
+    print(synth.certificate_.summary())
+    print(f"model written to {path} (sha256 {file_sha256(path)})")
+    return EXIT_OK
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from privsynth.synthesizers.base import load
+
+    synth = load(args.model)
+    out = Path(args.out)
+    df = synth.sample(args.n, random_state=args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in (".parquet", ".pq"):
+        df.to_parquet(out, index=False)
+    else:
+        df.to_csv(out, index=False)
+    cert_path = out.with_name(out.stem + ".certificate.json")
+    synth.certificate_.to_file(cert_path)
+    print(f"{args.n} synthetic records written to {out}; certificate to {cert_path}")
+    return EXIT_OK
+
+
+def _cmd_certificate(args: argparse.Namespace) -> int:
+    cert, _ = _load_certificate(Path(args.path))
+    print(cert.to_json() if args.json else cert.summary())
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from privsynth.privacy.certificate import verify
+
+    cert, digest = _load_certificate(Path(args.path))
+    if digest is not None:
+        print(f"model file hashes OK (file sha256 {digest})")
+    result = verify(cert)
+    print(f"recomputed epsilon={result.recomputed_epsilon:.9g}, claimed epsilon={result.claimed_epsilon:.9g} "
+          f"(limit {cert.limit.epsilon:.9g}, delta {cert.limit.delta:.3g}, accountant {cert.accountant.get('name')})")
+    if not result.ok:
+        for problem in result.problems:
+            print(f"FAILED: {problem}")
+        raise _Failure("verification failed")
+    print("VERIFIED")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from privsynth.datasets import make_census
+    from privsynth.evaluation import marginal_tvd
+    from privsynth.privacy.certificate import verify
+    from privsynth.synthesizers import SYNTHESIZERS
+
+    df, domain = make_census(args.rows, random_state=args.seed)
+    print(f"privsynth demo: built-in census data ({args.rows} records, {len(domain)} columns), "
+          f"synthesizer {args.synthesizer}, {args.rows} synthetic records per epsilon")
+    for eps in args.epsilons:
+        synth = SYNTHESIZERS[args.synthesizer](epsilon=eps, random_state=args.seed).fit(df, domain)
+        out = synth.sample(args.rows)
+        cert = synth.certificate_
+        tvd1 = marginal_tvd(df, out, domain, order=1).average
+        tvd2 = marginal_tvd(df, out, domain, order=2).average
+        status = "verified" if verify(cert).ok else "NOT VERIFIED"
+        print(f"epsilon={eps:<6g} spent epsilon={cert.spent.epsilon:.4f} delta={cert.spent.delta:.1g} "
+              f"({len(cert.entries)} mechanism calls, certificate {status})  1-way TVD={tvd1:.3f}  2-way TVD={tvd2:.3f}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from privsynth.synthesizers import SYNTHESIZERS
+
+    parser = argparse.ArgumentParser(
+        prog="privsynth",
+        description="Differentially private synthetic data with verifiable certificates.",
+        epilog="Exit codes: 0 success, 1 verification failed, 2 bad arguments or input.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file under a declared domain")
+    p.add_argument("--data", required=True, help="CSV or Parquet file with the private records")
+    p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
+    p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="independent")
+    p.add_argument("--epsilon", type=float, required=True)
+    p.add_argument("--delta", type=float, default=0.0)
+    p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
+    p.add_argument("--seed", type=int, default=None, help="random seed (omit for fresh entropy)")
+    p.add_argument("--secure", action="store_true", help="draw noise from the OS CSPRNG (final releases)")
+    p.add_argument("--clip", action="store_true", help="clip numbers to the domain's public bounds instead of failing")
+    p.add_argument("--sep", default=None, help="CSV separator (default ',')")
+    p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
+    p.add_argument("--out", required=True, help="model file to write (e.g. adult.privsynth)")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("sample", help="sample records from a model file; writes the certificate beside them")
+    p.add_argument("model")
+    p.add_argument("-n", type=int, required=True, help="number of records")
+    p.add_argument("--out", required=True, help="output .csv or .parquet")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="print the full JSON")
+    p.set_defaults(func=_cmd_certificate)
+
+    p = sub.add_parser("verify", help="check a model file's hashes and recompute its epsilon")
+    p.add_argument("path", help="model file or certificate JSON")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("demo", help="fit on the built-in data at a few epsilons and print certificates and fidelity")
+    p.add_argument("--rows", type=int, default=5000)
+    p.add_argument("--epsilons", type=float, nargs="+", default=[0.3, 1.0, 3.0])
+    p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="independent")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``privsynth`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return int(args.func(args))
+    except _Failure:
+        return EXIT_FAILED
+    except IntegrityError as exc:
+        print(f"privsynth: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (PrivsynthError, FileNotFoundError, ValueError, TypeError, json.JSONDecodeError) as exc:
+        print(f"privsynth: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Core value objects: the public domain, data validation/encoding, RNG and errors."""
+
+from privsynth.core.dataset import decode, encode, levels, validate
+from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal
+from privsynth.core.errors import (
+    BudgetExceededError,
+    DomainError,
+    IntegrityError,
+    NotFittedError,
+    PrivacyLeakWarning,
+    PrivsynthError,
+)
+from privsynth.core.rng import SecureRandom, resolve_rng
+
+__all__ = [
+    "Domain", "Categorical", "Ordinal", "Numeric", "Column", "validate", "encode", "decode", "levels",
+    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError",
+    "PrivacyLeakWarning", "SecureRandom", "resolve_rng",
+]

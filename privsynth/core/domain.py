@@ -1,0 +1,400 @@
+"""The public domain: column kinds, categories and bounds declared *without* looking at the data.
+
+A :class:`Domain` is a small frozen value object (after private-pgm's ``Domain``). It is the
+public metadata every synthesizer and evaluator relies on: reading categories, bounds or bin
+edges off private data would leak them, so they come from a declared file. ``Domain.infer``
+exists for exploration only; it warns with :class:`PrivacyLeakWarning` and marks the domain
+``provenance="inferred"``, which makes every certificate built on it invalid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Mapping, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from privsynth.core.errors import DomainError, PrivacyLeakWarning
+
+__all__ = ["Categorical", "Ordinal", "Numeric", "Column", "Domain", "ROLES", "PROVENANCES"]
+
+ROLES = ("identifier", "quasi_identifier", "sensitive")
+PROVENANCES = ("declared", "inferred")
+DEFAULT_BINS = 16
+
+
+def _check_common(name: Any, role: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise DomainError(f"A column name must be a non-empty string, got {name!r}.")
+    if role is not None and role not in ROLES:
+        raise DomainError(f"Column {name!r}: role must be one of {ROLES} or None, got {role!r}.")
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars into the Python scalars JSON and YAML understand."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A column whose values come from a fixed, public list of categories.
+
+    Args:
+        name: Column name.
+        categories: The public categories (strings, ints or bools), in a fixed order.
+        nullable: Whether missing values are allowed; they become one extra state.
+        role: ``"identifier"``, ``"quasi_identifier"``, ``"sensitive"`` or ``None``.
+
+    Example:
+        >>> Categorical("sex", ("Female", "Male")).levels
+        2
+    """
+
+    name: str
+    categories: tuple
+    nullable: bool = False
+    role: str | None = None
+    kind: ClassVar[str] = "categorical"
+
+    def __post_init__(self) -> None:
+        _check_common(self.name, self.role)
+        cats = tuple(_plain(c) for c in self.categories)
+        if not cats:
+            raise DomainError(f"Column {self.name!r}: declare at least one category.")
+        for c in cats:
+            if not isinstance(c, (str, int, bool)) or (isinstance(c, float)):
+                raise DomainError(
+                    f"Column {self.name!r}: categories must be strings, ints or bools; "
+                    f"got a {type(c).__name__}. Quote it in the domain file."
+                )
+        if len(set(cats)) != len(cats):
+            raise DomainError(f"Column {self.name!r}: categories must be unique.")
+        object.__setattr__(self, "categories", cats)
+        object.__setattr__(self, "nullable", bool(self.nullable))
+
+    @property
+    def levels(self) -> int:
+        """Number of discrete states, the missing state included."""
+        return len(self.categories) + int(self.nullable)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (the domain file's entry for this column)."""
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "categories": list(self.categories)}
+        if self.nullable:
+            out["nullable"] = True
+        if self.role is not None:
+            out["role"] = self.role
+        return out
+
+
+@dataclass(frozen=True)
+class Ordinal(Categorical):
+    """A categorical column whose categories are listed in their natural order.
+
+    Example:
+        >>> Ordinal("size", ("S", "M", "L")).categories
+        ('S', 'M', 'L')
+    """
+
+    kind: ClassVar[str] = "ordinal"
+
+
+@dataclass(frozen=True)
+class Numeric:
+    """A numeric column with public bounds.
+
+    Args:
+        name: Column name.
+        lower: Public lower bound (inclusive), chosen without looking at the data.
+        upper: Public upper bound (inclusive).
+        integer: Whether values are whole numbers.
+        bins: Number of equal-width bins used where the column is discretized; ``None`` lets
+            the consumer choose (see :meth:`n_bins`).
+        nullable: Whether missing values are allowed.
+        role: ``"identifier"``, ``"quasi_identifier"``, ``"sensitive"`` or ``None``.
+
+    Example:
+        >>> Numeric("age", 17, 90, integer=True, bins=8).edges().round(2).tolist()[:3]
+        [17.0, 26.12, 35.25]
+    """
+
+    name: str
+    lower: float
+    upper: float
+    integer: bool = False
+    bins: int | None = None
+    nullable: bool = False
+    role: str | None = None
+    kind: ClassVar[str] = "numeric"
+
+    def __post_init__(self) -> None:
+        _check_common(self.name, self.role)
+        lo, hi = _plain(self.lower), _plain(self.upper)
+        for label, v in (("lower", lo), ("upper", hi)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise DomainError(f"Column {self.name!r}: {label} bound must be a finite number, got {v!r}.")
+        if not lo < hi:
+            raise DomainError(f"Column {self.name!r}: lower bound {lo} must be below upper bound {hi}.")
+        if self.integer and (lo != int(lo) or hi != int(hi)):
+            raise DomainError(f"Column {self.name!r}: an integer column needs whole-number bounds.")
+        if self.bins is not None and (isinstance(self.bins, bool) or int(self.bins) != self.bins or self.bins < 1):
+            raise DomainError(f"Column {self.name!r}: bins must be a positive integer, got {self.bins!r}.")
+        if self.integer:
+            lo, hi = int(lo), int(hi)
+        object.__setattr__(self, "lower", lo)
+        object.__setattr__(self, "upper", hi)
+        object.__setattr__(self, "integer", bool(self.integer))
+        object.__setattr__(self, "nullable", bool(self.nullable))
+        if self.bins is not None:
+            object.__setattr__(self, "bins", int(self.bins))
+
+    def n_bins(self, default: int = DEFAULT_BINS) -> int:
+        """Bins used to discretize: the declared count, else ``default``; an integer column
+        never gets more bins than it has values."""
+        bins = self.bins if self.bins is not None else default
+        if self.integer:
+            bins = min(bins, int(self.upper - self.lower) + 1)
+        return int(bins)
+
+    @property
+    def levels(self) -> int:
+        """Discrete states at the default bin count, the missing state included."""
+        return self.n_bins() + int(self.nullable)
+
+    def edges(self, default_bins: int = DEFAULT_BINS) -> np.ndarray:
+        """Public bin edges (``n_bins + 1`` values) from the bounds alone.
+
+        An integer column with at most ``n_bins`` values gets one bin per value.
+        """
+        bins = self.n_bins(default_bins)
+        if self.integer and bins == int(self.upper - self.lower) + 1:
+            return np.arange(self.lower, self.upper + 2, dtype=float) - 0.5
+        return np.linspace(float(self.lower), float(self.upper), bins + 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (the domain file's entry for this column)."""
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "lower": self.lower, "upper": self.upper}
+        for key in ("integer", "nullable"):
+            if getattr(self, key):
+                out[key] = True
+        if self.bins is not None:
+            out["bins"] = self.bins
+        if self.role is not None:
+            out["role"] = self.role
+        return out
+
+
+Column = Union[Categorical, Ordinal, Numeric]
+_KINDS: dict[str, type] = {"categorical": Categorical, "ordinal": Ordinal, "numeric": Numeric}
+
+
+def _column_from_dict(entry: Mapping[str, Any]) -> Column:
+    if not isinstance(entry, Mapping):
+        raise DomainError(f"Each column entry must be a mapping, got {type(entry).__name__}.")
+    entry = dict(entry)
+    kind = entry.pop("kind", None)
+    if kind not in _KINDS:
+        raise DomainError(
+            f"Column {entry.get('name')!r}: kind must be one of {sorted(_KINDS)}, got {kind!r}."
+        )
+    cls = _KINDS[kind]
+    try:
+        if "categories" in entry:
+            entry["categories"] = tuple(entry["categories"])
+        return cls(**entry)
+    except TypeError as exc:  # unknown or missing keys
+        raise DomainError(f"Column {entry.get('name')!r} ({kind}): {exc}.") from None
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The public schema of a table: one :class:`Column` per attribute.
+
+    Args:
+        columns: The columns, in table order.
+        provenance: ``"declared"`` (public metadata) or ``"inferred"`` (read off data by
+            :meth:`infer`; certificates built on it are invalid).
+
+    Example:
+        >>> d = Domain((Numeric("age", 17, 90, integer=True), Categorical("sex", ("F", "M"))))
+        >>> d.names
+        ('age', 'sex')
+        >>> d["sex"].levels
+        2
+        >>> Domain.from_dict(d.to_dict()) == d
+        True
+    """
+
+    columns: tuple
+    provenance: str = "declared"
+
+    def __post_init__(self) -> None:
+        cols = tuple(self.columns)
+        if not cols:
+            raise DomainError("A domain needs at least one column.")
+        for c in cols:
+            if not isinstance(c, (Categorical, Numeric)):
+                raise DomainError(f"Domain columns must be Categorical, Ordinal or Numeric; got {type(c).__name__}.")
+        names = [c.name for c in cols]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise DomainError(f"Duplicate column names in domain: {dupes}.")
+        if self.provenance not in PROVENANCES:
+            raise DomainError(f"provenance must be one of {PROVENANCES}, got {self.provenance!r}.")
+        object.__setattr__(self, "columns", cols)
+
+    # -- access ---------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in order."""
+        return tuple(c.name for c in self.columns)
+
+    def __getitem__(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"Column {name!r} is not in the domain; it has {list(self.names)}.")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[Column]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def select(self, names: Sequence[str]) -> "Domain":
+        """The sub-domain of ``names`` (in the order given)."""
+        return Domain(tuple(self[n] for n in names), provenance=self.provenance)
+
+    def with_role(self, role: str) -> tuple[str, ...]:
+        """Names of the columns declared with ``role``."""
+        return tuple(c.name for c in self.columns if c.role == role)
+
+    @property
+    def is_declared(self) -> bool:
+        """True when the domain is public metadata, not read off data."""
+        return self.provenance == "declared"
+
+    # -- serialization ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, as written to domain files."""
+        return {"provenance": self.provenance, "columns": [c.to_dict() for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Domain":
+        """Build a domain from its dict form.
+
+        Also accepts private-pgm's compact form ``{"column": n_levels, ...}``: each column
+        becomes an :class:`Ordinal` over the integer codes ``0 .. n_levels-1``.
+        """
+        if not isinstance(data, Mapping):
+            raise DomainError(f"A domain must be a mapping, got {type(data).__name__}.")
+        if "columns" not in data:
+            if data and all(isinstance(v, int) and not isinstance(v, bool) for v in data.values()):
+                return cls(tuple(Ordinal(str(k), tuple(range(int(v)))) for k, v in data.items()))
+            raise DomainError("A domain file needs a 'columns' list (or private-pgm's {name: size} form).")
+        entries = data["columns"]
+        if isinstance(entries, Mapping):  # {name: {kind: ...}}
+            entries = [{"name": k, **v} for k, v in entries.items()]
+        return cls(tuple(_column_from_dict(e) for e in entries), provenance=data.get("provenance", "declared"))
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=1)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Domain":
+        """Load a domain from a ``.yaml``/``.yml`` or ``.json`` file.
+
+        Raises:
+            DomainError: if the file is missing or malformed.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DomainError(f"Domain file {str(path)!r} does not exist; pass the path of a .yaml or .json domain file.")
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as exc:  # noqa: BLE001 - parser errors differ by format
+            raise DomainError(f"Domain file {str(path)!r} could not be parsed: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_file(self, path: str | Path) -> Path:
+        """Write the domain as YAML (``.yaml``/``.yml``) or JSON (anything else)."""
+        path = Path(path)
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        else:
+            path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+    def fingerprint(self) -> str:
+        """A stable ``sha256:`` digest of the domain (columns, kinds, categories, bounds, roles,
+        provenance), independent of file format and key order."""
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+    # -- exploration only -----------------------------------------------------------------------
+    @classmethod
+    def infer(cls, df: pd.DataFrame, *, max_categories: int = 1000) -> "Domain":
+        """Read a domain off ``df`` -- **for exploration only**.
+
+        Categories, minima and maxima of private data are themselves private: this emits a
+        :class:`PrivacyLeakWarning` and marks the result ``provenance="inferred"``, so every
+        certificate built on it says ``valid = False``. Write the result to a file, replace
+        the bounds with public ones, and load that instead.
+
+        Example:
+            >>> import warnings
+            >>> with warnings.catch_warnings():
+            ...     warnings.simplefilter("ignore")
+            ...     d = Domain.infer(pd.DataFrame({"x": [1, 2], "c": ["a", "b"]}))
+            >>> d.provenance, d["c"].categories
+            ('inferred', ('a', 'b'))
+        """
+        if not isinstance(df, pd.DataFrame) or df.shape[1] == 0:
+            raise DomainError("Domain.infer needs a DataFrame with at least one column.")
+        warnings.warn(
+            "Domain.infer reads categories and min/max off the data, which leaks private "
+            "information; certificates built on this domain are marked invalid. Declare the "
+            "domain from public knowledge (Domain.from_file) for any real release.",
+            PrivacyLeakWarning,
+            stacklevel=2,
+        )
+        cols: list[Column] = []
+        for name in df.columns:
+            s = df[name]
+            nullable = bool(s.isna().any())
+            values = s.dropna()
+            if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+                cats = sorted({_plain(v) for v in values}, key=lambda v: (str(type(v)), v))
+                if len(cats) > max_categories:
+                    raise DomainError(
+                        f"Column {name!r} has more than {max_categories} distinct values; "
+                        "declare it (e.g. as numeric, or drop an identifier) instead of inferring."
+                    )
+                cols.append(Categorical(str(name), tuple(cats) or ("",), nullable=nullable))
+            else:
+                lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+                integer = bool(len(values)) and bool(np.all(np.mod(values.to_numpy(float), 1) == 0))
+                if hi <= lo:
+                    hi = lo + 1
+                cols.append(Numeric(str(name), lo, hi, integer=integer, nullable=nullable))
+        return cls(tuple(cols), provenance="inferred")

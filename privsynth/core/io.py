@@ -1,0 +1,167 @@
+"""The model file format: one zip of JSON documents and one ``.npz`` of plain arrays, with a
+manifest of sha256 hashes. Nothing is ever pickled or unpickled.
+
+Layout (format ``privsynth-model``, version 1)::
+
+    manifest.json      {"format", "format_version", "files": {member: sha256}}
+    <name>.json        one per document (model, certificate, domain, ...)
+    arrays.npz         numeric arrays, loaded with allow_pickle=False
+
+:func:`read_bundle` refuses -- with :class:`IntegrityError` -- anything that is not a zip, lacks
+or has an unknown manifest, has a member whose hash differs, has members not in the manifest,
+or contains a pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from privsynth.core.errors import IntegrityError
+
+__all__ = ["write_bundle", "read_bundle", "MODEL_FORMAT", "FORMAT_VERSION", "file_sha256"]
+
+MODEL_FORMAT = "privsynth-model"
+FORMAT_VERSION = 1
+_ARRAYS = "arrays.npz"
+_MANIFEST = "manifest.json"
+_MAX_MEMBER_BYTES = 4 * 2**30
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".joblib")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a whole file (e.g. to pin a model file you publish)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    clean = {}
+    for name, arr in arrays.items():
+        a = np.asarray(arr)
+        if a.dtype == object:
+            raise TypeError(f"Array {name!r} has dtype object, which would need pickle; store numbers or strings.")
+        clean[name] = a
+    buf = io.BytesIO()
+    np.savez(buf, **clean)
+    return buf.getvalue()
+
+
+def write_bundle(path: str | Path, *, documents: Mapping[str, Mapping[str, Any]], arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write JSON ``documents`` and ``arrays`` to a model file at ``path`` (atomically).
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "m.privsynth")
+        >>> _ = write_bundle(p, documents={"model": {"a": 1}}, arrays={"x": np.arange(3)})
+        >>> docs, arrs = read_bundle(p)
+        >>> docs["model"], arrs["x"].tolist()
+        ({'a': 1}, [0, 1, 2])
+    """
+    path = Path(path)
+    members: dict[str, bytes] = {}
+    for name, doc in documents.items():
+        if not name.isidentifier():
+            raise ValueError(f"Document names must be identifiers, got {name!r}.")
+        members[f"{name}.json"] = json.dumps(doc, indent=1, sort_keys=True, allow_nan=True).encode("utf-8")
+    members[_ARRAYS] = _npz_bytes(arrays)
+    manifest = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "files": {name: _sha256(data) for name, data in members.items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
+            for name, data in members.items():
+                zf.writestr(name, data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _looks_like_pickle(name: str, data: bytes) -> bool:
+    return name.lower().endswith(_PICKLE_SUFFIXES) or (len(data) > 1 and data[0] == 0x80 and data[1] <= 5)
+
+
+def read_bundle(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """Read and verify a model file; returns ``(documents, arrays)``.
+
+    Raises:
+        IntegrityError: the file is missing, not a zip, of an unknown format or version,
+            tampered with (a hash differs, members added or removed), or contains a pickle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise IntegrityError(f"Model file {str(path)!r} does not exist.")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                if info.file_size > _MAX_MEMBER_BYTES:
+                    raise IntegrityError(f"Member {info.filename!r} is implausibly large; refusing to read it.")
+            names = [i.filename for i in infos]
+            if _MANIFEST not in names:
+                raise IntegrityError(f"{str(path)!r} has no manifest.json: it is not a privsynth model file.")
+            blobs = {name: zf.read(name) for name in names}
+    except zipfile.BadZipFile as exc:
+        raise IntegrityError(f"{str(path)!r} is not a valid privsynth model file (bad zip: {exc}).") from None
+    except (OSError, RuntimeError, ValueError) as exc:  # zlib/CRC errors surface as these
+        raise IntegrityError(f"{str(path)!r} is corrupt: {exc}.") from None
+    for name, data in blobs.items():
+        if _looks_like_pickle(name, data):
+            raise IntegrityError(
+                f"{str(path)!r} contains a pickle ({name!r}); privsynth never unpickles, since "
+                "unpickling runs arbitrary code. Re-save the model with privsynth."
+            )
+    try:
+        manifest = json.loads(blobs.pop(_MANIFEST))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IntegrityError("manifest.json is not valid JSON.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise IntegrityError(f"Unknown file format {manifest.get('format') if isinstance(manifest, dict) else None!r}; expected {MODEL_FORMAT!r}.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IntegrityError(
+            f"Model format version {manifest.get('format_version')!r} is not supported by this privsynth "
+            f"(it reads version {FORMAT_VERSION}); upgrade privsynth or re-save the model."
+        )
+    expected = manifest.get("files")
+    if not isinstance(expected, dict) or set(expected) != set(blobs):
+        raise IntegrityError("The model file's members do not match its manifest (files were added or removed).")
+    for name, data in blobs.items():
+        if _sha256(data) != expected[name]:
+            raise IntegrityError(f"Member {name!r} does not match its sha256 in the manifest: the file was modified.")
+    documents: dict[str, dict[str, Any]] = {}
+    for name, data in blobs.items():
+        if name.endswith(".json"):
+            try:
+                documents[name[: -len(".json")]] = json.loads(data)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise IntegrityError(f"{name!r} is not valid JSON.") from None
+    if _ARRAYS not in blobs:
+        raise IntegrityError("The model file has no arrays.npz.")
+    try:
+        with np.load(io.BytesIO(blobs[_ARRAYS]), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except ValueError as exc:
+        raise IntegrityError(f"arrays.npz holds something that is not a plain array ({exc}).") from None
+    return documents, arrays

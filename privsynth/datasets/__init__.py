@@ -1,0 +1,19 @@
+"""Data sets: loaders with public domains, and the built-in generated census data."""
+
+from privsynth.datasets.census import CENSUS_DEPENDENCIES, census_domain, make_census
+from privsynth.datasets.loaders import (
+    ADULT_URL,
+    data_dir,
+    domain_file,
+    download_adult,
+    load_adult,
+    load_adult_discretized,
+    load_arx_adult,
+    load_arx_hierarchies,
+    read_table,
+)
+
+__all__ = [
+    "make_census", "census_domain", "CENSUS_DEPENDENCIES", "read_table", "data_dir", "domain_file",
+    "load_adult", "load_adult_discretized", "load_arx_adult", "load_arx_hierarchies", "download_adult", "ADULT_URL",
+]

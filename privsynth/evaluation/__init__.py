@@ -1,0 +1,6 @@
+"""Evaluators: fidelity, utility and privacy risk of synthetic data. They read real data, so
+their results are not private, and they never spend budget."""
+
+from privsynth.evaluation.fidelity import MarginalTVD, marginal_tvd
+
+__all__ = ["marginal_tvd", "MarginalTVD"]

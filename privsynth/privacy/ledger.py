@@ -1,0 +1,161 @@
+"""The ledger: the one stateful piece of privacy accounting.
+
+Mechanisms call :meth:`Ledger.charge` *before* they draw noise or touch data; the charge is
+refused with :class:`BudgetExceededError` -- and nothing is recorded -- if the composed spend
+would exceed the budget. The arithmetic lives in a pure accountant; the ledger only keeps the
+list of ``(label, event)`` entries.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from privsynth.core.errors import BudgetExceededError, PrivacyLeakWarning
+from privsynth.privacy.accountants import Accountant, get_accountant
+from privsynth.privacy.budget import Budget
+from privsynth.privacy.events import Event, event_from_dict, event_to_dict, pure_epsilon
+
+__all__ = ["Ledger", "LedgerEntry"]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One charged mechanism call: a human-readable ``label`` and its event."""
+
+    label: str
+    event: Event
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "event": event_to_dict(self.event)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LedgerEntry":
+        return cls(label=str(data["label"]), event=event_from_dict(data["event"]))
+
+
+class Ledger:
+    """Records every mechanism call against a :class:`Budget` and refuses to overspend.
+
+    Args:
+        budget: The limit. ``delta = 0`` allows only pure-DP mechanisms.
+        accountant: ``"rdp"`` (default), ``"pld"``, or an accountant object.
+
+    Example:
+        >>> from privsynth.privacy.events import LaplaceEvent
+        >>> ledger = Ledger(Budget(epsilon=1.0))
+        >>> ledger.charge(LaplaceEvent(noise_multiplier=2.0), label="count")
+        Budget(epsilon=0.5, delta=0.0)
+        >>> ledger.remaining().epsilon
+        0.5
+        >>> ledger.charge(LaplaceEvent(noise_multiplier=1.0), label="too much")
+        Traceback (most recent call last):
+        ...
+        privsynth.core.errors.BudgetExceededError: ...
+    """
+
+    def __init__(self, budget: Budget, *, accountant: "str | Mapping[str, Any] | Accountant" = "rdp") -> None:
+        if not isinstance(budget, Budget):
+            raise TypeError(f"budget must be a privsynth Budget, got {type(budget).__name__}.")
+        if not budget.epsilon > 0 or budget.epsilon == float("inf"):
+            raise ValueError(f"A ledger needs a finite budget epsilon > 0, got {budget.epsilon}.")
+        self.budget = budget
+        self.accountant = get_accountant(accountant)
+        self._entries: list[LedgerEntry] = []
+        self._leaks: list[str] = []
+        self._spent_epsilon = 0.0
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def entries(self) -> tuple[LedgerEntry, ...]:
+        """Every charge so far, in order."""
+        return tuple(self._entries)
+
+    @property
+    def leaks(self) -> tuple[str, ...]:
+        """Descriptions of non-private releases recorded with :meth:`record_leak`."""
+        return tuple(self._leaks)
+
+    def _events(self) -> list[Event]:
+        return [e.event for e in self._entries]
+
+    def spent(self) -> Budget:
+        """The composed spend at the budget's delta (delta 0 while every charge is pure DP)."""
+        pure = all(pure_epsilon(e) is not None for e in self._events())
+        return Budget(epsilon=self._spent_epsilon, delta=0.0 if pure else self.budget.delta)
+
+    def remaining(self) -> Budget:
+        """Epsilon headroom at the budget's delta. Composition is not additive under RDP/PLD,
+        so use :meth:`can_afford` to ask about a specific event."""
+        spent = self.spent()
+        return Budget(epsilon=max(0.0, self.budget.epsilon - spent.epsilon), delta=self.budget.delta - spent.delta)
+
+    def cost_with(self, event: Event) -> float:
+        """The composed epsilon if ``event`` were charged now (nothing is recorded)."""
+        return self.accountant.epsilon([*self._events(), event], self.budget.delta)
+
+    def can_afford(self, event: Event) -> bool:
+        """Whether :meth:`charge` would accept ``event``."""
+        return self.accountant.supports(event) and self.cost_with(event) <= self.budget.epsilon
+
+    # -- writing ---------------------------------------------------------------------------
+    def charge(self, event: Event, *, label: str) -> Budget:
+        """Record ``event`` if the budget allows it; call this *before* drawing noise.
+
+        Returns:
+            The spend after the charge.
+
+        Raises:
+            BudgetExceededError: the charge would exceed the budget (nothing is recorded).
+            TypeError: the accountant cannot compose this kind of event.
+        """
+        if not isinstance(label, str) or not label:
+            raise ValueError("Every charge needs a non-empty label saying what was released.")
+        if not self.accountant.supports(event):
+            raise TypeError(f"The {self.accountant.name!r} accountant cannot compose {event!r}; use accountant='rdp'.")
+        eps = self.cost_with(event)
+        if not eps <= self.budget.epsilon:
+            raise BudgetExceededError(
+                f"Charging {label!r} would bring the spend to epsilon={eps:.6g} at delta={self.budget.delta:.3g}, "
+                f"over the budget {self.budget} (already spent epsilon={self._spent_epsilon:.6g} in "
+                f"{len(self._entries)} charges). Nothing was released. Give this mechanism less epsilon, "
+                "raise the budget, or add noise."
+            )
+        self._entries.append(LedgerEntry(label=label, event=event))
+        self._spent_epsilon = eps
+        return self.spent()
+
+    def record_leak(self, label: str, reason: str) -> None:
+        """Record that something data-dependent was released *without* DP.
+
+        Emits :class:`PrivacyLeakWarning`; every certificate built from this ledger is invalid.
+        """
+        message = f"{label}: {reason}"
+        self._leaks.append(message)
+        warnings.warn(f"Non-private release recorded ({message}); the certificate will be invalid.", PrivacyLeakWarning, stacklevel=2)
+
+    @classmethod
+    def restore(
+        cls,
+        budget: Budget,
+        entries: Iterable[LedgerEntry],
+        *,
+        accountant: "str | Mapping[str, Any] | Accountant" = "rdp",
+        leaks: Iterable[str] = (),
+    ) -> "Ledger":
+        """Rebuild a ledger from saved entries (e.g. a checkpoint), re-checking the budget.
+
+        Raises:
+            BudgetExceededError: the saved entries already exceed ``budget``.
+        """
+        ledger = cls(budget, accountant=accountant)
+        entries = list(entries)
+        eps = ledger.accountant.epsilon([e.event for e in entries], budget.delta) if entries else 0.0
+        if not eps <= budget.epsilon:
+            raise BudgetExceededError(f"The saved entries spend epsilon={eps:.6g}, over the budget {budget}.")
+        ledger._entries, ledger._spent_epsilon, ledger._leaks = entries, eps, list(leaks)
+        return ledger
+
+    def __repr__(self) -> str:
+        return f"Ledger(budget={self.budget}, spent={self.spent()}, entries={len(self._entries)}, accountant={self.accountant!r})"
