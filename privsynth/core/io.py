@@ -9,7 +9,9 @@ Layout (format ``privsynth-model``, version 1)::
 
 :func:`read_bundle` refuses -- with :class:`IntegrityError` -- anything that is not a zip, lacks
 or has an unknown manifest, has a member whose hash differs, has members not in the manifest,
-or contains a pickle.
+or contains a pickle. The zip itself is written canonically (stored, fixed timestamps, sorted
+members), so the same model gives the same bytes and a change to *any* byte -- content or zip
+metadata -- is detected: the file must equal the canonical layout of its own members.
 """
 
 from __future__ import annotations
@@ -85,18 +87,32 @@ def write_bundle(path: str | Path, *, documents: Mapping[str, Mapping[str, Any]]
         "format_version": FORMAT_VERSION,
         "files": {name: _sha256(data) for name, data in members.items()},
     }
+    members[_MANIFEST] = json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
-            for name, data in members.items():
-                zf.writestr(name, data)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_canonical_zip(members))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _canonical_zip(members: Mapping[str, bytes]) -> bytes:
+    """The one byte layout privsynth writes for these members: manifest first, then sorted
+    names, stored (uncompressed), fixed timestamps and attributes."""
+    order = [_MANIFEST] + sorted(n for n in members if n != _MANIFEST)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in order:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, members[name])
+    return buf.getvalue()
 
 
 def _looks_like_pickle(name: str, data: bytes) -> bool:
@@ -123,18 +139,22 @@ def read_bundle(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, 
             if _MANIFEST not in names:
                 raise IntegrityError(f"{str(path)!r} has no manifest.json: it is not a privsynth model file.")
             blobs = {name: zf.read(name) for name in names}
+        raw = path.read_bytes()
+    except IntegrityError:
+        raise
     except zipfile.BadZipFile as exc:
         raise IntegrityError(f"{str(path)!r} is not a valid privsynth model file (bad zip: {exc}).") from None
-    except (OSError, RuntimeError, ValueError) as exc:  # zlib/CRC errors surface as these
-        raise IntegrityError(f"{str(path)!r} is corrupt: {exc}.") from None
+    except Exception as exc:  # noqa: BLE001 - a corrupt zip raises zlib, struct, OS and other errors
+        raise IntegrityError(f"{str(path)!r} is corrupt ({type(exc).__name__}: {exc}).") from None
     for name, data in blobs.items():
         if _looks_like_pickle(name, data):
             raise IntegrityError(
                 f"{str(path)!r} contains a pickle ({name!r}); privsynth never unpickles, since "
                 "unpickling runs arbitrary code. Re-save the model with privsynth."
             )
+    raw_manifest = blobs.pop(_MANIFEST)
     try:
-        manifest = json.loads(blobs.pop(_MANIFEST))
+        manifest = json.loads(raw_manifest)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise IntegrityError("manifest.json is not valid JSON.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
@@ -150,6 +170,10 @@ def read_bundle(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, 
     for name, data in blobs.items():
         if _sha256(data) != expected[name]:
             raise IntegrityError(f"Member {name!r} does not match its sha256 in the manifest: the file was modified.")
+    blobs[_MANIFEST] = raw_manifest
+    if _canonical_zip(blobs) != raw:
+        raise IntegrityError("The file's zip layout differs from the one privsynth writes: it was modified or repacked.")
+    del blobs[_MANIFEST]
     documents: dict[str, dict[str, Any]] = {}
     for name, data in blobs.items():
         if name.endswith(".json"):

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
+import numpy as np
 from dp_accounting import dp_event as dpe
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
@@ -55,24 +57,37 @@ class Accountant(Protocol):
     def supports(self, event: Event) -> bool:
         """Whether this accountant can compose ``event``."""
 
-    def epsilon(self, events: Sequence[Event], delta: float) -> float:
-        """Composed epsilon of ``events`` at ``delta`` (``inf`` if none is finite)."""
+    def epsilon(self, events: "Sequence[Event] | Mapping[Event, int]", delta: float) -> float:
+        """Composed epsilon of ``events`` (a sequence, or a multiset ``{event: count}``) at
+        ``delta`` (``inf`` if none is finite)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON configuration; :func:`get_accountant` rebuilds the accountant from it."""
 
 
-def _leaves(events: Iterable[Event]) -> Counter:
-    """Flatten composed events and count identical leaves (events are hashable values)."""
+def _leaves(events: "Iterable[Event] | Mapping[Event, int]") -> Counter:
+    """Flatten composed events and count identical leaves (events are hashable values).
+
+    ``events`` is a sequence, or a multiset ``{event: count}`` (how a ledger keeps its entries).
+    """
     counts: Counter = Counter()
-    stack = list(events)
+    stack = list(events.items()) if isinstance(events, Mapping) else [(e, 1) for e in events]
     while stack:
-        e = stack.pop()
+        e, n = stack.pop()
         if isinstance(e, ComposedEvent):
-            stack.extend(e.events)
+            stack.extend((sub, n) for sub in e.events)
         else:
-            counts[e] += 1
+            counts[e] += n
     return counts
+
+
+def _canonical(leaves: Counter) -> list:
+    """Leaves in a fixed order, so that floating-point composition does not depend on the order
+    in which events were recorded (a ledger and a certificate's verifier agree bit for bit)."""
+    return sorted(leaves.items(), key=lambda item: repr(item[0]))
+
+
+_LEAF_TYPES = (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent)
 
 
 def _check_delta(delta: float) -> float:
@@ -84,6 +99,17 @@ def _check_delta(delta: float) -> float:
 def _sampled_gaussian(e: SubsampledGaussianEvent) -> dpe.DpEvent:
     inner = dpe.PoissonSampledDpEvent(e.sampling_rate, dpe.GaussianDpEvent(e.noise_multiplier))
     return dpe.SelfComposedDpEvent(inner, e.steps) if e.steps > 1 else inner
+
+
+@lru_cache(maxsize=4096)
+def _rdp_curve(event: dpe.DpEvent, orders: tuple[float, ...]) -> np.ndarray:
+    """RDP of one event at ``orders``, from a fresh dp_accounting accountant (memoized: events
+    are immutable values, so composing a long ledger costs one vector sum)."""
+    acc = rdp_privacy_accountant.RdpAccountant(orders=list(orders))
+    acc.compose(event)
+    curve = np.array(acc._rdp, dtype=float)  # noqa: SLF001 - dp_accounting exposes no getter
+    curve.setflags(write=False)
+    return curve
 
 
 class RdpAccountant:
@@ -111,7 +137,7 @@ class RdpAccountant:
             raise ValueError("RDP orders must be a non-empty list of numbers > 1.")
 
     def supports(self, event: Event) -> bool:
-        return all(isinstance(e, (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent)) for e in _leaves([event]))
+        return all(isinstance(e, _LEAF_TYPES) for e in _leaves([event]))
 
     def _dp_event(self, e: Event) -> dpe.DpEvent:
         if isinstance(e, LaplaceEvent):
@@ -130,22 +156,22 @@ class RdpAccountant:
     def _compose(self, leaves: Counter, delta: float) -> float:
         if not leaves:
             return 0.0
-        acc = rdp_privacy_accountant.RdpAccountant(orders=list(self.orders))
-        for e, count in leaves.items():
-            ev = self._dp_event(e)
-            acc.compose(ev if count == 1 else dpe.SelfComposedDpEvent(ev, count))
-        return float(acc.get_epsilon(delta)) if delta > 0 else math.inf
+        if delta == 0:
+            return math.inf
+        rdp = sum(count * _rdp_curve(self._dp_event(e), self.orders) for e, count in _canonical(leaves))
+        eps, _ = rdp_privacy_accountant.compute_epsilon(self.orders, rdp, delta)
+        return float(eps)
 
-    def epsilon(self, events: Sequence[Event], delta: float) -> float:
+    def epsilon(self, events: "Sequence[Event] | Mapping[Event, int]", delta: float) -> float:
         delta = _check_delta(delta)
         leaves = _leaves(events)
-        unsupported = [type(e).__name__ for e in leaves if not self.supports(e)]
+        unsupported = [type(e).__name__ for e in leaves if not isinstance(e, _LEAF_TYPES)]
         if unsupported:
             raise TypeError(f"The RDP accountant does not support {sorted(set(unsupported))}.")
         full = self._compose(leaves, delta)
         pure = Counter({e: c for e, c in leaves.items() if pure_epsilon(e) is not None})
         rest = leaves - pure
-        basic = math.fsum(pure_epsilon(e) * c for e, c in pure.items()) + (self._compose(rest, delta) if rest else 0.0)
+        basic = math.fsum(pure_epsilon(e) * c for e, c in pure.items()) + (self._compose(rest, delta) if rest else 0.0)  # type: ignore[operator]
         return min(full, basic)
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,33 +208,32 @@ class PldAccountant:
             raise ValueError("value_discretization_interval must be in (0, 1).")
         self.value_discretization_interval = float(value_discretization_interval)
 
-    def supports(self, event: Event) -> bool:
-        for e in _leaves([event]):
-            if isinstance(e, GaussianEvent) and e.discrete:
-                return False
-            if not isinstance(e, (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent)):
-                return False
-        return True
+    @staticmethod
+    def _supports_leaf(e: Event) -> bool:
+        return isinstance(e, _LEAF_TYPES) and not (isinstance(e, GaussianEvent) and e.discrete)
 
-    def epsilon(self, events: Sequence[Event], delta: float) -> float:
+    def supports(self, event: Event) -> bool:
+        return all(self._supports_leaf(e) for e in _leaves([event]))
+
+    def epsilon(self, events: "Sequence[Event] | Mapping[Event, int]", delta: float) -> float:
         delta = _check_delta(delta)
         leaves = _leaves(events)
-        bad = [type(e).__name__ for e in leaves if not self.supports(e)]
+        bad = [type(e).__name__ for e in leaves if not self._supports_leaf(e)]
         if bad:
             raise TypeError(
                 f"The PLD accountant does not support {sorted(set(bad))} (discrete Gaussian "
                 "noise needs the RDP accountant: accountant='rdp')."
             )
-        modelled, basic_pure = Counter(), 0.0
+        modelled, basic_pure = Counter(), []
         for e, c in leaves.items():
             if isinstance(e, (GaussianEvent, SubsampledGaussianEvent)) or (isinstance(e, LaplaceEvent) and not e.discrete):
                 modelled[e] = c
             else:
-                basic_pure += pure_epsilon(e) * c  # type: ignore[operator]
-        eps = basic_pure
+                basic_pure.append(pure_epsilon(e) * c)  # type: ignore[operator]
+        eps = math.fsum(basic_pure)
         if modelled:
             acc = pld_privacy_accountant.PLDAccountant(value_discretization_interval=self.value_discretization_interval)
-            for e, c in modelled.items():
+            for e, c in _canonical(modelled):
                 ev = _sampled_gaussian(e) if isinstance(e, SubsampledGaussianEvent) else (
                     dpe.GaussianDpEvent(e.noise_multiplier) if isinstance(e, GaussianEvent) else dpe.LaplaceDpEvent(e.noise_multiplier)
                 )

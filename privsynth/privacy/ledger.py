@@ -9,6 +9,7 @@ list of ``(label, event)`` entries.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -63,6 +64,7 @@ class Ledger:
         self.budget = budget
         self.accountant = get_accountant(accountant)
         self._entries: list[LedgerEntry] = []
+        self._counts: Counter = Counter()  # the entries' events as a multiset, for fast composition
         self._leaks: list[str] = []
         self._spent_epsilon = 0.0
 
@@ -77,12 +79,9 @@ class Ledger:
         """Descriptions of non-private releases recorded with :meth:`record_leak`."""
         return tuple(self._leaks)
 
-    def _events(self) -> list[Event]:
-        return [e.event for e in self._entries]
-
     def spent(self) -> Budget:
         """The composed spend at the budget's delta (delta 0 while every charge is pure DP)."""
-        pure = all(pure_epsilon(e) is not None for e in self._events())
+        pure = all(pure_epsilon(e) is not None for e in self._counts)
         return Budget(epsilon=self._spent_epsilon, delta=0.0 if pure else self.budget.delta)
 
     def remaining(self) -> Budget:
@@ -93,7 +92,7 @@ class Ledger:
 
     def cost_with(self, event: Event) -> float:
         """The composed epsilon if ``event`` were charged now (nothing is recorded)."""
-        return self.accountant.epsilon([*self._events(), event], self.budget.delta)
+        return self.accountant.epsilon(self._counts + Counter({event: 1}), self.budget.delta)
 
     def can_afford(self, event: Event) -> bool:
         """Whether :meth:`charge` would accept ``event``."""
@@ -123,6 +122,7 @@ class Ledger:
                 "raise the budget, or add noise."
             )
         self._entries.append(LedgerEntry(label=label, event=event))
+        self._counts[event] += 1
         self._spent_epsilon = eps
         return self.spent()
 
@@ -155,6 +155,7 @@ class Ledger:
         if not eps <= budget.epsilon:
             raise BudgetExceededError(f"The saved entries spend epsilon={eps:.6g}, over the budget {budget}.")
         ledger._entries, ledger._spent_epsilon, ledger._leaks = entries, eps, list(leaks)
+        ledger._counts = Counter(e.event for e in entries)
         return ledger
 
     def __repr__(self) -> str:

@@ -1,0 +1,114 @@
+"""The ledger never exceeds its limit, refuses before recording, and matches a fresh recompute."""
+
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from privsynth import BudgetExceededError, PrivacyLeakWarning
+from privsynth.privacy import (
+    Budget,
+    ExponentialEvent,
+    GaussianEvent,
+    LaplaceEvent,
+    Ledger,
+    LedgerEntry,
+    RdpAccountant,
+    SubsampledGaussianEvent,
+)
+
+noise = st.floats(min_value=0.3, max_value=50.0, allow_nan=False)
+events = st.one_of(
+    st.builds(LaplaceEvent, noise_multiplier=noise, discrete=st.booleans()),
+    st.builds(GaussianEvent, noise_multiplier=noise),
+    st.builds(ExponentialEvent, epsilon=st.floats(min_value=0.01, max_value=2.0)),
+    st.builds(
+        SubsampledGaussianEvent,
+        noise_multiplier=st.floats(min_value=0.6, max_value=5.0),
+        sampling_rate=st.floats(min_value=0.001, max_value=0.5),
+        steps=st.integers(min_value=1, max_value=200),
+    ),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    epsilon=st.floats(min_value=0.1, max_value=10.0),
+    delta=st.sampled_from([0.0, 1e-8, 1e-5]),
+    accountant=st.sampled_from(["rdp", "pld"]),
+    sequence=st.lists(events, min_size=1, max_size=8),
+)
+def test_ledger_never_exceeds_its_limit(epsilon, delta, accountant, sequence):
+    ledger = Ledger(Budget(epsilon=epsilon, delta=delta), accountant=accountant)
+    for event in sequence:
+        before = ledger.entries
+        try:
+            ledger.charge(event, label="x")
+        except BudgetExceededError:
+            assert ledger.entries == before  # refused charges leave no trace
+        spent = ledger.spent()
+        assert spent.epsilon <= epsilon
+        assert spent.delta <= delta
+        fresh = ledger.accountant.epsilon([e.event for e in ledger.entries], delta)
+        assert fresh == spent.epsilon  # the ledger's number is the accountant's number
+
+
+def test_refusal_happens_before_recording_and_explains():
+    ledger = Ledger(Budget(epsilon=1.0))
+    ledger.charge(LaplaceEvent(noise_multiplier=2.0), label="half")
+    with pytest.raises(BudgetExceededError, match=r"'greedy'.*over the budget.*Nothing was released"):
+        ledger.charge(LaplaceEvent(noise_multiplier=1.0), label="greedy")
+    assert [e.label for e in ledger.entries] == ["half"]
+    ledger.charge(LaplaceEvent(noise_multiplier=2.0), label="other half")  # exactly at the limit is fine
+    assert ledger.spent().epsilon == 1.0 and ledger.remaining().epsilon == 0.0
+
+
+def test_pure_budget_refuses_gaussian_noise():
+    ledger = Ledger(Budget(epsilon=5.0, delta=0.0))
+    with pytest.raises(BudgetExceededError, match="inf"):
+        ledger.charge(GaussianEvent(noise_multiplier=100.0), label="g")
+    assert not ledger.can_afford(GaussianEvent(noise_multiplier=100.0))
+
+
+def test_spent_delta_is_zero_while_pure():
+    ledger = Ledger(Budget(epsilon=5.0, delta=1e-6))
+    ledger.charge(LaplaceEvent(noise_multiplier=1.0), label="l")
+    assert ledger.spent().delta == 0.0
+    ledger.charge(GaussianEvent(noise_multiplier=5.0), label="g")
+    assert ledger.spent().delta == 1e-6
+
+
+def test_labels_and_unsupported_events():
+    ledger = Ledger(Budget(epsilon=1.0, delta=1e-6), accountant="pld")
+    with pytest.raises(ValueError, match="label"):
+        ledger.charge(LaplaceEvent(noise_multiplier=5.0), label="")
+    with pytest.raises(TypeError, match="rdp"):
+        ledger.charge(GaussianEvent(noise_multiplier=5.0, discrete=True), label="dg")
+    with pytest.raises(ValueError, match="finite"):
+        Ledger(Budget(epsilon=0.0))
+
+
+def test_record_leak_warns():
+    ledger = Ledger(Budget(epsilon=1.0))
+    with pytest.warns(PrivacyLeakWarning, match="exact max"):
+        ledger.record_leak("bounds", "exact max of age printed")
+    assert ledger.leaks == ("bounds: exact max of age printed",)
+
+
+def test_restore_rechecks_the_budget():
+    entries = [LedgerEntry("a", LaplaceEvent(noise_multiplier=2.0))] * 2
+    ledger = Ledger.restore(Budget(epsilon=1.0), entries)
+    assert ledger.spent().epsilon == 1.0 and len(ledger.entries) == 2
+    with pytest.raises(BudgetExceededError):
+        Ledger.restore(Budget(epsilon=0.9), entries)
+
+
+def test_shared_accountant_object():
+    acc = RdpAccountant(orders=[2, 4, 8, 16, 32])
+    ledger = Ledger(Budget(epsilon=3.0, delta=1e-5), accountant=acc)
+    ledger.charge(GaussianEvent(noise_multiplier=3.0), label="g")
+    assert ledger.accountant is acc
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        repr(ledger)

@@ -1,0 +1,121 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import privsynth as ps
+from privsynth import BudgetExceededError, DomainError, NotFittedError, PrivacyLeakWarning
+from privsynth.core.dataset import encode, levels
+from privsynth.privacy import Budget, Ledger, LaplaceEvent
+from privsynth.synthesizers import IndependentMarginals
+from privsynth.testing import check_synthesizer
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"epsilon": 1.0},
+        {"epsilon": 0.5, "delta": 1e-6},
+        {"epsilon": 2.0, "delta": 1e-6, "noise": "laplace", "accountant": "pld"},
+        {"epsilon": 1.0, "secure": True},
+        {"epsilon": 1.0, "bins": 5},
+    ],
+)
+def test_contract(census, params):
+    data, domain = census
+    check_synthesizer(IndependentMarginals(random_state=0, **params), data, domain)
+
+
+def test_huge_epsilon_reproduces_exact_marginals(census):
+    """Test-only setting: at epsilon = 1e7 the noise is negligible, so the model is the exact
+    one-way marginals. Never a default."""
+    data, domain = census
+    syn = IndependentMarginals(epsilon=1e7, random_state=0).fit(data, domain)
+    codes = encode(data, domain)
+    for j, k in enumerate(levels(domain)):
+        exact = np.bincount(codes[:, j], minlength=k) / len(data)
+        np.testing.assert_allclose(syn.marginals_[j], exact, atol=1e-5)
+
+
+def test_fidelity_degrades_gracefully_with_epsilon(census):
+    data, domain = census
+    tvd = []
+    for eps in (1e4, 1.0, 0.05):
+        errors = [ps.evaluation.marginal_tvd(data, IndependentMarginals(epsilon=eps, random_state=s).fit(data, domain).sample(5000, random_state=s),
+                                             domain, order=1).average for s in range(3)]
+        tvd.append(np.mean(errors))
+    assert tvd[0] < tvd[1] < tvd[2] < 0.5
+
+
+def test_budget_is_split_and_labelled(census):
+    data, domain = census
+    syn = IndependentMarginals(epsilon=1.0, random_state=0).fit(data, domain)
+    cert = syn.certificate_
+    assert len(cert.entries) == len(domain)
+    assert [e.label for e in cert.entries][0] == "1-way marginal of 'age'"
+    assert sum(e.event.epsilon for e in cert.entries) <= 1.0
+    assert cert.spent.epsilon == pytest.approx(1.0) and cert.spent.delta == 0.0
+    assert any("PCG64" in a for a in cert.assumptions)
+
+
+def test_shared_ledger_composes_and_refuses(census):
+    data, domain = census
+    ledger = Ledger(Budget(epsilon=1.5))
+    ledger.charge(LaplaceEvent(noise_multiplier=2.0), label="earlier release")
+    syn = IndependentMarginals(epsilon=1.0, random_state=0).fit(data, domain, ledger=ledger)
+    assert syn.certificate_.spent.epsilon == pytest.approx(1.5)
+    assert syn.certificate_.entries[0].label == "earlier release"
+    with pytest.raises(BudgetExceededError):
+        IndependentMarginals(epsilon=1.0, random_state=0).fit(data, domain, ledger=ledger)
+    with pytest.raises(ValueError, match="delta"):
+        IndependentMarginals(epsilon=0.1, delta=1e-5, random_state=0).fit(data, domain, ledger=Ledger(Budget(epsilon=1.0)))
+
+
+def test_fit_never_reads_the_domain_off_the_data(census):
+    data, domain = census
+    bad = data.copy()
+    bad.loc[0, "race"] = "Martian"
+    with pytest.raises(DomainError, match="'race' has 1 values outside"):
+        IndependentMarginals(epsilon=1.0).fit(bad, domain)
+    with pytest.warns(PrivacyLeakWarning):
+        inferred = ps.Domain.infer(data)
+    syn = IndependentMarginals(epsilon=1.0, random_state=0).fit(data, inferred)
+    assert not syn.certificate_.valid and not ps.verify(syn.certificate_).ok
+
+
+def test_misuse_is_explained(census):
+    data, domain = census
+    with pytest.raises(NotFittedError, match="fit"):
+        IndependentMarginals().sample(3)
+    for params, pattern in [
+        ({"epsilon": 0}, "epsilon"), ({"epsilon": float("inf")}, "epsilon"), ({"delta": 1.0}, "delta"),
+        ({"noise": "pink"}, "noise"), ({"noise": "gaussian"}, "delta > 0"), ({"bins": 0}, "bins"),
+    ]:
+        with pytest.raises(ValueError, match=pattern):
+            IndependentMarginals(**params).fit(data, domain)
+    with pytest.raises(DomainError, match="empty"):
+        IndependentMarginals().fit(data.iloc[:0], domain)
+    syn = IndependentMarginals(random_state=0).fit(data, domain)
+    with pytest.raises(ValueError, match="non-negative"):
+        syn.sample(-1)
+    with pytest.raises(ValueError, match="no parameter"):
+        syn.set_params(colour="red")
+
+
+def test_default_sample_stream_moves_on_and_survives_save(census, tmp_path):
+    data, domain = census
+    syn = IndependentMarginals(epsilon=1.0, random_state=3).fit(data, domain)
+    first, second = syn.sample(50), syn.sample(50)
+    assert not first.equals(second)
+    syn.save(tmp_path / "m.privsynth")
+    loaded = ps.load(tmp_path / "m.privsynth")
+    assert loaded.sample(50).equals(syn.sample(50))
+
+
+def test_single_row_and_constant_column():
+    domain = ps.Domain((ps.Categorical("c", ("a", "b")), ps.Numeric("x", 0, 1)))
+    one = pd.DataFrame({"c": ["a"], "x": [0.5]})
+    out = IndependentMarginals(epsilon=1.0, random_state=0).fit(one, domain).sample(10)
+    assert len(out) == 10
+    const = pd.DataFrame({"c": ["a"] * 500, "x": [0.5] * 500})
+    out = IndependentMarginals(epsilon=5.0, random_state=0).fit(const, domain).sample(1000)
+    assert (out["c"] == "a").mean() > 0.9

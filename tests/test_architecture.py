@@ -1,0 +1,66 @@
+"""Who may import whom (DESIGN.md): nothing in privsynth imports Hydra/OmegaConf or pickle;
+core and privacy never import torch; the rooms only import downwards."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "privsynth"
+ROOMS = ["core", "privacy", "mechanisms", "synthesizers"]
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules(sub: str = ""):
+    return sorted((PKG / sub).rglob("*.py"))
+
+
+def test_no_hydra_or_pickle_anywhere():
+    for path in modules():
+        for name in imports_of(path):
+            top = name.split(".")[0]
+            assert top not in {"hydra", "omegaconf"}, f"{path} imports {name}"
+            assert top not in {"pickle", "cloudpickle", "dill", "joblib.externals"}, f"{path} imports {name}"
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"allow_pickle\s*=\s*True|weights_only\s*=\s*False", text), path
+
+
+def test_core_and_privacy_never_import_torch():
+    for sub in ("core", "privacy"):
+        for path in modules(sub):
+            assert not any(n.split(".")[0] in {"torch", "opacus"} for n in imports_of(path)), path
+
+
+def test_rooms_only_import_downwards():
+    for i, room in enumerate(ROOMS):
+        above = {f"privsynth.{r}" for r in ROOMS[i + 1 :]} | {"privsynth.pipeline", "privsynth.cli"}
+        for path in modules(room):
+            bad = [n for n in imports_of(path) if any(n == a or n.startswith(a + ".") for a in above)]
+            assert not bad, f"{path} imports {bad}"
+    for path in modules("evaluation"):
+        assert not any(n.startswith(("privsynth.mechanisms", "privsynth.privacy.ledger")) for n in imports_of(path)), path
+
+
+def test_no_global_numpy_random():
+    for path in modules():
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"np\.random\.(seed|rand|randn|randint|laplace|normal|choice|uniform|shuffle)\(", text), path
+
+
+def test_packaged_subpackages_are_listed():
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((PKG.parent / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PKG.parent).parts) for p in PKG.rglob("__init__.py")}
+    assert found | {"privsynth.configs"} == listed

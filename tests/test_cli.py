@@ -1,0 +1,78 @@
+import json
+
+import pandas as pd
+import pytest
+
+from privsynth.cli import main
+from privsynth.datasets import make_census
+
+
+@pytest.fixture
+def files(tmp_path):
+    df, domain = make_census(600, random_state=0)
+    df.to_csv(tmp_path / "data.csv", index=False)
+    domain.to_file(tmp_path / "domain.yaml")
+    return tmp_path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_fit_sample_certificate_verify(files, capsys):
+    model = files / "m.privsynth"
+    code, out, _ = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml",
+                       "--epsilon", "1", "--seed", "0", "--out", model)
+    assert code == 0 and "VALID" in out and "sha256" in out
+    code, out, _ = run(capsys, "sample", model, "-n", "50", "--out", files / "s.parquet")
+    assert code == 0 and len(pd.read_parquet(files / "s.parquet")) == 50
+    cert = files / "s.certificate.json"
+    assert json.loads(cert.read_text())["spent"]["epsilon"] <= 1.0
+    code, out, _ = run(capsys, "certificate", model)
+    assert code == 0 and "epsilon=1" in out
+    code, out, _ = run(capsys, "certificate", cert, "--json")
+    assert code == 0 and json.loads(out)["format"].startswith("privsynth-certificate")
+    for path in (model, cert):
+        code, out, _ = run(capsys, "verify", path)
+        assert code == 0 and "VERIFIED" in out
+
+
+def test_verify_fails_on_tampering(files, capsys):
+    model = files / "m.privsynth"
+    run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", model)
+    raw = bytearray(model.read_bytes())
+    raw[len(raw) // 3] ^= 1
+    model.write_bytes(bytes(raw))
+    code, _, err = run(capsys, "verify", model)
+    assert code == 1 and "error" in err
+    run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", model)
+    run(capsys, "sample", model, "-n", "5", "--out", files / "s.csv")
+    doc = json.loads((files / "s.certificate.json").read_text())
+    doc["spent"]["epsilon"] = 0.1
+    (files / "s.certificate.json").write_text(json.dumps(doc))
+    code, out, _ = run(capsys, "verify", files / "s.certificate.json")
+    assert code == 1 and "FAILED" in out
+
+
+def test_bad_input_gives_one_line_and_exit_2(files, capsys):
+    code, _, err = run(capsys, "fit", "--data", files / "missing.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", files / "m")
+    assert code == 2 and err.count("\n") == 1 and "does not exist" in err
+    code, _, err = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "-1", "--out", files / "m")
+    assert code == 2 and "epsilon" in err
+    (files / "bad.csv").write_text("age\n1000\n")
+    code, _, err = run(capsys, "fit", "--data", files / "bad.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", files / "m")
+    assert code == 2 and "domain" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--epsilon", "x"])
+    assert exc.value.code == 2
+    code, _, err = run(capsys, "verify", files / "data.csv")
+    assert code == 1 and "not a valid privsynth model file" in err
+
+
+def test_demo(capsys):
+    code, out, _ = run(capsys, "demo", "--rows", "500", "--epsilons", "0.5", "2")
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("epsilon=")]
+    assert len(lines) == 2 and all("certificate verified" in line and "TVD=" in line for line in lines)
