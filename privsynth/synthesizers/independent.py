@@ -15,6 +15,7 @@ from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.mechanisms.counts import noisy_histogram
 from privsynth.privacy.calibrate import gaussian_noise_multiplier, split_epsilon
+from privsynth.privacy.events import GaussianEvent
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers.base import Synthesizer, register
 
@@ -33,8 +34,9 @@ class IndependentMarginals(Synthesizer):
     """Noisy one-way marginals on the domain's public bins, one per column.
 
     With ``delta = 0`` each column's histogram gets discrete Laplace noise at
-    ``epsilon / n_columns``; with ``delta > 0`` all histograms get discrete Gaussian noise
-    calibrated so that together they spend ``(epsilon, delta)`` (better for many columns).
+    ``epsilon / n_columns``; with ``delta > 0`` (and an accountant that models the discrete
+    Gaussian, i.e. ``"rdp"``) all histograms get discrete Gaussian noise calibrated so that
+    together they spend ``(epsilon, delta)`` (better for many columns).
 
     Args:
         epsilon: Privacy budget.
@@ -82,13 +84,20 @@ class IndependentMarginals(Synthesizer):
             raise ValueError(f"noise must be 'auto', 'laplace' or 'gaussian', got {self.noise!r}.")
         if self.noise == "gaussian" and self.delta == 0:
             raise ValueError("noise='gaussian' needs delta > 0; use noise='laplace' for pure DP.")
+        if self.noise == "gaussian" and self.accountant == "pld":
+            raise ValueError(
+                "noise='gaussian' adds discrete Gaussian noise, which the PLD accountant does not model; "
+                "use accountant='rdp' or noise='laplace'."
+            )
         if isinstance(self.bins, bool) or not isinstance(self.bins, (int, np.integer)) or self.bins < 1:
             raise ValueError(f"bins must be a positive integer, got {self.bins!r}.")
 
     def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, rng: np.random.Generator) -> None:
         codes = encode(data, domain, bins=self.bins)
         sizes = levels(domain, bins=self.bins)
-        gaussian = self.noise == "gaussian" or (self.noise == "auto" and self.delta > 0)
+        gaussian = self.noise == "gaussian" or (
+            self.noise == "auto" and self.delta > 0 and ledger.accountant.supports(GaussianEvent(noise_multiplier=1.0, discrete=True))
+        )
         if gaussian:
             nm = gaussian_noise_multiplier(
                 epsilon=self.epsilon, delta=self.delta, count=len(domain), accountant=ledger.accountant, discrete=True

@@ -16,6 +16,7 @@ from privsynth.testing import check_synthesizer
         {"epsilon": 1.0},
         {"epsilon": 0.5, "delta": 1e-6},
         {"epsilon": 2.0, "delta": 1e-6, "noise": "laplace", "accountant": "pld"},
+        {"epsilon": 2.0, "delta": 1e-6, "accountant": "pld"},  # auto: Laplace, which PLD models
         {"epsilon": 1.0, "secure": True},
         {"epsilon": 1.0, "bins": 5},
     ],
@@ -89,6 +90,7 @@ def test_misuse_is_explained(census):
     for params, pattern in [
         ({"epsilon": 0}, "epsilon"), ({"epsilon": float("inf")}, "epsilon"), ({"delta": 1.0}, "delta"),
         ({"noise": "pink"}, "noise"), ({"noise": "gaussian"}, "delta > 0"), ({"bins": 0}, "bins"),
+        ({"noise": "gaussian", "delta": 1e-6, "accountant": "pld"}, "accountant='rdp'"),
     ]:
         with pytest.raises(ValueError, match=pattern):
             IndependentMarginals(**params).fit(data, domain)
