@@ -17,16 +17,10 @@ from privsynth.mechanisms.counts import noisy_histogram
 from privsynth.privacy.calibrate import gaussian_noise_multiplier, split_epsilon
 from privsynth.privacy.events import GaussianEvent
 from privsynth.privacy.ledger import Ledger
+from privsynth.synthesizers._discrete import normalize_counts
 from privsynth.synthesizers.base import Synthesizer, register
 
 __all__ = ["IndependentMarginals"]
-
-
-def normalize_counts(counts: np.ndarray) -> np.ndarray:
-    """Post-process noisy counts into a distribution: clip at zero, normalize (uniform if empty)."""
-    c = np.clip(np.asarray(counts, dtype=float), 0.0, None)
-    total = c.sum()
-    return c / total if total > 0 else np.full(c.shape, 1.0 / c.size)
 
 
 @register
