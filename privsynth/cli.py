@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file under a declared domain")
     p.add_argument("--data", required=True, help="CSV or Parquet file with the private records")
     p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
-    p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="independent")
+    p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="privbayes")
     p.add_argument("--epsilon", type=float, required=True)
     p.add_argument("--delta", type=float, default=0.0)
     p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="fit on the built-in data at a few epsilons and print certificates and fidelity")
     p.add_argument("--rows", type=int, default=5000)
     p.add_argument("--epsilons", type=float, nargs="+", default=[0.3, 1.0, 3.0])
-    p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="independent")
+    p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="privbayes")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo)
     return parser

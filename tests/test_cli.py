@@ -39,6 +39,17 @@ def test_fit_sample_certificate_verify(files, capsys):
         assert code == 0 and "VERIFIED" in out
 
 
+@pytest.mark.parametrize("name", ["independent", "privbayes", "dpgaussiancopula"])
+@pytest.mark.parametrize("delta", ["0", "1e-6"])
+def test_verify_passes_on_saved_models_of_every_synthesizer(files, capsys, name, delta):
+    model = files / f"{name}.privsynth"
+    code, _, err = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", name,
+                       "--epsilon", "0.7", "--delta", delta, "--seed", "1", "--out", model)
+    assert code == 0, err
+    code, out, _ = run(capsys, "verify", model)
+    assert code == 0 and "VERIFIED" in out
+
+
 def test_verify_fails_on_tampering(files, capsys):
     model = files / "m.privsynth"
     run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", model)

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
+from scipy.special import ndtri
 
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Ordinal
@@ -205,15 +205,14 @@ class DPGaussianCopula(Synthesizer):
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         d = len(self.marginals_)
-        chol = np.linalg.cholesky(self.correlation_)
-        z = rng.standard_normal((n, d)) @ chol.T
-        u = ndtr(z)
-        codes = np.empty((n, d), dtype=np.int64)
+        chol = np.linalg.cholesky(self.correlation_).astype(np.float32)
+        z = chol @ rng.standard_normal((d, n), dtype=np.float32)  # one latent row per column
+        codes = np.empty((n, d), dtype=np.int64, order="F")
         for j in range(d):
             order = self.orders_[j]
-            cdf = np.cumsum(self.marginals_[j][order])
-            cdf[-1] = 1.0
-            codes[:, j] = order[np.minimum(np.searchsorted(cdf, u[:, j], side="right"), len(order) - 1)]
+            # invert the marginal in latent space: cell i holds z in (ndtri(cdf[i-1]), ndtri(cdf[i])]
+            thresholds = ndtri(np.cumsum(self.marginals_[j][order])[:-1]).astype(np.float32)
+            codes[:, j] = order[np.searchsorted(thresholds, z[j], side="right")]
         return decode(codes, self.domain_, bins=self.bins, rng=rng)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

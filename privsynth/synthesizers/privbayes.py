@@ -231,7 +231,7 @@ class PrivBayes(Synthesizer):
         domain = self.domain_
         sizes = levels(domain, bins=self.bins)
         position = {name: j for j, name in enumerate(domain.names)}
-        codes = np.zeros((n, len(domain)), dtype=np.int64)
+        codes = np.zeros((n, len(domain)), dtype=np.int64, order="F")  # column writes stay contiguous
         for (name, parents), cond in zip(self.network_, self.conditionals_):
             cols = [position[p] for p in parents]
             pidx = joint_index(codes[:, cols], tuple(sizes[c] for c in cols))

@@ -63,3 +63,24 @@ def test_one_column_domain(cls):
     domain = ps.Domain((ps.Categorical("c", ("a", "b")),))
     out = cls(epsilon=1.0, random_state=0).fit(pd.DataFrame({"c": ["a"] * 90 + ["b"] * 10}), domain).sample(1000)
     assert len(out) == 1000
+
+
+def test_fit_never_reads_the_domain_off_the_data(cls, census):
+    data, domain = census
+    bad = data.copy()
+    bad.loc[3, "age"] = 150  # outside the declared public bounds
+    with pytest.raises(DomainError, match="'age' has 1 values outside its public bounds"):
+        cls(epsilon=1.0, random_state=0).fit(bad, domain)
+    with pytest.warns(ps.PrivacyLeakWarning):
+        inferred = ps.Domain.infer(data)
+    syn = cls(epsilon=1.0, random_state=0).fit(data, inferred)
+    assert not syn.certificate_.valid and not ps.verify(syn.certificate_).ok
+
+
+@pytest.mark.parametrize("epsilon", [0.1, 1.0, 7.0])
+def test_pure_dp_entries_sum_to_the_certificate(cls, census, epsilon):
+    data, domain = census
+    cert = cls(epsilon=epsilon, random_state=0).fit(data, domain).certificate_
+    total = sum(e.event.epsilon for e in cert.entries)
+    assert total == pytest.approx(cert.spent.epsilon, rel=1e-12)
+    assert cert.spent.epsilon <= epsilon and cert.spent.delta == 0.0
