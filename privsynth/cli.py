@@ -1,4 +1,4 @@
-"""The ``privsynth`` command: fit, sample, certificate, verify, demo.
+"""The ``privsynth`` command: fit, sample, certificate, verify, demo, report.
 
 Exit codes: 0 success; 1 a certificate or model file failed verification; 2 bad arguments or
 bad input (a clear one-line message, no traceback).
@@ -115,6 +115,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from privsynth.report import write_report
+
+    result = write_report(args.sweep_dir, args.out)
+    print(f"{len(result.table)} runs -> {result.csv}, {result.markdown}; {len(result.plots)} plots")
+    for run in result.flagged:
+        print(f"FLAGGED (certificate does not verify): {run}")
+    for run in result.unfinished:
+        print(f"unfinished (ignored): {run}")
+    return EXIT_FAILED if result.flagged else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from privsynth.synthesizers import SYNTHESIZERS
 
@@ -162,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="privbayes")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("report", help="collect a sweep's runs into a table and trade-off plots")
+    p.add_argument("sweep_dir", help="folder of a sweep (e.g. multirun/default)")
+    p.add_argument("--out", default=None, help="where to write (default SWEEP_DIR/report)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

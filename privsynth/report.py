@@ -1,0 +1,133 @@
+"""Collect a sweep's runs into one tidy table and draw the privacy/utility/risk frontiers.
+
+Every finished run (a folder with ``run.json``, see :mod:`privsynth.pipeline`) becomes one row:
+its configuration, its metrics, and whether its certificate *verifies now* (recomputed from
+``certificate.json`` with a fresh accountant, not read from the run's own summary). Runs that fail
+verification are flagged and never plotted; unfinished runs are listed and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privsynth.core.errors import IntegrityError
+from privsynth.pipeline import MARKER
+from privsynth.privacy.certificate import Certificate, verify
+
+__all__ = ["SweepReport", "collect_runs", "write_report", "PLOTTED_METRICS"]
+
+#: metric -> axis label, plotted against epsilon when present.
+PLOTTED_METRICS = {
+    "tvd_2": "average 2-way marginal TVD",
+    "tvd_3": "average 3-way marginal TVD",
+    "tstr_auc": "train-on-synthetic/test-on-real AUC",
+    "mia_dcr_auc": "membership-inference AUC (closest record)",
+    "mia_density_auc": "membership-inference AUC (density ratio)",
+    "audit_epsilon_lower_bound": "audited epsilon lower bound",
+}
+_RELEASE_FILES = ("synthetic.parquet", "certificate.json", "metrics.json", "model.privsynth")
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """Where the table and plots were written, and which runs were flagged or unfinished."""
+
+    table: pd.DataFrame
+    csv: Path
+    markdown: Path
+    plots: tuple = ()
+    flagged: tuple = ()
+    unfinished: tuple = field(default_factory=tuple)
+
+
+def collect_runs(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """One row per finished run under ``sweep_dir``; also the unfinished run folders."""
+    root = Path(sweep_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Sweep folder {str(root)!r} does not exist.")
+    rows = []
+    for marker in sorted(root.rglob(MARKER)):
+        run_dir = marker.parent
+        summary = json.loads(marker.read_text())
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        problems: list[str] = []
+        try:
+            cert = Certificate.from_file(run_dir / "certificate.json")
+            check = verify(cert)
+            problems += list(check.problems)
+            if abs(cert.spent.epsilon - float(summary.get("spent_epsilon", cert.spent.epsilon))) > 1e-9:
+                problems.append("run.json and certificate.json disagree on the spend")
+        except (IntegrityError, FileNotFoundError, OSError) as exc:
+            problems.append(f"certificate unreadable: {exc}")
+        row = {k: v for k, v in summary.items() if k not in ("files", "config")}
+        row.update(metrics)
+        row["verified"] = not problems
+        row["problems"] = "; ".join(problems)
+        row["run_dir"] = str(run_dir.relative_to(root))
+        rows.append(row)
+    finished = {Path(r["run_dir"]) for r in rows}
+    unfinished = sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and p.relative_to(root) not in finished
+        and any((p / f).exists() for f in _RELEASE_FILES)
+    )
+    return pd.DataFrame(rows), unfinished
+
+
+def _plot(table: pd.DataFrame, metric: str, label: str, path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    several = table["dataset"].nunique() > 1
+    for (dataset, synth), group in table.groupby(["dataset", "synthesizer"], sort=True):
+        stats = group.groupby("epsilon")[metric].agg(["mean", "std", "count"]).reset_index()
+        ax.errorbar(stats["epsilon"], stats["mean"], yerr=stats["std"].fillna(0.0), marker="o", capsize=3,
+                    label=f"{dataset} / {synth}" if several else synth)
+    ax.set_xscale("log")
+    ax.set_xlabel("epsilon (log scale)")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} vs epsilon (mean ± std over seeds)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> SweepReport:
+    """Write ``runs.csv``, ``runs.md`` and one PNG per metric into ``out_dir`` (default
+    ``<sweep_dir>/report``)."""
+    root = Path(sweep_dir)
+    table, unfinished = collect_runs(root)
+    out = Path(out_dir) if out_dir is not None else root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    if table.empty:
+        raise FileNotFoundError(f"No finished runs (folders with {MARKER}) under {str(root)!r}.")
+    table = table.sort_values(["dataset", "synthesizer", "epsilon", "seed"]).reset_index(drop=True)
+    csv = out / "runs.csv"
+    table.to_csv(csv, index=False)
+    good = table[table["verified"]]
+    flagged = tuple(table.loc[~table["verified"], "run_dir"])
+    plots = tuple(_plot(good, m, label, out / f"{m}.png") for m, label in PLOTTED_METRICS.items()
+                  if m in good.columns and good[m].notna().any() and not good.empty)
+    metrics = [m for m in ("tvd_1", "tvd_2", "tvd_3", "tstr_auc", "trtr_auc", "mia_dcr_auc", "mia_density_auc",
+                           "k_anonymity", "audit_epsilon_lower_bound", "fit_seconds") if m in table.columns]
+    summary = good.groupby(["dataset", "synthesizer", "epsilon"])[metrics].agg(["mean", "std"]) if not good.empty else pd.DataFrame()
+    lines = [f"# Sweep report: {root}", "", f"{len(table)} finished runs, {len(flagged)} flagged, {len(unfinished)} unfinished.", ""]
+    if flagged:
+        lines += ["## Flagged (certificate does not verify; not plotted)", ""]
+        lines += [f"- {r}: {p}" for r, p in zip(table.loc[~table['verified'], 'run_dir'], table.loc[~table['verified'], 'problems'])] + [""]
+    if unfinished:
+        lines += ["## Unfinished (no run.json; ignored)", ""] + [f"- {u}" for u in unfinished] + [""]
+    if not summary.empty:
+        flat = summary.copy()
+        flat.columns = [f"{a} {b}" for a, b in flat.columns]
+        lines += ["## Mean and std over seeds", "", flat.round(4).reset_index().to_string(index=False), ""]
+    lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
+    markdown = out / "runs.md"
+    markdown.write_text("\n".join(lines) + "\n")
+    return SweepReport(table=table, csv=csv, markdown=markdown, plots=plots, flagged=flagged, unfinished=tuple(unfinished))
