@@ -149,8 +149,8 @@ class RdpAccountant:
             return dpe.ZCDpEvent(e.epsilon**2 / 8)
         if isinstance(e, PureDpEvent):
             return dpe.ZCDpEvent(e.epsilon**2 / 2)
-        if isinstance(e, SubsampledGaussianEvent):
-            return _sampled_gaussian(e)
+        if isinstance(e, SubsampledGaussianEvent):  # one step; _compose multiplies by the steps
+            return dpe.PoissonSampledDpEvent(e.sampling_rate, dpe.GaussianDpEvent(e.noise_multiplier))
         raise TypeError(f"The RDP accountant does not support {type(e).__name__}.")
 
     def _compose(self, leaves: Counter, delta: float) -> float:
@@ -158,7 +158,7 @@ class RdpAccountant:
             return 0.0
         if delta == 0:
             return math.inf
-        rdp = sum(count * _rdp_curve(self._dp_event(e), self.orders) for e, count in _canonical(leaves))
+        rdp = sum(count * getattr(e, "steps", 1) * _rdp_curve(self._dp_event(e), self.orders) for e, count in _canonical(leaves))
         eps, _ = rdp_privacy_accountant.compute_epsilon(self.orders, rdp, delta)
         return float(eps)
 

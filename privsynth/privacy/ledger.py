@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from privsynth.core.errors import BudgetExceededError, PrivacyLeakWarning
 from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.budget import Budget
-from privsynth.privacy.events import Event, event_from_dict, event_to_dict, pure_epsilon
+from privsynth.privacy.events import Event, SubsampledGaussianEvent, event_from_dict, event_to_dict, pure_epsilon
 
 __all__ = ["Ledger", "LedgerEntry"]
 
@@ -99,8 +99,12 @@ class Ledger:
         return self.accountant.supports(event) and self.cost_with(event) <= self.budget.epsilon
 
     # -- writing ---------------------------------------------------------------------------
-    def charge(self, event: Event, *, label: str) -> Budget:
+    def charge(self, event: Event, *, label: str, coalesce: bool = False) -> Budget:
         """Record ``event`` if the budget allows it; call this *before* drawing noise.
+
+        With ``coalesce=True``, a :class:`SubsampledGaussianEvent` with the same label, noise and
+        sampling rate as the last entry extends that entry's ``steps`` instead of adding one
+        (identical accounting; a DP-SGD run then takes one certificate entry, not thousands).
 
         Returns:
             The spend after the charge.
@@ -121,8 +125,21 @@ class Ledger:
                 f"{len(self._entries)} charges). Nothing was released. Give this mechanism less epsilon, "
                 "raise the budget, or add noise."
             )
-        self._entries.append(LedgerEntry(label=label, event=event))
-        self._counts[event] += 1
+        last = self._entries[-1] if self._entries else None
+        if (
+            coalesce and last is not None and last.label == label and isinstance(event, SubsampledGaussianEvent)
+            and isinstance(last.event, SubsampledGaussianEvent)
+            and (last.event.noise_multiplier, last.event.sampling_rate) == (event.noise_multiplier, event.sampling_rate)
+        ):
+            merged = SubsampledGaussianEvent(noise_multiplier=event.noise_multiplier, sampling_rate=event.sampling_rate,
+                                             steps=last.event.steps + event.steps)
+            self._counts[last.event] -= 1
+            self._counts += Counter()  # drop zero counts
+            self._counts[merged] += 1
+            self._entries[-1] = LedgerEntry(label=label, event=merged)
+        else:
+            self._entries.append(LedgerEntry(label=label, event=event))
+            self._counts[event] += 1
         self._spent_epsilon = eps
         return self.spent()
 

@@ -12,4 +12,21 @@ SYNTHESIZERS: dict[str, type[Synthesizer]] = {
     "dpgaussiancopula": DPGaussianCopula,
 }
 
+_DEEP = {"DPVAE": "privsynth.synthesizers.dpvae", "DPGAN": "privsynth.synthesizers.dpgan"}
+
+
+def __getattr__(name: str):
+    """``DPVAE`` and ``DPGAN`` load torch on first use (the ``deep`` extra), so the rest of the
+    package works without it."""
+    if name in _DEEP:
+        import importlib
+
+        try:
+            module = importlib.import_module(_DEEP[name])
+        except ImportError as exc:
+            raise ImportError(f"{name} needs the 'deep' extra (torch and opacus): pip install 'privsynth[deep]' ({exc}).") from exc
+        return getattr(module, name)
+    raise AttributeError(f"module 'privsynth.synthesizers' has no attribute {name!r}")
+
+
 __all__ = ["Synthesizer", "load", "IndependentMarginals", "PrivBayes", "DPGaussianCopula", "SYNTHESIZERS"]

@@ -140,6 +140,12 @@ class Synthesizer(ABC):
             )
         rng = resolve_rng(self.random_state)
         self._fit(checked, domain, ledger=ledger, rng=rng)
+        self._certify(ledger, domain, rng)
+        return self
+
+    def _certify(self, ledger: Ledger, domain: Domain, rng: np.random.Generator, *, parameters: Mapping[str, Any] | None = None,
+                 assumptions: tuple[str, ...] = ()) -> None:
+        """Finish a fit: remember the domain, seed the sample stream, freeze the certificate."""
         self.domain_ = domain
         self.sample_seed_ = derive_seed(rng)
         self.n_sample_calls_ = 0
@@ -148,11 +154,10 @@ class Synthesizer(ABC):
             ledger,
             domain=domain,
             synthesizer=type(self).__name__,
-            parameters=_json_safe(self.get_params()),
+            parameters={**_json_safe(self.get_params()), **dict(parameters or {})},
             seed=None if seed is None else int(seed),
-            assumptions=self._assumptions(),
+            assumptions=(*self._assumptions(), *assumptions),
         )
-        return self
 
     def _assumptions(self) -> tuple[str, ...]:
         rng = (
@@ -235,6 +240,10 @@ def load(path: str | Path) -> Synthesizer:
     documents, arrays = read_bundle(path)
     try:
         model, cert_doc, domain_doc = documents["model"], documents["certificate"], documents["domain"]
+        if model["class"] in ("DPVAE", "DPGAN") and model["class"] not in _REGISTRY:
+            import privsynth.synthesizers as synthesizers  # the deep extra, loaded on demand
+
+            getattr(synthesizers, model["class"])
         cls = _REGISTRY[model["class"]]
     except KeyError as exc:
         raise IntegrityError(f"Model file lacks {exc} or names an unknown synthesizer.") from None

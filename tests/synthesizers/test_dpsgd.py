@@ -1,0 +1,198 @@
+"""DP-SGD synthesizers: contract, per-sample clipping against Opacus and brute force, accounting
+against Opacus's accountant, Poisson sampling, checkpoints, DDP, misuse."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("opacus")
+from torch import nn  # noqa: E402
+
+import privsynth as ps  # noqa: E402
+from privsynth import DomainError, PrivsynthError  # noqa: E402
+from privsynth.mechanisms.dpsgd import Bookkeeper, check_module, opacus_clipped_sum, resolve_device  # noqa: E402
+from privsynth.privacy import RdpAccountant, SubsampledGaussianEvent  # noqa: E402
+from privsynth.synthesizers import DPGAN, DPVAE  # noqa: E402
+from privsynth.testing import check_synthesizer  # noqa: E402
+
+OPACUS_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
+FAST = {"epochs": 1, "batch_size": 150, "hidden": (32,), "latent": 8, "progress": False, "device": "cpu"}
+FAST_GAN = {"epochs": 1, "batch_size": 150, "generator_dim": (32,), "discriminator_dim": (32,), "noise_dim": 8, "progress": False,
+            "device": "cpu"}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DPVAE(epsilon=2.0, delta=1e-5, random_state=0, **FAST),
+    lambda: DPGAN(epsilon=2.0, delta=1e-5, random_state=0, **FAST_GAN),
+    lambda: DPVAE(epsilon=2.0, delta=1e-5, random_state=0, numeric="quantile", engine="opacus", **FAST),
+], ids=["dpvae", "dpgan", "dpvae-quantile-opacus"])
+def test_contract(census, make):
+    data, domain = census
+    check_synthesizer(make(), data, domain)
+
+
+def per_sample_loss(model, x, y):
+    return ((model(x) - y) ** 2).sum(dim=1)
+
+
+def brute_force_clipped_sum(model, x, y, c):
+    total = {p: torch.zeros_like(p) for p in model.parameters()}
+    for i in range(len(x)):
+        model.zero_grad()
+        per_sample_loss(model, x[i : i + 1], y[i : i + 1]).sum().backward()
+        norm = torch.sqrt(sum((p.grad**2).sum() for p in model.parameters()))
+        factor = min(1.0, c / (float(norm) + 1e-6))
+        for p in model.parameters():
+            total[p] += factor * p.grad
+    return total
+
+
+@pytest.mark.parametrize("clip", [0.05, 1.0, 100.0])
+def test_bookkeeping_matches_opacus_and_brute_force(clip):
+    from opacus import GradSampleModule
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(7, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
+    x, y = torch.randn(33, 7), torch.randn(33, 3)
+    keeper = Bookkeeper(model)
+    with keeper.recording():
+        losses = per_sample_loss(model, x, y)
+    keeper.accumulate_clipped(losses, clip)
+    gsm = GradSampleModule(model, loss_reduction="sum")
+    reference = opacus_clipped_sum(gsm, per_sample_loss(gsm, x, y), clip)
+    brute = brute_force_clipped_sum(model, x, y, clip)
+    for p in model.parameters():
+        assert torch.allclose(keeper.sums[p], reference[p], atol=1e-5, rtol=1e-4)
+        assert torch.allclose(keeper.sums[p], brute[p], atol=1e-5, rtol=1e-4)
+
+
+def test_bookkeeping_refuses_what_it_cannot_do():
+    with pytest.raises(PrivsynthError, match="engine='opacus'"):
+        Bookkeeper(nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3)))
+    shared = nn.Linear(3, 3)
+    keeper = Bookkeeper(shared)
+    with keeper.recording():
+        losses = shared(shared(torch.randn(4, 3))).sum(dim=1)
+    with pytest.raises(PrivsynthError, match="twice"):
+        keeper.accumulate_clipped(losses, 1.0)
+
+
+def test_batchnorm_is_rejected_with_an_explanation():
+    with pytest.raises(PrivsynthError, match="BatchNorm1d.*other records.*LayerNorm"):
+        check_module(nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3)))
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(census):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(PrivsynthError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    data, domain = census
+    with pytest.raises(PrivsynthError, match="device='cpu'"):
+        DPVAE(epsilon=1.0, device="cuda:1").fit(data, domain)
+
+
+def test_nan_is_a_domain_error_before_training(census):
+    data, domain = census
+    bad = data.copy()
+    bad.loc[0, "age"] = np.nan
+    synth = DPVAE(epsilon=1.0, random_state=0, **FAST)
+    with pytest.raises(DomainError, match="'age' has 1 missing values"):
+        synth.fit(bad, domain)
+    assert not hasattr(synth, "noise_multiplier_")  # nothing was trained or spent
+
+
+def test_accounting_matches_opacus_and_never_exceeds_target(census):
+    from opacus.accountants import RDPAccountant
+
+    data, domain = census
+    synth = DPGAN(epsilon=1.5, delta=1e-5, random_state=0, accountant={"name": "rdp", "orders": OPACUS_ORDERS}, **FAST_GAN)
+    synth.fit(data, domain)
+    cert = synth.certificate_
+    steps = [e.event for e in cert.entries if isinstance(e.event, SubsampledGaussianEvent)]
+    assert len(steps) == 1 and steps[0].steps == synth.steps_
+    assert steps[0].noise_multiplier == synth.noise_multiplier_ and steps[0].sampling_rate == synth.sampling_rate_
+    opacus = RDPAccountant()
+    opacus.history = [(synth.noise_multiplier_, synth.sampling_rate_, synth.steps_)]
+    theirs = opacus.get_epsilon(delta=1e-5, alphas=OPACUS_ORDERS)
+    ours = RdpAccountant(orders=OPACUS_ORDERS).epsilon(steps, 1e-5)
+    assert ours == pytest.approx(theirs, rel=1e-6)
+    assert cert.spent.epsilon <= 1.5 and ps.verify(cert).ok
+    assert any("Poisson" in a for a in cert.assumptions)
+    assert cert.parameters["noise_multiplier"] == synth.noise_multiplier_ and cert.parameters["max_grad_norm"] == 1.0
+
+
+def test_poisson_sampler_is_used(census, monkeypatch):
+    from opacus.utils.uniform_sampler import UniformWithReplacementSampler
+
+    sizes = []
+    original = UniformWithReplacementSampler.__iter__
+
+    def recording(self):
+        for batch in original(self):
+            sizes.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(UniformWithReplacementSampler, "__iter__", recording)
+    data, domain = census
+    synth = DPVAE(epsilon=2.0, delta=1e-5, random_state=0, **FAST).fit(data, domain)
+    assert isinstance(synth.sampler_, UniformWithReplacementSampler)
+    assert len(sizes) == synth.steps_ and len(set(sizes)) > 1  # Poisson: batch sizes vary
+    assert abs(np.mean(sizes) - synth.sampling_rate_ * len(data)) < 4 * math.sqrt(synth.sampling_rate_ * len(data))
+
+
+def test_resume_after_kill_gives_the_uninterrupted_accounting(census, tmp_path):
+    data, domain = census
+    params = dict(epsilon=2.0, delta=1e-5, random_state=0, checkpoint_every=2, **{**FAST, "epochs": 2})
+    full = DPVAE(**params).fit(data, domain)
+
+    class Killed(Exception):
+        pass
+
+    victim = DPVAE(**params)
+
+    def kill(step):
+        if step == 7:
+            raise Killed
+
+    victim._on_step = kill
+    with pytest.raises(Killed):
+        victim.fit(data, domain, checkpoint_dir=tmp_path)
+    resumed = DPVAE(**params).fit(data, domain, checkpoint_dir=tmp_path)
+    assert resumed.certificate_.entries == full.certificate_.entries
+    assert resumed.certificate_.spent == full.certificate_.spent and ps.verify(resumed.certificate_).ok
+    for a, b in zip(full.vae_.parameters(), resumed.vae_.parameters()):  # RNG state restored: same training
+        assert torch.allclose(a, b, atol=1e-5)
+    with pytest.raises(PrivsynthError, match="different configuration"):
+        DPVAE(**{**params, "epsilon": 3.0}).fit(data, domain, checkpoint_dir=tmp_path)
+
+
+def test_ddp_gloo_two_processes_one_certificate(census):
+    data, domain = census
+    single = DPGAN(epsilon=2.0, delta=1e-5, random_state=0, **FAST_GAN).fit(data, domain)
+    ddp = DPGAN(epsilon=2.0, delta=1e-5, random_state=0, devices=2, **FAST_GAN).fit(data, domain)
+    assert ddp.certificate_.entries == single.certificate_.entries
+    assert ps.verify(ddp.certificate_).ok and len(ddp.sample(10)) == 10
+
+
+def test_package_works_without_torch():
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'opacus'):\n"
+        "            raise ImportError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import privsynth as ps\n"
+        "df, d = ps.datasets.make_census(300, random_state=0)\n"
+        "ps.synthesizers.PrivBayes(epsilon=1.0, random_state=0, progress=False).fit(df, d).sample(5)\n"
+        "try:\n    ps.synthesizers.DPVAE\nexcept ImportError as e:\n    print('IMPORT-ERROR', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "IMPORT-ERROR" in out.stdout and "deep" in out.stdout
