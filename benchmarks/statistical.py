@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import privsynth as ps
-from privsynth.synthesizers import SYNTHESIZERS
+from privsynth.synthesizers import ALL_NAMES, SYNTHESIZERS, synthesizer_class
 
 #: Measured on this machine on adult_discretized at epsilon 1 (issue #3): 2-way / 3-way TVD, seconds.
 REFERENCE = {
@@ -48,11 +48,20 @@ def tvd_all(real: pd.DataFrame, synth: pd.DataFrame, domain: ps.Domain) -> dict[
     return {f"tvd_{k}": ps.evaluation.marginal_tvd(real, synth, domain, order=k).average for k in (1, 2, 3)}
 
 
+#: CPU-sized DP-SGD settings (the defaults train 10 epochs at batch 256).
+DEEP_PARAMS = {"epochs": 5, "batch_size": 512, "device": "cpu"}
+
+
 def make(name: str, epsilon: float, seed: int):
-    params = {"epsilon": epsilon, "delta": 0.0, "random_state": seed}
-    if "progress" in SYNTHESIZERS[name]._param_names():
+    cls = synthesizer_class(name)
+    params = {"epsilon": epsilon, "random_state": seed}
+    if name in SYNTHESIZERS:
+        params["delta"] = 0.0
+    else:
+        params.update(delta=None, **DEEP_PARAMS)  # DP-SGD needs delta > 0: automatic, min(1e-5, 1/(10 n))
+    if "progress" in cls._param_names():
         params["progress"] = False
-    return SYNTHESIZERS[name](**params)
+    return cls(**params)
 
 
 def run_one(name, data, train, test, domain, target, epsilon, seed, measure_memory):
@@ -97,9 +106,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epsilons", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--synthesizers", nargs="+", default=sorted(SYNTHESIZERS), choices=sorted(SYNTHESIZERS))
+    parser.add_argument("--synthesizers", nargs="+", default=sorted(SYNTHESIZERS), choices=list(ALL_NAMES))
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--name", default="statistical", help="output file stem")
     args = parser.parse_args()
 
     rows, baselines = [], {}
@@ -124,7 +134,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.machine(), "processor": platform.processor(), "python": platform.python_version(),
             "privsynth": ps.__version__, "reference_adult_discretized_eps1": REFERENCE, "targets": TARGETS}
-    (out / "statistical.json").write_text(json.dumps({"meta": meta, "baselines": baselines, "runs": rows}, indent=1))
+    (out / f"{args.name}.json").write_text(json.dumps({"meta": meta, "baselines": baselines, "runs": rows}, indent=1))
     table = summarize(rows)
     lines = [
         "# Statistical benchmark (benchmarks/statistical.py)", "",
@@ -139,7 +149,7 @@ def main() -> None:
         f"Targets: {TARGETS}.", "",
         table.to_markdown(index=False) if hasattr(table, "to_markdown") and _has_tabulate() else table.to_string(index=False),
     ]
-    (out / "statistical.md").write_text("\n".join(lines) + "\n")
+    (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -38,15 +38,17 @@ def _load_certificate(path: Path):
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from privsynth.datasets.loaders import read_table
-    from privsynth.synthesizers import SYNTHESIZERS
+    from privsynth.synthesizers import synthesizer_class
 
     domain = Domain.from_file(args.domain)
     read_kwargs = {"sep": args.sep} if args.sep else {}
     if args.na_values:
         read_kwargs["na_values"] = args.na_values
     data = read_table(args.data, domain, clip=args.clip, **read_kwargs)
-    cls = SYNTHESIZERS[args.synthesizer]
-    synth = cls(epsilon=args.epsilon, delta=args.delta, accountant=args.accountant, random_state=args.seed, secure=args.secure)
+    cls = synthesizer_class(args.synthesizer)
+    deep = args.synthesizer in ("dpvae", "dpgan")
+    delta = args.delta if args.delta is not None else (None if deep else 0.0)  # DP-SGD: automatic delta
+    synth = cls(epsilon=args.epsilon, delta=delta, accountant=args.accountant, random_state=args.seed, secure=args.secure)
     synth.fit(data, domain)
     path = synth.save(args.out)
     print(synth.certificate_.summary())
@@ -128,7 +130,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from privsynth.synthesizers import SYNTHESIZERS
+    from privsynth.synthesizers import ALL_NAMES, SYNTHESIZERS
 
     parser = argparse.ArgumentParser(
         prog="privsynth",
@@ -140,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file under a declared domain")
     p.add_argument("--data", required=True, help="CSV or Parquet file with the private records")
     p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
-    p.add_argument("--synthesizer", choices=sorted(SYNTHESIZERS), default="privbayes")
+    p.add_argument("--synthesizer", choices=list(ALL_NAMES), default="privbayes")
     p.add_argument("--epsilon", type=float, required=True)
-    p.add_argument("--delta", type=float, default=0.0)
+    p.add_argument("--delta", type=float, default=None, help="default 0 (pure DP); automatic for dpvae/dpgan")
     p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
     p.add_argument("--seed", type=int, default=None, help="random seed (omit for fresh entropy)")
     p.add_argument("--secure", action="store_true", help="draw noise from the OS CSPRNG (final releases)")

@@ -106,7 +106,8 @@ def check_synthesizer(
     _require(list(empty.columns) == list(domain.names) and len(empty) == 0, "sample(0) must return an empty frame with the columns")
 
     cert = synthesizer.certificate_
-    _require(cert.limit.epsilon == synthesizer.epsilon and cert.limit.delta == synthesizer.delta,
+    delta = synthesizer.delta if synthesizer.delta is not None else getattr(synthesizer, "delta_", None)  # automatic delta
+    _require(cert.limit.epsilon == synthesizer.epsilon and cert.limit.delta == delta,
              "the certificate's limit must be the synthesizer's (epsilon, delta)")
     _require(cert.limit.covers(cert.spent), f"spent {cert.spent} exceeds the limit {cert.limit}")
     _require(len(cert.entries) > 0, "a fitted synthesizer must have charged its ledger")

@@ -12,7 +12,7 @@ hydra = pytest.importorskip("hydra")
 from hydra import compose, initialize_config_module  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
-from privsynth.synthesizers import SYNTHESIZERS, Synthesizer  # noqa: E402
+from privsynth.synthesizers import ALL_NAMES, Synthesizer, synthesizer_class  # noqa: E402
 
 RUN = Path(__file__).resolve().parents[1] / "experiments" / "run.py"
 GROUPS = ("dataset", "synthesizer", "privacy", "evaluation", "hardware")
@@ -33,7 +33,7 @@ def test_every_config_option_composes_and_instantiates():
         for experiment in options("experiment"):
             cfg = compose(config_name="config", overrides=[f"+experiment={experiment}"], return_hydra_config=True)
             assert cfg.sweep_name
-    assert {SYNTHESIZERS[n].__name__ for n in SYNTHESIZERS} == {
+    assert {synthesizer_class(n).__name__ for n in ALL_NAMES} == {
         instantiate(compose_one(o)).__class__.__name__ for o in options("synthesizer")}
 
 

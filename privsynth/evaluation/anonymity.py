@@ -11,7 +11,6 @@ References: Sweeney (2002) for k-anonymity; Machanavajjhala, Kifer, Gehrke, Venk
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 

@@ -29,4 +29,17 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'privsynth.synthesizers' has no attribute {name!r}")
 
 
-__all__ = ["Synthesizer", "load", "IndependentMarginals", "PrivBayes", "DPGaussianCopula", "SYNTHESIZERS"]
+def synthesizer_class(name: str) -> type[Synthesizer]:
+    """The class for a command-line/config short name (``"privbayes"``, ``"dpvae"``, ...)."""
+    if name in SYNTHESIZERS:
+        return SYNTHESIZERS[name]
+    deep = {"dpvae": "DPVAE", "dpgan": "DPGAN"}
+    if name in deep:
+        return __getattr__(deep[name])
+    raise ValueError(f"Unknown synthesizer {name!r}; choose from {sorted([*SYNTHESIZERS, *deep])}.")
+
+
+#: Every short name, the deep ones included (they import torch only when used).
+ALL_NAMES = ("dpgan", "dpgaussiancopula", "dpvae", "independent", "privbayes")
+
+__all__ = ["Synthesizer", "load", "synthesizer_class", "ALL_NAMES", "IndependentMarginals", "PrivBayes", "DPGaussianCopula", "SYNTHESIZERS"]

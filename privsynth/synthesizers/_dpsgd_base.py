@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core.dataset import validate
-from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.domain import Domain
 from privsynth.core.errors import DomainError, PrivsynthError
 from privsynth.core.rng import derive_seed, resolve_rng
 from privsynth.mechanisms.counts import noisy_count
@@ -76,7 +76,7 @@ class DPSGDSynthesizer(Synthesizer):
         eps = self.epsilon
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
             raise ValueError(f"{type(self).__name__}: epsilon must be a finite number > 0, got {eps!r}.")
-        for name in ("epochs", "batch_size", "max_physical_batch_size", "checkpoint_every", "devices"):
+        for name in ("epochs", "batch_size", "max_physical_batch_size", "checkpoint_every", "devices", "bins"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
                 raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {v!r}.")
@@ -336,7 +336,6 @@ class DPSGDSynthesizer(Synthesizer):
         self.sampling_rate_, self.steps_ = state["sampling_rate"], state["steps"]
         self.noise_multiplier_, self.engine_ = state["noise_multiplier"], state["engine"]
         self._restore_extra_state(state["extra"])
-        self.domain_for_restore_ = None
         self._pending_arrays = dict(arrays)
         self._pending_state = dict(state)
 

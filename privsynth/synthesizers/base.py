@@ -105,6 +105,9 @@ class Synthesizer(ABC):
             raise ValueError(f"{type(self).__name__}: delta must be in [0, 1), got {delta!r}.")
         if not isinstance(self.secure, bool):
             raise ValueError(f"{type(self).__name__}: secure must be True or False.")
+        bins = getattr(self, "bins", 1)
+        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+            raise ValueError(f"{type(self).__name__}: bins must be a positive integer, got {bins!r}.")
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | None = None) -> "Synthesizer":

@@ -131,8 +131,6 @@ class DPGaussianCopula(Synthesizer):
         super()._check_params()
         if isinstance(self.marginal_share, bool) or not isinstance(self.marginal_share, (int, float)) or not 0 < self.marginal_share < 1:
             raise ValueError(f"marginal_share must be in (0, 1), got {self.marginal_share!r}.")
-        if isinstance(self.bins, bool) or not isinstance(self.bins, (int, np.integer)) or self.bins < 1:
-            raise ValueError(f"bins must be a positive integer, got {self.bins!r}.")
 
     def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, rng: np.random.Generator) -> None:
         codes = encode(data, domain, bins=self.bins)

@@ -83,8 +83,6 @@ class IndependentMarginals(Synthesizer):
                 "noise='gaussian' adds discrete Gaussian noise, which the PLD accountant does not model; "
                 "use accountant='rdp' or noise='laplace'."
             )
-        if isinstance(self.bins, bool) or not isinstance(self.bins, (int, np.integer)) or self.bins < 1:
-            raise ValueError(f"bins must be a positive integer, got {self.bins!r}.")
 
     def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, rng: np.random.Generator) -> None:
         codes = encode(data, domain, bins=self.bins)

@@ -143,8 +143,6 @@ class PrivBayes(Synthesizer):
             raise ValueError(f"theta must be > 0, got {self.theta!r}.")
         if isinstance(self.structure_share, bool) or not isinstance(self.structure_share, (int, float)) or not 0 < self.structure_share < 1:
             raise ValueError(f"structure_share must be in (0, 1), got {self.structure_share!r}.")
-        if isinstance(self.bins, bool) or not isinstance(self.bins, (int, np.integer)) or self.bins < 1:
-            raise ValueError(f"bins must be a positive integer, got {self.bins!r}.")
 
     # -- fitting ---------------------------------------------------------------------------
     def _budget(self, d: int) -> tuple[float, float, float]:

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -30,7 +29,8 @@ FAST_GAN = {"epochs": 1, "batch_size": 150, "generator_dim": (32,), "discriminat
     lambda: DPVAE(epsilon=2.0, delta=1e-5, random_state=0, **FAST),
     lambda: DPGAN(epsilon=2.0, delta=1e-5, random_state=0, **FAST_GAN),
     lambda: DPVAE(epsilon=2.0, delta=1e-5, random_state=0, numeric="quantile", engine="opacus", **FAST),
-], ids=["dpvae", "dpgan", "dpvae-quantile-opacus"])
+    lambda: DPGAN(epsilon=2.0, delta=None, random_state=0, max_physical_batch_size=40, **FAST_GAN),
+], ids=["dpvae", "dpgan", "dpvae-quantile-opacus", "dpgan-auto-delta-chunked"])
 def test_contract(census, make):
     data, domain = census
     check_synthesizer(make(), data, domain)
