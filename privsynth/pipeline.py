@@ -10,6 +10,11 @@ A run writes into its output folder:
   skips finished runs (unless ``overwrite``) and redoes unfinished ones from scratch, so a
   killed sweep can simply be started again and no half-written release is ever reported.
 
+Only ``synthetic.parquet``, ``certificate.json``, ``domain.yaml`` and ``model.privsynth`` form the
+DP release. ``metrics.json`` and ``run.json`` are the researcher's evaluation: they hold exact
+statistics of the real data (utility on real records, attack results, split sizes) and must not
+be published with the release.
+
 Nothing here imports Hydra: :func:`run_config` takes a plain dict (what Hydra composes).
 """
 

@@ -192,7 +192,9 @@ class DPSGDSynthesizer(Synthesizer):
             x = x[torch.as_tensor(shard, device=device)]
         from opacus.utils.uniform_sampler import UniformWithReplacementSampler
 
-        self.sampler_ = UniformWithReplacementSampler(num_samples=len(x), sample_rate=self.sampling_rate_, generator=sampler_gen)
+        # kept local: the sampler knows the exact record count, which the fitted model must not hold
+        sampler = UniformWithReplacementSampler(num_samples=len(x), sample_rate=self.sampling_rate_, generator=sampler_gen)
+        self.sampling_ = type(sampler).__name__
         event = SubsampledGaussianEvent(noise_multiplier=self.noise_multiplier_, sampling_rate=self.sampling_rate_, steps=1)
         optimizer = self._optimizers()["private"]
         from tqdm.auto import tqdm
@@ -200,7 +202,7 @@ class DPSGDSynthesizer(Synthesizer):
         bar = tqdm(total=self.steps_, initial=step, desc=type(self).__name__, unit="step",
                    disable=(None if self.progress is None else not self.progress) if rank == 0 else True)
         while step < self.steps_:
-            for indices in self.sampler_:
+            for indices in sampler:
                 if rank == 0:
                     ledger.charge(event, label="DP-SGD steps", coalesce=True)
                 optimizer.zero_grad(set_to_none=True)
