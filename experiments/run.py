@@ -30,7 +30,7 @@ def make_factory(cfg: DictConfig):
     synthesizer takes it (DP-SGD synthesizers have ``device`` / ``devices``)."""
 
     def factory(seed: int):
-        synth = instantiate(cfg.synthesizer, random_state=int(seed))
+        synth = instantiate(cfg.synthesizer, random_state=int(seed), _convert_="all")  # plain lists, not ListConfig
         names = synth._param_names()
         hw = {k: v for k, v in OmegaConf.to_container(cfg.hardware, resolve=True).items() if k in names}
         return synth.set_params(**hw) if hw else synth

@@ -12,7 +12,7 @@ import inspect
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,10 +45,10 @@ def _json_safe(value: Any) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, np.generic):
         return _json_safe(value.item())
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping):  # also config objects such as OmegaConf's DictConfig
         return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):  # lists, tuples, ListConfig
+        return [_json_safe(v) for v in value]
     return f"<{type(value).__name__}>"
 
 
