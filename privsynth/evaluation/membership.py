@@ -106,8 +106,6 @@ def _shadow_attack(factory: Callable[[int], Any], target: pd.DataFrame, pool: pd
                    shadow_size: int, n_synthetic: int, rng: np.random.Generator) -> tuple[float, float]:
     from sklearn.ensemble import RandomForestClassifier
 
-    from privsynth.evaluation._roc import roc_summary as summary
-
     t_codes, t_emb = encode(target, domain)[0], embed(target, domain)[0]
     feats, labels = [], []
     for i in range(n_shadow):
@@ -125,7 +123,7 @@ def _shadow_attack(factory: Callable[[int], Any], target: pd.DataFrame, pool: pd
     test_y = y[half:]
     if len(set(test_y)) < 2:
         return 0.5, 0.0
-    s = summary(scores[test_y == 1], scores[test_y == 0])
+    s = roc_summary(scores[test_y == 1], scores[test_y == 0])
     return s["auc"], s["advantage"]
 
 

@@ -19,8 +19,6 @@ composes.
 from __future__ import annotations
 
 import secrets
-from typing import Callable
-
 import torch
 from torch import nn
 
@@ -184,5 +182,3 @@ def add_noise(sums: dict, noise_std: float, divide_by: float, generator: torch.G
         noise = torch.normal(0.0, noise_std, size=s.shape, generator=gen, device=s.device, dtype=s.dtype) if noise_std > 0 else 0.0
         p.grad = (s + noise) / divide_by
 
-
-PerSampleLoss = Callable[[torch.Tensor], torch.Tensor]

@@ -95,7 +95,9 @@ class DPSGDSynthesizer(Synthesizer):
     def _private_module(self) -> nn.Module:
         raise NotImplementedError
 
-    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module, *, n_public: int = 0) -> torch.Tensor:
+        """One loss per real record of ``batch`` (then one per public example, if the model uses
+        ``n_public`` of them), from one forward of ``module``."""
         raise NotImplementedError
 
     def _after_private_step(self) -> None:
@@ -240,23 +242,31 @@ class DPSGDSynthesizer(Synthesizer):
         return self
 
     def _clipped_sums(self, x: torch.Tensor, idx: torch.Tensor, module: nn.Module, keeper: Bookkeeper | None, gsm: Any) -> dict:
+        """Per-example clipped gradient sum of one logical step, in physical chunks.
+
+        The first chunk also carries the step's public examples (``batch_size`` of them, a fixed
+        number, e.g. the GAN's fakes), so that how many there are never depends on the data: one
+        record then moves the sum by at most ``max_grad_norm``.
+        """
         chunk = self.max_physical_batch_size or max(len(idx), 1)
-        if keeper is not None:
-            for part in torch.split(idx, chunk) if len(idx) else [idx]:
-                with keeper.recording():
-                    losses = self._per_sample_loss(x[part], module)
-                if len(part) or losses.numel():
-                    keeper.accumulate_clipped(losses, self.max_grad_norm)
-            sums = {p: s.clone() for p, s in keeper.sums.items()}
-            for s in keeper.sums.values():
-                s.zero_()
-            return sums
+        parts = torch.split(idx, chunk) if len(idx) else (idx,)
         sums = {p: torch.zeros_like(p) for p in module.parameters() if p.requires_grad}
-        for part in torch.split(idx, chunk) if len(idx) else [idx]:
-            losses = self._per_sample_loss(x[part], gsm)
-            if losses.numel():
-                for p, s in opacus_clipped_sum(gsm, losses, self.max_grad_norm).items():
-                    sums[p] += s
+        for i, part in enumerate(parts):
+            n_public = int(self.batch_size) if i == 0 else 0
+            if keeper is not None:
+                with keeper.recording():
+                    losses = self._per_sample_loss(x[part], module, n_public=n_public)
+                if losses.numel():
+                    keeper.accumulate_clipped(losses, self.max_grad_norm)
+            else:
+                losses = self._per_sample_loss(x[part], gsm, n_public=n_public)
+                if losses.numel():
+                    for p, s in opacus_clipped_sum(gsm, losses, self.max_grad_norm).items():
+                        sums[p] += s
+        if keeper is not None:
+            for p, s in keeper.sums.items():
+                sums[p] += s
+                s.zero_()
         return sums
 
     # -- checkpoints ---------------------------------------------------------------------------

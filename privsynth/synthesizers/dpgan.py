@@ -177,10 +177,11 @@ class DPGAN(DPSGDSynthesizer):
             parts.append(torch.softmax(o, dim=1) if b.kind == "onehot" else (torch.tanh(o) if b.kind == "numeric" else torch.sigmoid(o)))
         return torch.cat(parts, dim=1)
 
-    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module) -> torch.Tensor:
-        """Real records and as many fake ones in *one* forward: one privatized backward per step."""
+    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module, *, n_public: int = 0) -> torch.Tensor:
+        """Real records and ``n_public`` fakes (a fixed number per step, never the real batch's
+        size, which depends on the data) in *one* forward: one privatized backward per step."""
         with torch.no_grad():
-            fake, _ = self._fake(len(batch), batch.device, self._loss_gen)
+            fake, _ = self._fake(n_public, batch.device, self._loss_gen)
         logits = module(torch.cat([batch, fake], dim=0)).squeeze(1)
         n = len(batch)
         return torch.cat([F.softplus(-logits[:n]), F.softplus(logits[n:])])

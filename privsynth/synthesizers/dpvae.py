@@ -160,7 +160,7 @@ class DPVAE(DPSGDSynthesizer):
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._opt
 
-    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module, *, n_public: int = 0) -> torch.Tensor:
         vae = module._module if hasattr(module, "_module") else module
         stats = vae.encoder(batch)
         mu, logvar = stats[:, : vae.latent], stats[:, vae.latent :].clamp(-10, 10)

@@ -82,6 +82,26 @@ def test_bookkeeping_refuses_what_it_cannot_do():
         keeper.accumulate_clipped(losses, 1.0)
 
 
+def test_gan_fakes_per_step_do_not_depend_on_the_real_batch(census):
+    """If the number of fake examples followed the Poisson batch size, adding one record would
+    add a fake example too and move the clipped sum by 2C. It is fixed at batch_size."""
+    data, domain = census
+    gan = DPGAN(epsilon=2.0, delta=1e-5, random_state=0, **FAST_GAN).fit(data, domain)
+    x = torch.as_tensor(gan.encoder_.transform(data.iloc[:20]))
+    for n_real in (0, 3, 7):
+        losses = gan._per_sample_loss(x[:n_real], gan.discriminator_, n_public=150)
+        assert losses.shape == (n_real + 150,)
+    idx = torch.arange(7)
+    keeper = Bookkeeper(gan.discriminator_)
+    small = DPGAN(**{**gan.get_params(), "max_physical_batch_size": 2})
+    small.__dict__.update({k: v for k, v in vars(gan).items() if k.endswith("_") or k.startswith("_")})
+    calls = []
+    original = small._per_sample_loss
+    small._per_sample_loss = lambda b, m, n_public=0: calls.append(n_public) or original(b, m, n_public=n_public)
+    small._clipped_sums(x, idx, gan.discriminator_, keeper, None)
+    assert calls == [150, 0, 0, 0]  # fakes once per logical step, whatever the chunking
+
+
 def test_batchnorm_is_rejected_with_an_explanation():
     with pytest.raises(PrivsynthError, match="BatchNorm1d.*other records.*LayerNorm"):
         check_module(nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3)))
