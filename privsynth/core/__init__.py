@@ -9,11 +9,12 @@ from privsynth.core.errors import (
     NotFittedError,
     PrivacyLeakWarning,
     PrivsynthError,
+    TrustError,
 )
-from privsynth.core.rng import SecureRandom, resolve_rng
+from privsynth.core.rng import PrivateRandomness, SecureRandom, resolve_rng
 
 __all__ = [
     "Domain", "Categorical", "Ordinal", "Numeric", "Column", "validate", "encode", "decode", "levels",
-    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError",
-    "PrivacyLeakWarning", "SecureRandom", "resolve_rng",
+    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError",
+    "PrivacyLeakWarning", "SecureRandom", "PrivateRandomness", "resolve_rng",
 ]

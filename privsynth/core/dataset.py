@@ -2,8 +2,8 @@
 
 :func:`validate` is the only door through which private data enter a synthesizer: it refuses
 anything the public domain does not allow (with a :class:`DomainError` that names the column and
-how many values offend, never their statistics) or, with ``clip=True``, clips numbers to the
-public bounds. :func:`encode` / :func:`decode` map records to integer codes on the domain's
+what is wrong, never a count or any other statistic of the values, so that it reads the same
+for neighbouring datasets) or, with ``clip=True``, clips numbers to the public bounds. :func:`encode` / :func:`decode` map records to integer codes on the domain's
 *public* bins and back; no edge is ever read off the data.
 """
 
@@ -17,6 +17,9 @@ from privsynth.core.errors import DomainError
 
 __all__ = ["validate", "encode", "decode", "levels"]
 
+_MISSING = ("Column {name!r} has missing values but is not nullable; declare `nullable: true` in the domain file "
+            "or drop those rows.")
+
 
 def _check_frame(df: object, domain: Domain) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
@@ -27,7 +30,7 @@ def _check_frame(df: object, domain: Domain) -> pd.DataFrame:
     if missing:
         raise DomainError(
             f"Columns {missing} are declared in the domain but missing from the data; "
-            "rename the data's columns or select a sub-domain with domain.select([...])."
+            "rename the data's columns, or remove those columns from the domain file."
         )
     return df
 
@@ -35,53 +38,37 @@ def _check_frame(df: object, domain: Domain) -> pd.DataFrame:
 def _validate_categorical(s: pd.Series, col: Categorical) -> pd.Categorical:
     missing = s.isna().to_numpy()
     if missing.any() and not col.nullable:
-        raise DomainError(
-            f"Column {col.name!r} has {int(missing.sum())} missing values but is not nullable; "
-            "declare `nullable: true` in the domain file or drop those rows."
-        )
+        raise DomainError(_MISSING.format(name=col.name))
     present = s[~missing]
-    unknown = int((~present.isin(col.categories)).sum())
-    if unknown:
+    if not present.isin(col.categories).all():
         raise DomainError(
-            f"Column {col.name!r} has {unknown} values outside its declared categories; add the "
-            "categories to the domain file (from public knowledge) or map those values to declared ones."
+            f"Column {col.name!r} has values outside its declared categories; add the categories to the "
+            "domain file (from public knowledge) or map those values to declared ones."
         )
     return pd.Categorical(s, categories=list(col.categories), ordered=isinstance(col, Ordinal))
 
 
 def _validate_numeric(s: pd.Series, col: Numeric, clip: bool) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-        converted = pd.to_numeric(s, errors="coerce")
-        bad = int((converted.isna() & s.notna()).sum())
         raise DomainError(
-            f"Column {col.name!r} is declared numeric but has dtype {s.dtype} ({bad} values are not "
-            "numbers); convert it with pd.to_numeric or declare it categorical."
+            f"Column {col.name!r} is declared numeric but holds values that are not numbers; convert it with "
+            "pd.to_numeric (or read the file with privsynth.datasets.read_table) or declare it categorical."
         )
     values = s.to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(values)
     if missing.any() and not col.nullable:
-        raise DomainError(
-            f"Column {col.name!r} has {int(missing.sum())} missing values but is not nullable; "
-            "declare `nullable: true` in the domain file or drop those rows."
-        )
+        raise DomainError(_MISSING.format(name=col.name))
     present = ~missing
-    out = (values < col.lower) | (values > col.upper)
-    n_out = int((out & present).sum())
-    if n_out and not clip:
-        raise DomainError(
-            f"Column {col.name!r} has {n_out} values outside its public bounds "
-            f"[{col.lower}, {col.upper}]; widen the bounds in the domain file (from public knowledge, "
-            "not the data's min/max) or pass clip=True to clip them."
-        )
-    if n_out:
-        values = np.where(present, np.clip(values, col.lower, col.upper), np.nan)
-    if col.integer:
-        frac = int((present & (np.mod(values, 1) != 0)).sum())
-        if frac:
+    out = present & ((values < col.lower) | (values > col.upper))
+    if out.any():
+        if not clip:
             raise DomainError(
-                f"Column {col.name!r} is declared integer but has {frac} non-integer values; "
-                "round them or declare `integer: false`."
+                f"Column {col.name!r} has values outside its public bounds [{col.lower}, {col.upper}]; widen the "
+                "bounds in the domain file (from public knowledge, not the data's min/max) or clip them (clip=True)."
             )
+        values = np.where(present, np.clip(values, col.lower, col.upper), np.nan)
+    if col.integer and (present & (np.mod(values, 1) != 0)).any():
+        raise DomainError(f"Column {col.name!r} is declared integer but has non-integer values; round them or declare `integer: false`.")
     return values
 
 
@@ -100,7 +87,8 @@ def validate(df: pd.DataFrame, domain: Domain, *, clip: bool = False) -> pd.Data
     Raises:
         DomainError: a declared column is missing, a value is outside the declared categories
             or bounds, a numeric column holds non-numbers or non-integers where integers are
-            declared, or a non-nullable column has missing values.
+            declared, or a non-nullable column has missing values. The message names the
+            column, never how many values offend.
 
     Example:
         >>> from privsynth.core.domain import Domain, Numeric

@@ -12,6 +12,7 @@ __all__ = [
     "BudgetExceededError",
     "NotFittedError",
     "IntegrityError",
+    "TrustError",
     "PrivacyLeakWarning",
 ]
 
@@ -23,7 +24,8 @@ class PrivsynthError(Exception):
 class DomainError(PrivsynthError, ValueError):
     """Data do not match the declared public domain (or the domain itself is malformed).
 
-    Messages name the column and how many values offend, never the values' statistics.
+    Messages name the column and what is wrong, never a count or a statistic of the values:
+    an error is an output too, and must read the same for neighbouring datasets.
     """
 
 
@@ -37,6 +39,11 @@ class NotFittedError(PrivsynthError, AttributeError):
 
 class IntegrityError(PrivsynthError):
     """A model or certificate file is corrupt, tampered with, of an unknown format, or unsafe."""
+
+
+class TrustError(IntegrityError):
+    """A file is intact but fails the caller's trust policy: unsigned, signed by a key that is not
+    trusted, over ``max_epsilon``, or with a certificate that is not valid."""
 
 
 class PrivacyLeakWarning(UserWarning):

@@ -1,13 +1,15 @@
 """The model file format: one zip of JSON documents and one ``.npz`` of plain arrays, with a
 manifest of sha256 hashes. Nothing is ever pickled or unpickled.
 
-Layout (format ``privsynth-model``, version 1)::
+Layout (format ``privsynth-model``, version 2)::
 
     manifest.json      {"format", "format_version", "files": {member: sha256}}
     <name>.json        one per document (model, certificate, domain, ...)
     arrays.npz         numeric arrays, loaded with allow_pickle=False
+    signature.json     optional: an Ed25519 signature of manifest.json's bytes (privsynth.core.signing),
+                       so it covers every member -- the model, its certificate and its domain
 
-:func:`read_bundle` refuses -- with :class:`IntegrityError` -- anything that is not a zip, lacks
+Version 1 files (no signature member) are still read. :func:`read_bundle` refuses -- with :class:`IntegrityError` -- anything that is not a zip, lacks
 or has an unknown manifest, has a member whose hash differs, has members not in the manifest,
 or contains a pickle. The zip itself is written canonically (stored, fixed timestamps, sorted
 members), so the same model gives the same bytes and a change to *any* byte -- content or zip
@@ -22,19 +24,23 @@ import json
 import os
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from privsynth.core.errors import IntegrityError
+from privsynth.core.signing import KeyLike, sign
 
-__all__ = ["write_bundle", "read_bundle", "MODEL_FORMAT", "FORMAT_VERSION", "file_sha256"]
+__all__ = ["Bundle", "write_bundle", "open_bundle", "read_bundle", "MODEL_FORMAT", "FORMAT_VERSION", "file_sha256"]
 
 MODEL_FORMAT = "privsynth-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _ARRAYS = "arrays.npz"
 _MANIFEST = "manifest.json"
+_SIGNATURE = "signature.json"
 _MAX_MEMBER_BYTES = 4 * 2**30
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".joblib")
 
@@ -64,8 +70,21 @@ def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def write_bundle(path: str | Path, *, documents: Mapping[str, Mapping[str, Any]], arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write JSON ``documents`` and ``arrays`` to a model file at ``path`` (atomically).
+@dataclass(frozen=True)
+class Bundle:
+    """A verified model file: its documents, arrays, the manifest's bytes (what a signature
+    covers) and the signature document, if any."""
+
+    documents: dict
+    arrays: dict
+    manifest: bytes
+    signature: dict | None = None
+
+
+def write_bundle(path: str | Path, *, documents: Mapping[str, Mapping[str, Any]], arrays: Mapping[str, np.ndarray],
+                 sign_key: KeyLike | None = None) -> Path:
+    """Write JSON ``documents`` and ``arrays`` to a model file at ``path`` (atomically), signed
+    with the Ed25519 ``sign_key`` if given.
 
     Example:
         >>> import tempfile, os
@@ -88,6 +107,8 @@ def write_bundle(path: str | Path, *, documents: Mapping[str, Mapping[str, Any]]
         "files": {name: _sha256(data) for name, data in members.items()},
     }
     members[_MANIFEST] = json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")
+    if sign_key is not None:
+        members[_SIGNATURE] = json.dumps(sign(members[_MANIFEST], sign_key), indent=1, sort_keys=True).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -120,7 +141,16 @@ def _looks_like_pickle(name: str, data: bytes) -> bool:
 
 
 def read_bundle(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
-    """Read and verify a model file; returns ``(documents, arrays)``.
+    """Read and verify a model file; returns ``(documents, arrays)`` (see :func:`open_bundle`)."""
+    bundle = open_bundle(path)
+    return bundle.documents, bundle.arrays
+
+
+def open_bundle(path: str | Path) -> Bundle:
+    """Read and verify a model file's hashes and layout.
+
+    A signature, if present, is returned for :func:`privsynth.core.signing.check_signature`;
+    this function does not judge it.
 
     Raises:
         IntegrityError: the file is missing, not a zip, of an unknown format or version,
@@ -159,21 +189,30 @@ def read_bundle(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, 
         raise IntegrityError("manifest.json is not valid JSON.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise IntegrityError(f"Unknown file format {manifest.get('format') if isinstance(manifest, dict) else None!r}; expected {MODEL_FORMAT!r}.")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if version not in _READABLE_VERSIONS:
         raise IntegrityError(
-            f"Model format version {manifest.get('format_version')!r} is not supported by this privsynth "
-            f"(it reads version {FORMAT_VERSION}); upgrade privsynth or re-save the model."
+            f"Model format version {version!r} is not supported by this privsynth (it reads versions "
+            f"{', '.join(map(str, _READABLE_VERSIONS))}); upgrade privsynth or re-save the model."
         )
+    raw_signature = blobs.pop(_SIGNATURE, None) if version >= 2 else None
     expected = manifest.get("files")
     if not isinstance(expected, dict) or set(expected) != set(blobs):
         raise IntegrityError("The model file's members do not match its manifest (files were added or removed).")
     for name, data in blobs.items():
         if _sha256(data) != expected[name]:
             raise IntegrityError(f"Member {name!r} does not match its sha256 in the manifest: the file was modified.")
-    blobs[_MANIFEST] = raw_manifest
-    if _canonical_zip(blobs) != raw:
+    layout = {**blobs, _MANIFEST: raw_manifest, **({_SIGNATURE: raw_signature} if raw_signature is not None else {})}
+    if _canonical_zip(layout) != raw:
         raise IntegrityError("The file's zip layout differs from the one privsynth writes: it was modified or repacked.")
-    del blobs[_MANIFEST]
+    signature = None
+    if raw_signature is not None:
+        try:
+            signature = json.loads(raw_signature)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise IntegrityError("signature.json is not valid JSON.") from None
+        if not isinstance(signature, dict):
+            raise IntegrityError("signature.json must hold a JSON object.")
     documents: dict[str, dict[str, Any]] = {}
     for name, data in blobs.items():
         if name.endswith(".json"):
@@ -188,4 +227,4 @@ def read_bundle(path: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, 
             arrays = {k: npz[k] for k in npz.files}
     except ValueError as exc:
         raise IntegrityError(f"arrays.npz holds something that is not a plain array ({exc}).") from None
-    return documents, arrays
+    return Bundle(documents=documents, arrays=arrays, manifest=raw_manifest, signature=signature)

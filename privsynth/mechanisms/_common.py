@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -49,3 +50,20 @@ def as_int_array(value: Any, name: str = "value") -> np.ndarray:
 def shaped(noisy: np.ndarray, like: Any) -> Any:
     """Return a scalar for scalar input, an array otherwise."""
     return noisy.item() if np.ndim(like) == 0 else noisy
+
+
+def to_grid(values: np.ndarray, grid: Fraction) -> list[int]:
+    """Each value rounded (half to even) to the nearest multiple of ``grid``, as an exact, unbounded
+    integer count of grid steps: no range limit, so no error that depends on the value."""
+    return [round(Fraction(float(v)) / grid) for v in np.ravel(values)]
+
+
+def from_grid(units: list[int], grid: Fraction, shape: tuple) -> np.ndarray:
+    """Floats from exact grid counts (correctly rounded; beyond the float range: +-inf)."""
+    out = np.empty(len(units), dtype=float)
+    for i, u in enumerate(units):
+        try:
+            out[i] = float(u * grid)
+        except OverflowError:
+            out[i] = math.copysign(math.inf, u)
+    return out.reshape(shape)

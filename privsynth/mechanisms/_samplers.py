@@ -19,6 +19,8 @@ __all__ = [
     "discrete_gaussian_numpy",
     "discrete_laplace_exact",
     "discrete_gaussian_exact",
+    "discrete_laplace_ints",
+    "discrete_gaussian_ints",
 ]
 
 
@@ -86,11 +88,16 @@ def _one_discrete_laplace(scale: Fraction, src: SecureRandom) -> int:
 
 def discrete_laplace_exact(scale: Fraction, size: int, src: SecureRandom | None = None) -> np.ndarray:
     """Exact discrete Laplace draws with rational ``scale`` from the OS CSPRNG."""
+    return np.array(discrete_laplace_ints(scale, size, src), dtype=np.int64)
+
+
+def discrete_laplace_ints(scale: Fraction, size: int, src: SecureRandom | None = None) -> list[int]:
+    """As :func:`discrete_laplace_exact`, as unbounded Python integers."""
     scale = Fraction(scale)
     if scale <= 0:
         raise ValueError("scale must be > 0.")
     src = src or SecureRandom()
-    return np.array([_one_discrete_laplace(scale, src) for _ in range(size)], dtype=np.int64)
+    return [_one_discrete_laplace(scale, src) for _ in range(size)]
 
 
 def _one_discrete_gaussian(sigma2: Fraction, src: SecureRandom) -> int:
@@ -104,8 +111,13 @@ def _one_discrete_gaussian(sigma2: Fraction, src: SecureRandom) -> int:
 
 def discrete_gaussian_exact(sigma2: Fraction, size: int, src: SecureRandom | None = None) -> np.ndarray:
     """Exact discrete Gaussian draws with rational variance parameter ``sigma2`` from the OS CSPRNG."""
+    return np.array(discrete_gaussian_ints(sigma2, size, src), dtype=np.int64)
+
+
+def discrete_gaussian_ints(sigma2: Fraction, size: int, src: SecureRandom | None = None) -> list[int]:
+    """As :func:`discrete_gaussian_exact`, as unbounded Python integers."""
     sigma2 = Fraction(sigma2)
     if sigma2 <= 0:
         raise ValueError("sigma2 must be > 0.")
     src = src or SecureRandom()
-    return np.array([_one_discrete_gaussian(sigma2, src) for _ in range(size)], dtype=np.int64)
+    return [_one_discrete_gaussian(sigma2, src) for _ in range(size)]

@@ -1,33 +1,32 @@
-"""DP-SGD building blocks on torch: module checks, book-keeping per-sample clipping, noise.
+"""The DP-SGD step as a mechanism: validate -> charge -> clip -> all-reduce -> noise.
 
-**Book-keeping clipping** (Bu, Wang, Zha, Karypis, "Differentially Private Optimization on Large
-Model at Small Cost", ICML 2023). For a ``Linear`` layer with 2-D input ``A`` (batch x in) and
-output gradient ``G`` (batch x out), record ``i``'s weight gradient is the outer product
-``G_i^T A_i``, so its squared norm is ``|G_i|^2 |A_i|^2`` (plus ``|G_i|^2`` for the bias) -- no
-per-sample gradient is materialized. One ordinary backward (to the layer *outputs* only) gives
-every ``G``; the clipped sum is one matmul per layer: ``(c * G)^T A`` with
-``c_i = min(1, C / norm_i)``. :class:`Bookkeeper` implements it for models whose parameters all
-live in ``nn.Linear`` layers, each used once per forward; anything else goes through Opacus
-(``GradSampleModule``), the general path and the reference the tests compare against.
+Like :func:`privsynth.mechanisms.laplace`, :func:`dp_sgd_step` charges the ledger before it
+computes anything private: one step is the Poisson-subsampled Gaussian mechanism
+(:class:`~privsynth.privacy.events.SubsampledGaussianEvent`, consecutive steps coalesced into one
+ledger entry). Then it clips every example's gradient to ``max_grad_norm`` and sums
+(:class:`~privsynth.mechanisms.clipping.ClippedSum`), all-reduces the sums across data-parallel
+workers, and adds Gaussian noise of standard deviation ``noise_multiplier * max_grad_norm`` to
+the global sum *once* (on rank 0, which alone charges; the noisy gradient is broadcast).
 
-The privacy argument: adding or removing one record changes the clipped sum by at most
-``max_grad_norm``; Gaussian noise of standard deviation ``noise_multiplier * max_grad_norm`` on
-the sum, with Poisson sampling of the batch, is the subsampled Gaussian mechanism the accountant
-composes.
+The privacy argument: the batch is a Poisson sample of the records at ``sampling_rate``
+(:func:`privsynth.mechanisms.sampling.poisson_sample`); adding or removing one record changes
+the clipped sum by at most ``max_grad_norm`` -- public examples (the GAN's fakes) come in a
+fixed number per step, never the batch's size; the noise makes each step the subsampled Gaussian
+mechanism the accountant composes. The parameter update is post-processing.
 """
 
 from __future__ import annotations
 
-import secrets
 import torch
-from torch import nn
 
 from privsynth.core.errors import PrivsynthError
+from privsynth.mechanisms._common import check_positive
+from privsynth.mechanisms.clipping import ClippedSum, LossFn
+from privsynth.privacy.budget import Budget
+from privsynth.privacy.events import SubsampledGaussianEvent
+from privsynth.privacy.ledger import Ledger
 
-__all__ = ["check_module", "bookkeeping_supported", "Bookkeeper", "opacus_clipped_sum", "add_noise", "resolve_device"]
-
-_PARAMETER_FREE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity, nn.GELU, nn.Softplus, nn.ELU, nn.SiLU,
-                   nn.Sequential, nn.ModuleList, nn.ModuleDict)
+__all__ = ["dp_sgd_step", "add_noise", "resolve_device"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -48,137 +47,79 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def check_module(module: nn.Module) -> None:
-    """Refuse layers that break DP-SGD, saying why and what to use instead.
+def add_noise(sums: dict, noise_std: float, divide_by: float, generator: torch.Generator) -> None:
+    """``p.grad = (sum + N(0, noise_std^2)) / divide_by`` for every parameter, the noise drawn
+    from ``generator`` (private randomness)."""
+    for p, s in sums.items():
+        noise = torch.normal(0.0, noise_std, size=s.shape, generator=generator, device=s.device, dtype=s.dtype)
+        p.grad = (s + noise) / divide_by
+
+
+def _chunks(records: torch.Tensor, max_physical_batch_size: int | None, n_public: int) -> list[tuple[torch.Tensor, int]]:
+    """Physical chunks of one logical batch; the first also carries the step's public examples."""
+    size = max_physical_batch_size or max(len(records), 1)
+    parts = torch.split(records, size) if len(records) else (records,)
+    return [(part, n_public if i == 0 else 0) for i, part in enumerate(parts)]
+
+
+def dp_sgd_step(
+    loss: LossFn,
+    records: torch.Tensor,
+    *,
+    clipper: ClippedSum,
+    noise_multiplier: float,
+    sampling_rate: float,
+    max_grad_norm: float,
+    normalizer: float,
+    ledger: Ledger | None,
+    noise: torch.Generator | None,
+    n_public: int = 0,
+    max_physical_batch_size: int | None = None,
+    distributed: bool = False,
+    label: str = "DP-SGD steps",
+) -> Budget | None:
+    """One private step: writes ``p.grad = (clipped sum + noise) / normalizer`` for the clipped
+    module's parameters.
+
+    Args:
+        loss: ``loss(module, records, n_public)`` -> one loss per record, then one per public example.
+        records: The Poisson-sampled batch (this worker's part of it).
+        clipper: The clipping engine over the privatized module.
+        noise_multiplier, sampling_rate: The step's event (``sampling_rate`` as the sampler used).
+        max_grad_norm: Per-example clipping norm (the sum's L2 sensitivity).
+        normalizer: Divides the noisy sum (a DP or public value, e.g. the expected batch size).
+        ledger: Charged before anything is computed; only rank 0 passes one.
+        noise: Private randomness of the Gaussian noise; exactly the rank holding ``ledger`` has it.
+        n_public: Public examples per step (a fixed number, never the batch size).
+        max_physical_batch_size: Split the batch into chunks of at most this many records.
+        distributed: All-reduce the sums over ``torch.distributed`` and broadcast rank 0's noisy gradient.
+        label: The ledger entry's label.
+
+    Returns:
+        The ledger's spend after the charge (``None`` on ranks that do not charge).
 
     Raises:
-        PrivsynthError: a batch-mixing layer (BatchNorm) or a layer Opacus cannot privatize.
+        BudgetExceededError: the step does not fit the ledger; nothing was computed.
     """
-    for name, m in module.named_modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            raise PrivsynthError(
-                f"Layer {name or type(module).__name__!r} is {type(m).__name__}, which normalizes with statistics of the "
-                "whole batch: one record's gradient then depends on the other records, so per-sample clipping no longer "
-                "bounds any record's influence and the DP guarantee fails. Use nn.LayerNorm or nn.GroupNorm (per-sample) "
-                "or no normalization."
-            )
-    from opacus.validators import ModuleValidator
+    event = SubsampledGaussianEvent(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate, steps=1)  # validates
+    std = event.noise_multiplier * check_positive("max_grad_norm", max_grad_norm)
+    check_positive("normalizer", normalizer)
+    if (ledger is None) != (noise is None):
+        raise ValueError("The worker that charges the ledger is the one that draws the noise: pass both or neither.")
+    spent = ledger.charge(event, label=label, coalesce=True) if ledger is not None else None
+    sums = clipper(loss, _chunks(records, max_physical_batch_size, int(n_public)), max_grad_norm)
+    if distributed:
+        import torch.distributed as dist
 
-    errors = ModuleValidator.validate(module, strict=False)
-    if errors:
-        raise PrivsynthError(f"The model cannot be trained with DP-SGD: {errors[0]}")
-
-
-def bookkeeping_supported(module: nn.Module) -> bool:
-    """True when every parameter lives in an ``nn.Linear`` and the other layers have none."""
-    for m in module.modules():
-        own = list(m.parameters(recurse=False))
-        if own and not isinstance(m, nn.Linear):
-            return False
-        if not own and not isinstance(m, (nn.Linear, *_PARAMETER_FREE)) and list(m.children()) == []:
-            return False
-    return True
-
-
-class Bookkeeper:
-    """Per-sample clipped gradient sums of a Linear-only model from one backward pass.
-
-    Usage::
-
-        keeper = Bookkeeper(model)
-        with keeper.recording():
-            losses = per_sample_loss(model, batch)        # shape (batch,)
-        norms = keeper.accumulate_clipped(losses, max_grad_norm)   # adds into keeper.sums
-        keeper.write_noisy_grads(noise_std, divide_by, generator)  # p.grad = (sum + noise) / divide_by
-    """
-
-    def __init__(self, module: nn.Module) -> None:
-        if not bookkeeping_supported(module):
-            raise PrivsynthError("Book-keeping clipping supports models whose parameters are all in nn.Linear layers; use engine='opacus'.")
-        self.module = module
-        self.layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
-        self._records: list[tuple[nn.Linear, torch.Tensor, torch.Tensor]] = []
-        self._handles: list = []
-        self.sums = {p: torch.zeros_like(p) for p in module.parameters() if p.requires_grad}
-
-    def _hook(self, layer: nn.Linear, inputs: tuple, output: torch.Tensor) -> None:
-        (a,) = inputs
-        if a.dim() != 2:
-            raise PrivsynthError("Book-keeping clipping needs 2-D inputs to Linear layers (batch x features).")
-        self._records.append((layer, a.detach(), output))
-
-    def recording(self):
-        keeper = self
-
-        class _Ctx:
-            def __enter__(self_inner):
-                keeper._records = []
-                keeper._handles = [layer.register_forward_hook(keeper._hook) for layer in keeper.layers]
-                return keeper
-
-            def __exit__(self_inner, *exc):
-                for h in keeper._handles:
-                    h.remove()
-                keeper._handles = []
-                return False
-
-        return _Ctx()
-
-    def accumulate_clipped(self, per_sample_losses: torch.Tensor, max_grad_norm: float) -> torch.Tensor:
-        """Add the clipped per-sample gradient sum of ``per_sample_losses`` (recorded forward)
-        into ``self.sums``; returns the per-sample norms before clipping."""
-        layers = [r[0] for r in self._records]
-        if len(set(map(id, layers))) != len(layers):
-            raise PrivsynthError("A Linear layer ran twice in one forward; concatenate the inputs into one batch instead.")
-        outputs = [r[2] for r in self._records]
-        grads = torch.autograd.grad(per_sample_losses.sum(), outputs, allow_unused=True)
-        norms_sq = torch.zeros(per_sample_losses.shape[0], device=per_sample_losses.device)
-        parts = []
-        for (layer, a, _), g in zip(self._records, grads):
-            if g is None or not layer.weight.requires_grad:
-                continue
-            g_sq = g.pow(2).sum(dim=1)
-            norms_sq += g_sq * (a.pow(2).sum(dim=1) + (1.0 if layer.bias is not None else 0.0))
-            parts.append((layer, a, g))
-        norms = norms_sq.sqrt()
-        factor = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-        for layer, a, g in parts:
-            scaled = g * factor[:, None]
-            self.sums[layer.weight] += scaled.T @ a
-            if layer.bias is not None:
-                self.sums[layer.bias] += scaled.sum(dim=0)
-        self._records = []
-        return norms.detach()
-
-    def write_noisy_grads(self, noise_std: float, divide_by: float, generator: torch.Generator | None) -> None:
-        add_noise(self.sums, noise_std, divide_by, generator)
-        for s in self.sums.values():
-            s.zero_()
-
-
-def opacus_clipped_sum(grad_sample_module: nn.Module, per_sample_losses: torch.Tensor, max_grad_norm: float) -> dict:
-    """Reference path: per-sample gradients from an Opacus ``GradSampleModule`` (hooks; built
-    with ``loss_reduction="sum"``), clipped and summed explicitly. Returns ``{parameter: clipped sum}``."""
-    grad_sample_module.zero_grad(set_to_none=True)
-    per_sample_losses.sum().backward()
-    params = [p for p in grad_sample_module.parameters() if p.requires_grad and getattr(p, "grad_sample", None) is not None]
-    flat = torch.cat([p.grad_sample.reshape(p.grad_sample.shape[0], -1) for p in params], dim=1)
-    norms = flat.norm(dim=1)
-    factor = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-    out = {p: torch.einsum("i,i...->...", factor, p.grad_sample) for p in params}
-    for p in params:
-        p.grad_sample = None
-    return out
-
-
-def add_noise(sums: dict, noise_std: float, divide_by: float, generator: torch.Generator | None) -> None:
-    """``p.grad = (sum + N(0, noise_std^2)) / divide_by`` for every parameter. With
-    ``generator=None`` the noise comes from a generator freshly seeded from the OS CSPRNG."""
-    gen = generator
-    for p, s in sums.items():
-        if gen is None:
-            gen = torch.Generator(device=s.device)
-            gen.manual_seed(secrets.randbits(63))
-        noise = torch.normal(0.0, noise_std, size=s.shape, generator=gen, device=s.device, dtype=s.dtype) if noise_std > 0 else 0.0
-        p.grad = (s + noise) / divide_by
+        for s in sums.values():
+            dist.all_reduce(s, op=dist.ReduceOp.SUM)  # the global clipped sum, on every worker
+    if noise is not None:
+        add_noise(sums, std, float(normalizer), noise)
+    else:
+        for p, s in sums.items():
+            p.grad = s  # placeholder of the right shape: overwritten by rank 0's broadcast below
+    if distributed:
+        for p in sums:
+            dist.broadcast(p.grad, src=0)  # one noise draw per logical step
+    return spent
 

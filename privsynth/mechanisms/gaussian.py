@@ -12,8 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from privsynth.mechanisms._common import GRANULARITY_BITS, as_float_array, as_int_array, check_call, check_positive, shaped
-from privsynth.mechanisms._samplers import discrete_gaussian_exact, discrete_gaussian_numpy
+from privsynth.mechanisms._common import (
+    GRANULARITY_BITS,
+    as_float_array,
+    as_int_array,
+    check_call,
+    check_positive,
+    from_grid,
+    shaped,
+    to_grid,
+)
+from privsynth.mechanisms._samplers import discrete_gaussian_exact, discrete_gaussian_ints, discrete_gaussian_numpy
 from privsynth.privacy.calibrate import gaussian_noise_multiplier
 from privsynth.privacy.events import GaussianEvent
 from privsynth.privacy.ledger import Ledger
@@ -65,15 +74,13 @@ def gaussian(
     if not secure:
         ledger.charge(GaussianEvent(noise_multiplier=nm), label=label)
         return shaped(arr + rng.normal(0.0, nm * sens, size=arr.shape), value)  # type: ignore[union-attr]
-    grid = sens / 2**GRANULARITY_BITS
-    grid_sens = sens + grid * np.sqrt(max(arr.size, 1))
-    units = np.rint(arr / grid)
-    if np.any(np.abs(units) > 2**52):
-        raise ValueError("value is too large for the secure grid; rescale it or use secure=False.")
+    grid = Fraction(sens) / 2**GRANULARITY_BITS
+    grid_sens = sens + float(grid) * np.sqrt(max(arr.size, 1))  # rounding moves the vector by < sqrt(size) steps
     ledger.charge(GaussianEvent(noise_multiplier=nm, discrete=True), label=label)
-    sigma_units = Fraction(nm * grid_sens / grid)
-    noise = discrete_gaussian_exact(sigma_units**2, arr.size).reshape(arr.shape)
-    return shaped((units + noise) * grid, value)
+    units = to_grid(arr, grid)  # exact integers: no range limit, hence no value-dependent error
+    sigma_units = Fraction(nm * grid_sens) / grid
+    noise = discrete_gaussian_ints(sigma_units**2, arr.size)
+    return shaped(from_grid([u + z for u, z in zip(units, noise)], grid, arr.shape), value)
 
 
 def discrete_gaussian(

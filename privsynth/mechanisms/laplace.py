@@ -12,8 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from privsynth.mechanisms._common import GRANULARITY_BITS, as_float_array, as_int_array, check_call, check_positive, shaped
-from privsynth.mechanisms._samplers import discrete_laplace_exact, discrete_laplace_numpy
+from privsynth.mechanisms._common import (
+    GRANULARITY_BITS,
+    as_float_array,
+    as_int_array,
+    check_call,
+    check_positive,
+    from_grid,
+    shaped,
+    to_grid,
+)
+from privsynth.mechanisms._samplers import discrete_laplace_exact, discrete_laplace_ints, discrete_laplace_numpy
 from privsynth.privacy.calibrate import laplace_noise_multiplier
 from privsynth.privacy.events import LaplaceEvent
 from privsynth.privacy.ledger import Ledger
@@ -59,12 +68,10 @@ def laplace(
         return shaped(arr + rng.laplace(0.0, nm * sens, size=arr.shape), value)  # type: ignore[union-attr]
     grid = Fraction(sens) / 2**GRANULARITY_BITS
     grid_sens = Fraction(sens) + grid * max(arr.size, 1)  # rounding moves each coordinate by < one step
-    units = np.rint(arr / float(grid))
-    if np.any(np.abs(units) > 2**52):
-        raise ValueError("value is too large for the secure grid; rescale it or use secure=False.")
     ledger.charge(LaplaceEvent(noise_multiplier=nm, discrete=True), label=label)
-    noise = discrete_laplace_exact(grid_sens * Fraction(nm) / grid, arr.size).reshape(arr.shape)
-    return shaped((units + noise) * float(grid), value)
+    units = to_grid(arr, grid)  # exact integers: no range limit, hence no value-dependent error
+    noise = discrete_laplace_ints(grid_sens * Fraction(nm) / grid, arr.size)
+    return shaped(from_grid([u + z for u, z in zip(units, noise)], grid, arr.shape), value)
 
 
 def discrete_laplace(

@@ -6,8 +6,13 @@ end of its bracket, a noise level whose composed epsilon was *checked* to be wit
 
 from __future__ import annotations
 
+import json
 import math
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import brentq
 
 from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.events import Event, GaussianEvent, LaplaceEvent, SubsampledGaussianEvent
@@ -59,11 +64,11 @@ def calibrate_noise_multiplier(
     acc = get_accountant(accountant)
     base = list(already_spent)
 
-    def ok(x: float) -> bool:
-        return acc.epsilon([*base, make_event(x)], delta) <= epsilon
+    def eps_at(x: float) -> float:
+        return acc.epsilon([*base, make_event(x)], delta)
 
     hi = 1.0
-    while not ok(hi):
+    while not eps_at(hi) <= epsilon:
         hi *= 2.0
         if hi > _MAX_NOISE:
             raise ValueError(
@@ -71,13 +76,30 @@ def calibrate_noise_multiplier(
                 f"the {acc.name!r} accountant; raise delta (Gaussian mechanisms need delta > 0) or epsilon."
             )
     lo = hi / 2.0
-    while ok(lo):
+    while eps_at(lo) <= epsilon:
         hi, lo = lo, lo / 2.0
         if lo < 1e-12:
             return hi
-    while hi / lo - 1.0 > rtol:
+    # Brent's method on log(epsilon) - log(target) over log(noise), then one verified step up.
+    target = math.log(epsilon)
+
+    def g(log_x: float) -> float:
+        e = eps_at(math.exp(log_x))
+        return (math.log(e) if 0 < e < math.inf else (709.0 if e == math.inf else -709.0)) - target
+
+    try:
+        root = math.exp(brentq(g, math.log(lo), math.log(hi), xtol=rtol / 4, rtol=4 * np.finfo(float).eps))
+    except ValueError:  # g is not continuous enough for Brent: fall back to bisection below
+        root = hi
+    candidate = root * math.exp(rtol / 2)
+    if lo < candidate < hi and eps_at(candidate) <= epsilon:
+        hi = candidate
+        below = root * math.exp(-rtol / 4)
+        if lo < below and not eps_at(below) <= epsilon:
+            lo = below
+    while hi / lo - 1.0 > rtol:  # guaranteed bracket: geometric bisection
         mid = math.sqrt(lo * hi)
-        if ok(mid):
+        if eps_at(mid) <= epsilon:
             hi = mid
         else:
             lo = mid
@@ -124,12 +146,21 @@ def dpsgd_noise_multiplier(
     already_spent: Sequence[Event] = (),
 ) -> float:
     """DP-SGD noise multiplier so that ``steps`` Poisson-subsampled Gaussian steps (plus anything
-    ``already_spent``) compose to at most ``(epsilon, delta)``."""
+    ``already_spent``) compose to at most ``(epsilon, delta)``. Memoized: it is a pure function of
+    its arguments, and a DP-SGD plan asks for the same one at every fit."""
+    acc = get_accountant(accountant)
+    key = json.dumps(acc.to_dict(), sort_keys=True)
+    return _dpsgd_noise_multiplier(float(epsilon), float(delta), float(sampling_rate), int(steps), key, tuple(already_spent))
+
+
+@lru_cache(maxsize=256)
+def _dpsgd_noise_multiplier(epsilon: float, delta: float, sampling_rate: float, steps: int, accountant: str,
+                            already_spent: tuple) -> float:
     return calibrate_noise_multiplier(
         lambda x: SubsampledGaussianEvent(noise_multiplier=x, sampling_rate=sampling_rate, steps=steps),
         epsilon=epsilon,
         delta=delta,
-        accountant=accountant,
+        accountant=json.loads(accountant),
         already_spent=already_spent,
     )
 

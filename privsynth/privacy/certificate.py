@@ -13,15 +13,19 @@ import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from privsynth.core.domain import Domain
-from privsynth.core.errors import IntegrityError
+from privsynth.core.errors import IntegrityError, TrustError
+from privsynth.core.signing import KeyLike, check_signature, sign
 from privsynth.privacy.accountants import NEIGHBOURING, get_accountant
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.ledger import Ledger, LedgerEntry
 
-__all__ = ["Certificate", "Verification", "verify", "library_versions", "CERTIFICATE_FORMAT"]
+__all__ = [
+    "Certificate", "Verification", "verify", "check_policy", "signed_document", "check_document_signature",
+    "library_versions", "CERTIFICATE_FORMAT",
+]
 
 CERTIFICATE_FORMAT = "privsynth-certificate/1"
 
@@ -68,7 +72,6 @@ class Certificate:
     leaks: tuple = ()
     synthesizer: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
-    seed: int | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
     valid: bool = True
 
@@ -85,7 +88,6 @@ class Certificate:
         domain: Domain | None = None,
         synthesizer: str | None = None,
         parameters: Mapping[str, Any] | None = None,
-        seed: int | None = None,
         assumptions: tuple[str, ...] = (),
     ) -> "Certificate":
         """Freeze the ledger's state into a certificate."""
@@ -101,7 +103,6 @@ class Certificate:
             leaks=ledger.leaks,
             synthesizer=synthesizer,
             parameters=dict(parameters or {}),
-            seed=seed,
             versions=library_versions(),
             valid=not inferred and not ledger.leaks,
         )
@@ -121,7 +122,6 @@ class Certificate:
             "leaks": list(self.leaks),
             "synthesizer": self.synthesizer,
             "parameters": dict(self.parameters),
-            "seed": self.seed,
             "versions": dict(self.versions),
         }
 
@@ -147,7 +147,6 @@ class Certificate:
                 leaks=tuple(data.get("leaks", ())),
                 synthesizer=data.get("synthesizer"),
                 parameters=dict(data.get("parameters") or {}),
-                seed=data.get("seed"),
                 versions=dict(data.get("versions") or {}),
                 valid=bool(data["valid"]),
             )
@@ -168,9 +167,23 @@ class Certificate:
     def from_file(cls, path: str | Path) -> "Certificate":
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
-    def to_file(self, path: str | Path) -> Path:
+    def to_file(self, path: str | Path, *, release: Mapping[str, Any] | None = None, sign_key: KeyLike | None = None) -> Path:
+        """Write the certificate as JSON.
+
+        Args:
+            path: Where to write.
+            release: What this certificate covers (e.g. ``{"file": ..., "sha256": ..., "rows": ...}``
+                of a sampled data file), stored under ``"release"``.
+            sign_key: An Ed25519 private key: adds a ``"signature"`` over the canonical JSON of
+                everything else (:func:`check_document_signature` checks it).
+        """
         path = Path(path)
-        path.write_text(self.to_json(), encoding="utf-8")
+        document = self.to_dict()
+        if release is not None:
+            document["release"] = dict(release)
+        if sign_key is not None:
+            document = signed_document(document, sign_key)
+        path.write_text(json.dumps(document, indent=2), encoding="utf-8")
         return path
 
     def summary(self) -> str:
@@ -235,3 +248,40 @@ def verify(certificate: Certificate, *, rtol: float = 1e-6) -> Verification:
         reasons = list(certificate.leaks) + (["the domain was inferred from the data"] if certificate.domain_provenance == "inferred" else [])
         problems.append("the certificate is marked invalid (no DP guarantee): " + "; ".join(reasons or ["no reason recorded"]))
     return Verification(not problems, recomputed, claimed, tuple(problems))
+
+
+def check_policy(certificate: Certificate, *, max_epsilon: float | None = None, require_valid: bool = False,
+                 what: str = "The release") -> None:
+    """Refuse (:class:`TrustError`) a certificate over ``max_epsilon`` -- recomputed, never read
+    from the claim -- or, with ``require_valid``, one that is not valid."""
+    if max_epsilon is None and not require_valid:
+        return
+    check = verify(certificate)
+    if require_valid and not certificate.valid:
+        raise TrustError(f"{what} has an invalid certificate (no DP guarantee: {'; '.join(certificate.leaks) or 'inferred domain'}).")
+    if max_epsilon is not None:
+        if not check.ok:
+            raise TrustError(f"{what}'s certificate does not verify ({'; '.join(check.problems)}), so its epsilon is unknown.")
+        if check.recomputed_epsilon > max_epsilon:
+            raise TrustError(f"{what} spends epsilon={check.recomputed_epsilon:.6g}, over max_epsilon={max_epsilon:g}.")
+
+
+def _canonical(document: Mapping[str, Any]) -> bytes:
+    body = {k: v for k, v in document.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def signed_document(document: Mapping[str, Any], sign_key: KeyLike) -> dict[str, Any]:
+    """``document`` (e.g. a certificate's ``to_dict()`` with a ``release`` block) with a
+    ``signature`` over its canonical JSON (sorted keys, no whitespace, the signature excluded)."""
+    return {**{k: v for k, v in document.items() if k != "signature"}, "signature": sign(_canonical(document), sign_key)}
+
+
+def check_document_signature(document: Mapping[str, Any], trusted_keys: Iterable[KeyLike] | None, *,
+                             what: str = "The certificate") -> str | None:
+    """Check the ``signature`` of a signed JSON document; see
+    :func:`privsynth.core.signing.check_signature` for what is refused."""
+    signature = document.get("signature")
+    if signature is not None and not isinstance(signature, Mapping):
+        raise IntegrityError(f"{what} has a malformed signature.")
+    return check_signature(_canonical(document), signature, trusted_keys, what=what)

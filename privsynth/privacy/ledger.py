@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from privsynth.core.errors import BudgetExceededError, PrivacyLeakWarning
 from privsynth.privacy.accountants import Accountant, get_accountant
@@ -98,6 +98,43 @@ class Ledger:
         """Whether :meth:`charge` would accept ``event``."""
         return self.accountant.supports(event) and self.cost_with(event) <= self.budget.epsilon
 
+    def check_plan(self, events: Sequence[Event], *, what: str = "this fit") -> float:
+        """Refuse a whole plan of charges *before* the first one: nothing is recorded either way.
+
+        A fit computes every event it will charge from its parameters and the public domain, and
+        asks here first, so a fit that would not fit the budget spends nothing at all.
+
+        Returns:
+            The composed epsilon the ledger would reach after charging every event.
+
+        Raises:
+            BudgetExceededError: charging all ``events`` would exceed the budget.
+            TypeError: the accountant cannot compose one of them.
+
+        Example:
+            >>> from privsynth.privacy.events import LaplaceEvent
+            >>> ledger = Ledger(Budget(epsilon=1.0))
+            >>> ledger.check_plan([LaplaceEvent(noise_multiplier=2.0)] * 3)
+            Traceback (most recent call last):
+            ...
+            privsynth.core.errors.BudgetExceededError: ...
+            >>> ledger.entries
+            ()
+        """
+        events = list(events)
+        for event in events:
+            if not self.accountant.supports(event):
+                raise TypeError(f"The {self.accountant.name!r} accountant cannot compose {event!r}; use accountant='rdp'.")
+        eps = self.accountant.epsilon(self._counts + Counter(events), self.budget.delta) if events else self._spent_epsilon
+        if not eps <= self.budget.epsilon:
+            raise BudgetExceededError(
+                f"{what} plans {len(events)} mechanism calls that would bring the spend to epsilon={eps:.6g} at "
+                f"delta={self.budget.delta:.3g}, over the budget {self.budget} (already spent epsilon="
+                f"{self._spent_epsilon:.6g} in {len(self._entries)} charges). Nothing was charged. Lower the fit's "
+                "epsilon or raise the ledger's budget."
+            )
+        return eps
+
     # -- writing ---------------------------------------------------------------------------
     def charge(self, event: Event, *, label: str, coalesce: bool = False) -> Budget:
         """Record ``event`` if the budget allows it; call this *before* drawing noise.
@@ -141,6 +178,13 @@ class Ledger:
             self._entries.append(LedgerEntry(label=label, event=event))
             self._counts[event] += 1
         self._spent_epsilon = eps
+        return self.spent()
+
+    def extend(self, entries: Iterable[LedgerEntry]) -> Budget:
+        """Charge saved entries again, in order, each checked like any charge (e.g. resuming a
+        checkpointed fit, or taking over a worker's charges); DP-SGD steps coalesce as usual."""
+        for entry in entries:
+            self.charge(entry.event, label=entry.label, coalesce=True)
         return self.spent()
 
     def record_leak(self, label: str, reason: str) -> None:

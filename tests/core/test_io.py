@@ -132,3 +132,27 @@ def test_not_a_model_file(tmp_path):
 def test_object_arrays_cannot_be_written(tmp_path):
     with pytest.raises(TypeError, match="pickle"):
         write_bundle(tmp_path / "x", documents={}, arrays={"a": np.array([None, 1], dtype=object)})
+
+
+def test_version_1_files_still_read(tmp_path, monkeypatch):
+    import privsynth.core.io as io_module
+
+    monkeypatch.setattr(io_module, "FORMAT_VERSION", 1)
+    path = write_bundle(tmp_path / "v1.privsynth", documents={"model": {"a": 1}}, arrays={"x": np.arange(3)})
+    monkeypatch.undo()
+    assert json.loads(zipfile.ZipFile(path).read("manifest.json"))["format_version"] == 1
+    assert read_bundle(path)[0]["model"] == {"a": 1}
+
+
+def test_signature_covers_every_member(tmp_path):
+    from privsynth.core.io import open_bundle
+    from privsynth.core.signing import check_signature, generate_keypair
+
+    key, pub, kid = generate_keypair(tmp_path / "k")
+    path = write_bundle(tmp_path / "s.privsynth", documents={"model": {"a": 1}}, arrays={"x": np.arange(3)}, sign_key=key)
+    bundle = open_bundle(path)
+    assert check_signature(bundle.manifest, bundle.signature, [pub]) == kid
+    manifest = json.loads(bundle.manifest)
+    assert set(manifest["files"]) == {"model.json", "arrays.npz"}  # the signed manifest hashes every other member
+    with pytest.raises(IntegrityError, match="changed after signing"):
+        check_signature(bundle.manifest + b" ", bundle.signature, [pub])

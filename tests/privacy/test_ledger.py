@@ -112,3 +112,47 @@ def test_shared_accountant_object():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         repr(ledger)
+
+
+@settings(max_examples=30, deadline=None)
+@given(epsilon=st.floats(min_value=0.1, max_value=10.0), first=st.lists(events, min_size=0, max_size=4),
+       plan=st.lists(events, min_size=1, max_size=6))
+def test_a_plan_is_refused_whole_before_any_charge(epsilon, first, plan):
+    """check_plan accepts exactly the plans whose every charge would then be accepted in turn,
+    and records nothing either way."""
+    ledger = Ledger(Budget(epsilon=epsilon, delta=1e-6), accountant="rdp")
+    for event in first:
+        try:
+            ledger.charge(event, label="earlier")
+        except BudgetExceededError:
+            pass
+    before = ledger.entries
+    try:
+        ledger.check_plan(plan)
+        accepted = True
+    except BudgetExceededError as exc:
+        accepted = False
+        assert "Nothing was charged" in str(exc)
+    assert ledger.entries == before
+    if accepted:
+        for event in plan:
+            ledger.charge(event, label="planned")  # never raises
+    else:
+        with pytest.raises(BudgetExceededError):
+            for event in plan:
+                ledger.charge(event, label="planned")
+
+
+def test_extend_replays_saved_entries_and_coalesces_steps():
+    from privsynth.privacy import SubsampledGaussianEvent
+
+    step = SubsampledGaussianEvent(noise_multiplier=1.0, sampling_rate=0.01, steps=1)
+    ledger = Ledger(Budget(epsilon=5.0, delta=1e-5))
+    ledger.charge(LaplaceEvent(noise_multiplier=10.0), label="count")
+    for _ in range(3):
+        ledger.charge(step, label="DP-SGD steps", coalesce=True)
+    resumed = Ledger(Budget(epsilon=5.0, delta=1e-5))
+    resumed.extend(ledger.entries)
+    resumed.charge(step, label="DP-SGD steps", coalesce=True)
+    ledger.charge(step, label="DP-SGD steps", coalesce=True)
+    assert resumed.entries == ledger.entries and resumed.entries[-1].event.steps == 4

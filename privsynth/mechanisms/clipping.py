@@ -1,0 +1,201 @@
+"""Per-example gradient clipping on torch: module checks, book-keeping clipping, Opacus hooks.
+
+**Book-keeping clipping** (Bu, Wang, Zha, Karypis, "Differentially Private Optimization on Large
+Model at Small Cost", ICML 2023). For a ``Linear`` layer with 2-D input ``A`` (batch x in) and
+output gradient ``G`` (batch x out), record ``i``'s weight gradient is the outer product
+``G_i^T A_i``, so its squared norm is ``|G_i|^2 |A_i|^2`` (plus ``|G_i|^2`` for the bias) -- no
+per-sample gradient is materialized. One ordinary backward (to the layer *outputs* only) gives
+every ``G``; the clipped sum is one matmul per layer: ``(c * G)^T A`` with
+``c_i = min(1, C / norm_i)``. :class:`Bookkeeper` implements it for models whose parameters all
+live in ``nn.Linear`` layers, each used once per forward; anything else goes through Opacus
+(``GradSampleModule``), the general path and the reference the tests compare against.
+
+The privacy argument: adding or removing one record changes the clipped sum by at most
+``max_grad_norm``; Gaussian noise of standard deviation ``noise_multiplier * max_grad_norm`` on
+the sum, with Poisson sampling of the batch, is the subsampled Gaussian mechanism the accountant
+composes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+
+from privsynth.core.errors import PrivsynthError
+
+__all__ = ["check_module", "bookkeeping_supported", "Bookkeeper", "opacus_clipped_sum", "ClippedSum", "ENGINES"]
+
+ENGINES = ("auto", "bookkeeping", "opacus")
+_PARAMETER_FREE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity, nn.GELU, nn.Softplus, nn.ELU, nn.SiLU,
+                   nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def check_module(module: nn.Module) -> None:
+    """Refuse layers that break DP-SGD, saying why and what to use instead.
+
+    Raises:
+        PrivsynthError: a batch-mixing layer (BatchNorm) or a layer Opacus cannot privatize.
+    """
+    for name, m in module.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            raise PrivsynthError(
+                f"Layer {name or type(module).__name__!r} is {type(m).__name__}, which normalizes with statistics of the "
+                "whole batch: one record's gradient then depends on the other records, so per-sample clipping no longer "
+                "bounds any record's influence and the DP guarantee fails. Use nn.LayerNorm or nn.GroupNorm (per-sample) "
+                "or no normalization."
+            )
+    from opacus.validators import ModuleValidator
+
+    errors = ModuleValidator.validate(module, strict=False)
+    if errors:
+        raise PrivsynthError(f"The model cannot be trained with DP-SGD: {errors[0]}")
+
+
+def bookkeeping_supported(module: nn.Module) -> bool:
+    """True when every parameter lives in an ``nn.Linear`` and the other layers have none."""
+    for m in module.modules():
+        own = list(m.parameters(recurse=False))
+        if own and not isinstance(m, nn.Linear):
+            return False
+        if not own and not isinstance(m, (nn.Linear, *_PARAMETER_FREE)) and list(m.children()) == []:
+            return False
+    return True
+
+
+class Bookkeeper:
+    """Per-sample clipped gradient sums of a Linear-only model from one backward pass.
+
+    Usage::
+
+        keeper = Bookkeeper(model)
+        with keeper.recording():
+            losses = per_sample_loss(model, batch)        # shape (batch,)
+        norms = keeper.accumulate_clipped(losses, max_grad_norm)   # adds into keeper.sums
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        if not bookkeeping_supported(module):
+            raise PrivsynthError("Book-keeping clipping supports models whose parameters are all in nn.Linear layers; use engine='opacus'.")
+        self.module = module
+        self.layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        self._records: list[tuple[nn.Linear, torch.Tensor, torch.Tensor]] = []
+        self._handles: list = []
+        self.sums = {p: torch.zeros_like(p) for p in module.parameters() if p.requires_grad}
+
+    def _hook(self, layer: nn.Linear, inputs: tuple, output: torch.Tensor) -> None:
+        (a,) = inputs
+        if a.dim() != 2:
+            raise PrivsynthError("Book-keeping clipping needs 2-D inputs to Linear layers (batch x features).")
+        self._records.append((layer, a.detach(), output))
+
+    def recording(self):
+        keeper = self
+
+        class _Ctx:
+            def __enter__(self_inner):
+                keeper._records = []
+                keeper._handles = [layer.register_forward_hook(keeper._hook) for layer in keeper.layers]
+                return keeper
+
+            def __exit__(self_inner, *exc):
+                for h in keeper._handles:
+                    h.remove()
+                keeper._handles = []
+                return False
+
+        return _Ctx()
+
+    def accumulate_clipped(self, per_sample_losses: torch.Tensor, max_grad_norm: float) -> torch.Tensor:
+        """Add the clipped per-sample gradient sum of ``per_sample_losses`` (recorded forward)
+        into ``self.sums``; returns the per-sample norms before clipping."""
+        layers = [r[0] for r in self._records]
+        if len(set(map(id, layers))) != len(layers):
+            raise PrivsynthError("A Linear layer ran twice in one forward; concatenate the inputs into one batch instead.")
+        outputs = [r[2] for r in self._records]
+        grads = torch.autograd.grad(per_sample_losses.sum(), outputs, allow_unused=True)
+        norms_sq = torch.zeros(per_sample_losses.shape[0], device=per_sample_losses.device)
+        parts = []
+        for (layer, a, _), g in zip(self._records, grads):
+            if g is None or not layer.weight.requires_grad:
+                continue
+            g_sq = g.pow(2).sum(dim=1)
+            norms_sq += g_sq * (a.pow(2).sum(dim=1) + (1.0 if layer.bias is not None else 0.0))
+            parts.append((layer, a, g))
+        norms = norms_sq.sqrt()
+        factor = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+        for layer, a, g in parts:
+            scaled = g * factor[:, None]
+            self.sums[layer.weight] += scaled.T @ a
+            if layer.bias is not None:
+                self.sums[layer.bias] += scaled.sum(dim=0)
+        self._records = []
+        return norms.detach()
+
+
+def opacus_clipped_sum(grad_sample_module: nn.Module, per_sample_losses: torch.Tensor, max_grad_norm: float) -> dict:
+    """Reference path: per-sample gradients from an Opacus ``GradSampleModule`` (hooks; built
+    with ``loss_reduction="sum"``), clipped and summed explicitly. Returns ``{parameter: clipped sum}``."""
+    grad_sample_module.zero_grad(set_to_none=True)
+    per_sample_losses.sum().backward()
+    params = [p for p in grad_sample_module.parameters() if p.requires_grad and getattr(p, "grad_sample", None) is not None]
+    flat = torch.cat([p.grad_sample.reshape(p.grad_sample.shape[0], -1) for p in params], dim=1)
+    norms = flat.norm(dim=1)
+    factor = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+    out = {p: torch.einsum("i,i...->...", factor, p.grad_sample) for p in params}
+    for p in params:
+        p.grad_sample = None
+    return out
+
+
+#: ``loss(module, chunk_of_records, n_public) -> per-example losses`` (real records first).
+LossFn = Callable[[nn.Module, Any, int], torch.Tensor]
+
+
+class ClippedSum:
+    """The per-example clipped gradient sum of ``module``'s parameters, by book-keeping clipping
+    (``engine="bookkeeping"``; ``"auto"`` picks it whenever the model allows) or Opacus's
+    per-sample gradients (``"opacus"``).
+
+    Example:
+        >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+        >>> clipper = ClippedSum(model)
+        >>> sums = clipper(lambda m, x, n_public: m(x).squeeze(1) ** 2, [(torch.randn(5, 3), 0)], max_grad_norm=1.0)
+        >>> clipper.engine, sorted(tuple(s.shape) for s in sums.values())
+        ('bookkeeping', [(1,), (1, 4), (4,), (4, 3)])
+    """
+
+    def __init__(self, module: nn.Module, engine: str = "auto") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+        check_module(module)
+        self.module = module
+        self.engine = engine if engine != "auto" else ("bookkeeping" if bookkeeping_supported(module) else "opacus")
+        self._keeper = Bookkeeper(module) if self.engine == "bookkeeping" else None
+        self._gsm = None
+        if self.engine == "opacus":
+            from opacus import GradSampleModule
+
+            self._gsm = GradSampleModule(module, loss_reduction="sum")  # per-example losses are summed
+
+    def __call__(self, loss: LossFn, chunks: Iterable[tuple[Any, int]], max_grad_norm: float) -> dict:
+        """Sum over ``chunks`` of ``(records, n_public)`` of each example's gradient clipped to
+        ``max_grad_norm`` (L2); returns ``{parameter: sum}``."""
+        sums = {p: torch.zeros_like(p) for p in self.module.parameters() if p.requires_grad}
+        for records, n_public in chunks:
+            if self._keeper is not None:
+                with self._keeper.recording():
+                    losses = loss(self.module, records, n_public)
+                if losses.numel():
+                    self._keeper.accumulate_clipped(losses, max_grad_norm)
+            else:
+                losses = loss(self._gsm, records, n_public)
+                if losses.numel():
+                    for p, s in opacus_clipped_sum(self._gsm, losses, max_grad_norm).items():
+                        sums[p] += s
+        if self._keeper is not None:
+            for p, s in self._keeper.sums.items():
+                sums[p] += s
+                s.zero_()
+        return sums
