@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from privsynth.mechanisms.dpsgd import Bookkeeper, add_noise, opacus_clipped_sum
+from privsynth.mechanisms.clipping import ClippedSum, opacus_clipped_sum
+from privsynth.mechanisms.dpsgd import add_noise
 
 
 def mlp(sizes, act=nn.ReLU):
@@ -85,15 +86,13 @@ def main() -> None:
             per_sample(model, x, y).mean().backward()
             opt.step()
 
-        keeper = Bookkeeper(model)
+        clipper = ClippedSum(model, "bookkeeping")
         gen = torch.Generator(device=device).manual_seed(0)
 
         def bookkeeping():
             opt.zero_grad(set_to_none=True)
-            with keeper.recording():
-                losses = per_sample(model, x, y)
-            keeper.accumulate_clipped(losses, 1.0)
-            keeper.write_noisy_grads(1.0, float(batch), gen)
+            sums = clipper(lambda m, xb, _: per_sample(m, xb, y), [(x, 0)], 1.0)
+            add_noise(sums, 1.0, float(batch), gen)
             opt.step()
 
         timings = {"nonprivate": time_steps(nonprivate, args.steps, device), "bookkeeping": time_steps(bookkeeping, args.steps, device)}

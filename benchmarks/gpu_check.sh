@@ -24,9 +24,9 @@ results = {"card": torch.cuda.get_device_name(0), "gpus": torch.cuda.device_coun
 for cls in (DPVAE, DPGAN):
     for eps in (1.0, 3.0):
         t0 = time.perf_counter()
-        syn = cls(epsilon=eps, epochs=5, batch_size=512, device="cuda", random_state=0, progress=False).fit(data, domain)
+        syn = cls(epsilon=eps, epochs=5, sampling_rate=0.02, device="cuda", progress=False).fit(data, domain)
         fit_s = time.perf_counter() - t0
-        out = syn.sample(len(data))
+        out = syn.sample(syn.n_hat_)
         row = {"synthesizer": cls.__name__, "epsilon": eps, "fit_s": fit_s, "steps": syn.steps_, "engine": syn.engine_,
                "spent": syn.certificate_.spent.epsilon, "verified": ps.verify(syn.certificate_).ok,
                "tvd_2": ps.evaluation.marginal_tvd(data, out, domain, order=2).average}
@@ -34,7 +34,7 @@ for cls in (DPVAE, DPGAN):
         print(row, flush=True)
 n = torch.cuda.device_count()
 t0 = time.perf_counter()
-ddp = DPGAN(epsilon=1.0, epochs=1, batch_size=512, devices=max(n, 2), device="cuda" if n > 1 else "cpu", random_state=0,
+ddp = DPGAN(epsilon=1.0, epochs=1, sampling_rate=0.1, devices=max(n, 2), device="cuda" if n > 1 else "cpu",
             progress=False).fit(data.iloc[:5000], domain)
 results["ddp"] = {"devices": max(n, 2), "backend": "nccl" if n > 1 else "gloo (cpu)", "seconds": time.perf_counter() - t0,
                   "verified": ps.verify(ddp.certificate_).ok}

@@ -27,10 +27,11 @@ log = logging.getLogger("privsynth.experiments")
 
 def make_factory(cfg: DictConfig):
     """``seed -> synthesizer`` from the synthesizer group, with the hardware placed where the
-    synthesizer takes it (DP-SGD synthesizers have ``device`` / ``devices``)."""
+    synthesizer takes it (DP-SGD synthesizers have ``device`` / ``devices``). The pipeline passes
+    ``seed=None`` (fresh OS entropy) unless the config says ``reproducible: true``."""
 
-    def factory(seed: int):
-        synth = instantiate(cfg.synthesizer, random_state=int(seed), _convert_="all")  # plain lists, not ListConfig
+    def factory(seed: int | None):
+        synth = instantiate(cfg.synthesizer, random_state=None if seed is None else int(seed), _convert_="all")
         names = synth._param_names()
         hw = {k: v for k, v in OmegaConf.to_container(cfg.hardware, resolve=True).items() if k in names}
         return synth.set_params(**hw) if hw else synth
@@ -51,8 +52,9 @@ def main(cfg: DictConfig) -> float | None:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         sys.exit(2)
     state = "skipped (already finished)" if report.skipped else "done"
-    log.info("%s: %s epsilon=%s seed=%s verified=%s %s", state, report.summary["synthesizer"], report.summary["epsilon"],
-             report.summary["seed"], report.summary["verified"], {k: round(v, 4) for k, v in report.metrics.items() if isinstance(v, float)})
+    log.info("%s: %s epsilon=%s seed=%s verified=%s (release in %s/release; metrics.json holds the evaluation on real data)",
+             state, report.summary["synthesizer"], report.summary["epsilon"], report.summary["seed"], report.summary["verified"],
+             output_dir)
     return report.metrics.get("tvd_2")
 
 

@@ -17,6 +17,7 @@ from privsynth.core.errors import (
     NotFittedError,
     PrivacyLeakWarning,
     PrivsynthError,
+    TrustError,
 )
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.certificate import Certificate, verify
@@ -33,6 +34,7 @@ except Exception:  # noqa: BLE001 - not installed (running from a checkout)
 __all__ = [
     "Domain", "Categorical", "Ordinal", "Numeric", "Budget", "Ledger", "Certificate", "verify", "load",
     "synthesizers", "evaluation", "datasets", "mechanisms", "privacy",
-    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "PrivacyLeakWarning",
+    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError",
+    "PrivacyLeakWarning",
     "__version__",
 ]

@@ -1,7 +1,8 @@
-"""The ``privsynth`` command: fit, sample, certificate, verify, demo, report.
+"""The ``privsynth`` command: fit, sample, certificate, verify, keygen, demo, report.
 
-Exit codes: 0 success; 1 a certificate or model file failed verification; 2 bad arguments or
-bad input (a clear one-line message, no traceback).
+Exit codes: 0 success; 1 a certificate or model file failed verification or the trust policy
+(unsigned, untrusted signer, over ``--max-epsilon``); 2 bad arguments or bad input (a clear
+one-line message, no traceback).
 """
 
 from __future__ import annotations
@@ -24,16 +25,14 @@ class _Failure(Exception):
     """Verification failed (exit 1)."""
 
 
-def _load_certificate(path: Path):
-    """A certificate from a model file (verifying its hashes) or a certificate JSON file."""
-    from privsynth.privacy.certificate import Certificate
-    from privsynth.synthesizers.base import load
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{str(path)!r} does not exist.")
-    if path.suffix == ".json":
-        return Certificate.from_file(path), None
-    return load(path).certificate_, file_sha256(path)
+def _read_document(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{str(path)!r} is not a privsynth certificate (invalid JSON: {exc}).") from None
+    if not isinstance(doc, dict):
+        raise IntegrityError(f"{str(path)!r} is not a privsynth certificate.")
+    return doc
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -42,24 +41,29 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     domain = Domain.from_file(args.domain)
     read_kwargs = {"sep": args.sep} if args.sep else {}
-    if args.na_values:
-        read_kwargs["na_values"] = args.na_values
-    data = read_table(args.data, domain, clip=args.clip, **read_kwargs)
+    data = read_table(args.data, domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding, **read_kwargs)
     cls = synthesizer_class(args.synthesizer)
     deep = args.synthesizer in ("dpvae", "dpgan")
-    delta = args.delta if args.delta is not None else (None if deep else 0.0)  # DP-SGD: automatic delta
+    delta = args.delta if args.delta is not None else (None if deep else 0.0)  # DP-SGD: its public default
     synth = cls(epsilon=args.epsilon, delta=delta, accountant=args.accountant, random_state=args.seed, secure=args.secure)
     synth.fit(data, domain)
-    path = synth.save(args.out)
+    path = synth.save(args.out, sign_key=args.sign_key)
     print(synth.certificate_.summary())
-    print(f"model written to {path} (sha256 {file_sha256(path)})")
+    signed = f", signed by {_key_id(args.sign_key)}" if args.sign_key else ""
+    print(f"model written to {path} (sha256 {file_sha256(path)}{signed})")
     return EXIT_OK
+
+
+def _key_id(private_key_path: str) -> str:
+    from privsynth.core.signing import key_id, load_private_key
+
+    return key_id(load_private_key(private_key_path).public_key())
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     from privsynth.synthesizers.base import load
 
-    synth = load(args.model)
+    synth = load(args.model, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon)
     out = Path(args.out)
     df = synth.sample(args.n, random_state=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,23 +72,47 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     else:
         df.to_csv(out, index=False)
     cert_path = out.with_name(out.stem + ".certificate.json")
-    synth.certificate_.to_file(cert_path)
+    release = {"file": out.name, "sha256": file_sha256(out), "rows": int(args.n), "model_sha256": file_sha256(args.model),
+               "sample_seed": args.seed}
+    synth.certificate_.to_file(cert_path, release=release, sign_key=args.sign_key)
     print(f"{args.n} synthetic records written to {out}; certificate to {cert_path}")
     return EXIT_OK
 
 
 def _cmd_certificate(args: argparse.Namespace) -> int:
-    cert, _ = _load_certificate(Path(args.path))
+    from privsynth.privacy.certificate import Certificate
+    from privsynth.synthesizers.base import load
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist.")
+    cert = Certificate.from_dict(_read_document(path)) if path.suffix == ".json" else load(path).certificate_
     print(cert.to_json() if args.json else cert.summary())
     return EXIT_OK
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from privsynth.privacy.certificate import verify
+    from privsynth.privacy.certificate import Certificate, check_document_signature, check_policy, verify
+    from privsynth.synthesizers.base import load
 
-    cert, digest = _load_certificate(Path(args.path))
-    if digest is not None:
-        print(f"model file hashes OK (file sha256 {digest})")
+    path = Path(args.path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist.")
+    trusted = args.trusted_key
+    if path.suffix == ".json":
+        doc = _read_document(path)
+        signer = check_document_signature(doc, trusted, what=f"Certificate {str(path)!r}")
+        cert = Certificate.from_dict(doc)
+        _check_release_file(path, doc.get("release"))
+    else:
+        model = load(path, trusted_keys=trusted)
+        cert, signer = model.certificate_, model.signed_by_
+        print(f"model file hashes OK (file sha256 {file_sha256(path)})")
+    if signer is None:
+        print("not signed (pass --trusted-key to require a signature by a key you trust)")
+    else:
+        print(f"signed by {signer}" + (" (a trusted key)" if trusted else " (signature valid; no --trusted-key given, so the signer is not vouched for)"))
+    check_policy(cert, max_epsilon=args.max_epsilon, require_valid=args.require_valid, what=f"{str(path)!r}")
     result = verify(cert)
     print(f"recomputed epsilon={result.recomputed_epsilon:.9g}, claimed epsilon={result.claimed_epsilon:.9g} "
           f"(limit {cert.limit.epsilon:.9g}, delta {cert.limit.delta:.3g}, accountant {cert.accountant.get('name')})")
@@ -96,6 +124,27 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_release_file(cert_path: Path, release: object) -> None:
+    """If the certificate names its data file and the file is beside it, its hash must match."""
+    if not isinstance(release, dict) or not release.get("file"):
+        return
+    data = cert_path.with_name(str(release["file"]))
+    if not data.is_file():
+        print(f"release data {data.name!r} not found beside the certificate; its hash was not checked")
+        return
+    if file_sha256(data) != release.get("sha256"):
+        raise IntegrityError(f"The release data {str(data)!r} does not match the sha256 in its certificate: it was changed.")
+    print(f"release data {data.name!r} matches the certificate ({release.get('rows')} rows)")
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from privsynth.core.signing import generate_keypair
+
+    private, public, kid = generate_keypair(args.out)
+    print(f"key {kid}\n  private: {private} (keep it secret: it signs releases)\n  public:  {public} (give it to whoever must trust them)")
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from privsynth.datasets import make_census
     from privsynth.evaluation import marginal_tvd
@@ -104,10 +153,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     df, domain = make_census(args.rows, random_state=args.seed)
     print(f"privsynth demo: built-in census data ({args.rows} records, {len(domain)} columns), "
-          f"synthesizer {args.synthesizer}, {args.rows} synthetic records per epsilon")
+          f"synthesizer {args.synthesizer}, as many synthetic records as its DP record count")
     for eps in args.epsilons:
-        synth = SYNTHESIZERS[args.synthesizer](epsilon=eps, random_state=args.seed).fit(df, domain)
-        out = synth.sample(args.rows)
+        synth = SYNTHESIZERS[args.synthesizer](epsilon=eps).fit(df, domain)
+        out = synth.sample(max(1, synth.n_hat_))
         cert = synth.certificate_
         tvd1 = marginal_tvd(df, out, domain, order=1).average
         tvd2 = marginal_tvd(df, out, domain, order=2).average
@@ -144,13 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
     p.add_argument("--synthesizer", choices=list(ALL_NAMES), default="privbayes")
     p.add_argument("--epsilon", type=float, required=True)
-    p.add_argument("--delta", type=float, default=None, help="default 0 (pure DP); automatic for dpvae/dpgan")
+    p.add_argument("--delta", type=float, default=None, help="default 0 (pure DP); 1e-5 for dpvae/dpgan")
     p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
-    p.add_argument("--seed", type=int, default=None, help="random seed (omit for fresh entropy)")
-    p.add_argument("--secure", action="store_true", help="draw noise from the OS CSPRNG (final releases)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="SECRET seed that makes the fit reproducible (research only): written nowhere, and the guarantee "
+                        "holds only while it stays secret; omit it for fresh OS entropy")
+    p.add_argument("--secure", action="store_true", help="exact samplers on the OS CSPRNG for every private draw (final releases)")
     p.add_argument("--clip", action="store_true", help="clip numbers to the domain's public bounds instead of failing")
     p.add_argument("--sep", default=None, help="CSV separator (default ',')")
     p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
+    p.add_argument("--sign-key", default=None, help="Ed25519 private key (privsynth keygen) to sign the model file with")
     p.add_argument("--out", required=True, help="model file to write (e.g. adult.privsynth)")
     p.set_defaults(func=_cmd_fit)
 
@@ -158,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("-n", type=int, required=True, help="number of records")
     p.add_argument("--out", required=True, help="output .csv or .parquet")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="public sampling seed (recorded); omit for new rows every call")
+    p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
+    p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
+    p.add_argument("--sign-key", default=None, help="Ed25519 private key to sign the certificate of the sample with")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
@@ -166,9 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full JSON")
     p.set_defaults(func=_cmd_certificate)
 
-    p = sub.add_parser("verify", help="check a model file's hashes and recompute its epsilon")
+    p = sub.add_parser("verify", help="check a model file or certificate: hashes, signature, recomputed epsilon")
     p.add_argument("path", help="model file or certificate JSON")
+    p.add_argument("--trusted-key", action="append", default=None,
+                   help="public key (.pub) whose signature you trust; the file must be signed by one (repeatable)")
+    p.add_argument("--max-epsilon", type=float, default=None, help="fail if the recomputed epsilon is above this")
+    p.add_argument("--require-valid", action="store_true", help="fail on an invalid certificate (inferred domain, leaks)")
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("keygen", help="create an Ed25519 key pair for signing releases")
+    p.add_argument("--out", required=True, help="path prefix: writes PREFIX.key (private) and PREFIX.pub (public)")
+    p.set_defaults(func=_cmd_keygen)
 
     p = sub.add_parser("demo", help="fit on the built-in data at a few epsilons and print certificates and fidelity")
     p.add_argument("--rows", type=int, default=5000)
@@ -196,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IntegrityError as exc:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except (PrivsynthError, FileNotFoundError, ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (PrivsynthError, FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError, json.JSONDecodeError) as exc:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -3,17 +3,20 @@
 The CLI, the Hydra entry point (``experiments/run.py``) and the notebooks all call :func:`run`.
 A run writes into its output folder:
 
-* ``synthetic.parquet``, ``certificate.json``, ``domain.yaml``, ``model.privsynth`` -- the release;
+* ``release/`` -- the DP release and nothing else: ``synthetic.parquet``, ``certificate.json``
+  (with a ``release`` block: the data file's sha256 and row count; signed with ``sign_key``),
+  ``domain.yaml`` and ``model.privsynth``. Its size is the model's DP record count ``n_hat_``
+  (or a public ``n_synthetic``), never the number of real records, and no seed is in it;
 * ``metrics.json`` -- fidelity, utility, anonymity of the release, membership-inference risk and
   (optionally) an audit;
 * ``run.json`` -- written *last*, atomically: a folder without it is an unfinished run. Rerunning
   skips finished runs (unless ``overwrite``) and redoes unfinished ones from scratch, so a
   killed sweep can simply be started again and no half-written release is ever reported.
 
-Only ``synthetic.parquet``, ``certificate.json``, ``domain.yaml`` and ``model.privsynth`` form the
-DP release. ``metrics.json`` and ``run.json`` are the researcher's evaluation: they hold exact
-statistics of the real data (utility on real records, attack results, split sizes) and must not
-be published with the release.
+Only ``release/`` may be published. ``metrics.json``, ``run.json``, the logs and Hydra's
+``.hydra/`` folder are the researcher's: they hold exact statistics of the real data (utility on
+real records, attack results, split sizes) and, for a reproducible run, the seed -- keep them
+as private as the data.
 
 Nothing here imports Hydra: :func:`run_config` takes a plain dict (what Hydra composes).
 """
@@ -35,13 +38,19 @@ import pandas as pd
 
 from privsynth.core.domain import Domain
 from privsynth.core.errors import PrivsynthError
+from privsynth.core.io import file_sha256
+from privsynth.core.signing import KeyLike
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.synthesizers.base import Synthesizer
 
-__all__ = ["RunReport", "ConfigError", "run", "run_config", "validate_config", "load_dataset", "MARKER"]
+__all__ = ["RunReport", "ConfigError", "run", "run_config", "validate_config", "load_dataset", "MARKER", "RELEASE", "RELEASE_FILES"]
 
 log = logging.getLogger(__name__)
 MARKER = "run.json"
+#: The folder of a run that holds the release, and its files.
+RELEASE = "release"
+RELEASE_FILES = {"synthetic": "synthetic.parquet", "certificate": "certificate.json", "domain": "domain.yaml",
+                 "model": "model.privsynth"}
 
 
 class ConfigError(PrivsynthError, ValueError):
@@ -116,6 +125,12 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
     split = cfg.get("holdout_fraction", 0.2)
     if not isinstance(split, (int, float)) or not 0 < split < 1:
         raise ConfigError(f"holdout_fraction: must be in (0, 1), got {split!r}.")
+    size = cfg.get("n_synthetic")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ConfigError(f"n_synthetic: must be a positive integer or null (the model's DP record count), got {size!r}.")
+    key = cfg.get("sign_key")
+    if key is not None and not Path(key).is_file():
+        raise ConfigError(f"sign_key: file {key!r} does not exist; create a key pair with `privsynth keygen`.")
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -163,31 +178,40 @@ def run(
     *,
     data: pd.DataFrame,
     domain: Domain,
-    synthesizer_factory: Callable[[int], Synthesizer],
+    synthesizer_factory: Callable[[int | None], Synthesizer],
     output_dir: str | os.PathLike,
     seed: int = 0,
+    reproducible: bool = False,
     holdout_fraction: float = 0.2,
     n_synthetic: int | None = None,
     evaluation: Mapping[str, Any] | None = None,
     dataset: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     save_model: bool = True,
+    sign_key: KeyLike | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> RunReport:
     """Fit, release and evaluate one synthesizer; see the module docstring for the files.
 
     Args:
         data, domain: The private table and its public domain.
-        synthesizer_factory: ``seed -> unfitted synthesizer`` (also used by the audit).
+        synthesizer_factory: ``seed -> unfitted synthesizer`` (``seed`` is ``None`` unless
+            ``reproducible``; the audit calls it with integer seeds).
         output_dir: The run's folder.
-        seed: Seeds the split, the synthesizer and the evaluation.
+        seed: Seeds the split and the evaluation (and, with ``reproducible``, the fit).
+        reproducible: Also seed the synthesizer's private randomness and the release's sampling
+            from ``seed`` (research only: the certificate then says the guarantee rests on the
+            seed staying secret, and small seeds are guessable). Default: fresh OS entropy.
         holdout_fraction: Share of records held out (non-members for MIA, test set for TSTR).
-        n_synthetic: Records to release (default: as many as the members).
+        n_synthetic: Records to release; default: the model's DP record count ``n_hat_`` (at
+            least 1) -- never the exact number of training records.
         evaluation: Options: ``tvd_orders``, ``utility``, ``anonymity``, ``membership``,
             ``mia_n_eval``, ``mia_bootstrap``, ``audit_trials`` (0 = no audit), ``audit_rows``.
         dataset: The dataset spec (``name``, ``target``, ``positive``, ``quasi_identifiers``,
             ``sensitive``), recorded and used by the evaluators.
         overwrite: Redo a finished run.
+        save_model: Also release the model file.
+        sign_key: Ed25519 private key signing the model file and the release's certificate.
         extra: More fields for ``run.json`` (e.g. the composed config).
 
     Example:
@@ -196,9 +220,8 @@ def run(
         >>> out = tempfile.mkdtemp()
         >>> report = run(data=df, domain=domain, output_dir=out, evaluation={"membership": False, "utility": False},
         ...              synthesizer_factory=lambda s: ps.synthesizers.IndependentMarginals(epsilon=1.0, random_state=s))
-        >>> report.summary["verified"], run(data=df, domain=domain, output_dir=out,
-        ...     synthesizer_factory=lambda s: ps.synthesizers.IndependentMarginals(epsilon=1.0, random_state=s)).skipped
-        (True, True)
+        >>> report.summary["verified"], sorted(report.files)
+        (True, ['certificate', 'domain', 'model', 'synthetic'])
     """
     out = Path(output_dir)
     marker = out / MARKER
@@ -211,36 +234,37 @@ def run(
         for child in out.iterdir():
             if child.name not in (".hydra",) and not child.name.endswith(".log"):
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    release = out / RELEASE
+    release.mkdir(parents=True, exist_ok=True)
     evaluation = dict(evaluation or {})
     dataset = dict(dataset or {})
 
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(data))
+    split, sampling = np.random.SeedSequence(seed).spawn(2)
+    order = np.random.default_rng(split).permutation(len(data))
     n_hold = max(1, int(round(holdout_fraction * len(data))))
     holdout, members = data.iloc[order[:n_hold]].reset_index(drop=True), data.iloc[order[n_hold:]].reset_index(drop=True)
 
-    synth = synthesizer_factory(seed)
+    synth = synthesizer_factory(seed if reproducible else None)
     t0 = time.perf_counter()
     synth.fit(members, domain)
     fit_s = time.perf_counter() - t0
+    size = max(1, int(synth.n_hat_)) if n_synthetic is None else int(n_synthetic)
     t0 = time.perf_counter()
-    synthetic = synth.sample(len(members) if n_synthetic is None else int(n_synthetic))
+    synthetic = synth.sample(size, random_state=np.random.default_rng(sampling) if reproducible else None)
     sample_s = time.perf_counter() - t0
 
-    files = {"synthetic": "synthetic.parquet", "certificate": "certificate.json", "domain": "domain.yaml"}
+    files = {name: f"{RELEASE}/{file}" for name, file in RELEASE_FILES.items() if save_model or name != "model"}
     synthetic.to_parquet(out / files["synthetic"], index=False)
-    synth.certificate_.to_file(out / files["certificate"])
+    release_block = {"file": RELEASE_FILES["synthetic"], "sha256": file_sha256(out / files["synthetic"]), "rows": size}
+    synth.certificate_.to_file(out / files["certificate"], release=release_block, sign_key=sign_key)
     domain.to_file(out / files["domain"])
     if save_model:
-        files["model"] = "model.privsynth"
-        synth.save(out / files["model"])
+        synth.save(out / files["model"], sign_key=sign_key)
 
     metrics = _evaluate(members, holdout, synthetic, domain, evaluation, dataset, synthesizer_factory, seed)
     metrics.update(fit_seconds=fit_s, sample_seconds=sample_s)
     _write_json(out / "metrics.json", metrics)
     cert: Certificate = synth.certificate_
-    check = verify(cert)
     summary = {
         "dataset": dataset.get("name"),
         "synthesizer": type(synth).__name__,
@@ -248,9 +272,12 @@ def run(
         "delta": cert.limit.delta,
         "spent_epsilon": cert.spent.epsilon,
         "seed": seed,
-        "verified": check.ok,
+        "reproducible": bool(reproducible),
+        "verified": verify(cert).ok,
+        "signed": sign_key is not None,
         "n_members": len(members),
         "n_holdout": len(holdout),
+        "n_synthetic": size,
         "files": files,
         **dict(extra or {}),
     }
@@ -258,10 +285,12 @@ def run(
     return RunReport(output_dir=str(out), summary=summary, metrics=metrics, files=files)
 
 
-def run_config(cfg: Mapping[str, Any], *, make_synthesizer: Callable[[int], Synthesizer], output_dir: str | os.PathLike) -> RunReport:
+def run_config(cfg: Mapping[str, Any], *, make_synthesizer: Callable[[int | None], Synthesizer],
+               output_dir: str | os.PathLike) -> RunReport:
     """Run from a plain config dict (``dataset``, ``privacy``, ``evaluation``, ``hardware``,
-    ``seed``, ``holdout_fraction``, ``n_synthetic``, ``overwrite``); ``make_synthesizer``
-    builds the synthesizer for a seed (Hydra's ``instantiate`` in ``experiments/run.py``)."""
+    ``seed``, ``reproducible``, ``holdout_fraction``, ``n_synthetic``, ``sign_key``,
+    ``overwrite``); ``make_synthesizer`` builds the synthesizer for a seed (Hydra's
+    ``instantiate`` in ``experiments/run.py``)."""
     validate_config(cfg)
     data, domain = load_dataset(cfg["dataset"])
     return run(
@@ -270,10 +299,12 @@ def run_config(cfg: Mapping[str, Any], *, make_synthesizer: Callable[[int], Synt
         synthesizer_factory=make_synthesizer,
         output_dir=output_dir,
         seed=int(cfg.get("seed", 0)),
+        reproducible=bool(cfg.get("reproducible", False)),
         holdout_fraction=float(cfg.get("holdout_fraction", 0.2)),
         n_synthetic=cfg.get("n_synthetic"),
         evaluation=cfg.get("evaluation") or {},
         dataset=cfg["dataset"],
         overwrite=bool(cfg.get("overwrite", False)),
+        sign_key=cfg.get("sign_key"),
         extra={"config": dict(cfg)},
     )

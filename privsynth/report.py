@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from privsynth.core.errors import IntegrityError
-from privsynth.pipeline import MARKER
+from privsynth.pipeline import MARKER, RELEASE, RELEASE_FILES
 from privsynth.privacy.certificate import Certificate, verify
 
 __all__ = ["SweepReport", "collect_runs", "write_report", "PLOTTED_METRICS"]
@@ -29,7 +29,7 @@ PLOTTED_METRICS = {
     "mia_density_auc": "membership-inference AUC (density ratio)",
     "audit_epsilon_lower_bound": "audited epsilon lower bound",
 }
-_RELEASE_FILES = ("synthetic.parquet", "certificate.json", "metrics.json", "model.privsynth")
+_RUN_FILES = (RELEASE, "synthetic.parquet", "certificate.json", "metrics.json", "model.privsynth")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def collect_runs(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[str]]:
         metrics = json.loads((run_dir / "metrics.json").read_text())
         problems: list[str] = []
         try:
-            cert = Certificate.from_file(run_dir / "certificate.json")
+            cert = Certificate.from_file(_certificate_path(run_dir))
             check = verify(cert)
             problems += list(check.problems)
             if abs(cert.spent.epsilon - float(summary.get("spent_epsilon", cert.spent.epsilon))) > 1e-9:
@@ -71,10 +71,18 @@ def collect_runs(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[str]]:
         rows.append(row)
     finished = {Path(r["run_dir"]) for r in rows}
     unfinished = sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and p.relative_to(root) not in finished
-        and any((p / f).exists() for f in _RELEASE_FILES)
+        str(p.relative_to(root)) for p in root.rglob("*")
+        if p.is_dir() and p.name != RELEASE and p.relative_to(root) not in finished
+        and not any(parent in finished for parent in p.relative_to(root).parents)
+        and any((p / f).exists() for f in _RUN_FILES)
     )
     return pd.DataFrame(rows), unfinished
+
+
+def _certificate_path(run_dir: Path) -> Path:
+    """``release/certificate.json`` (runs written before the release folder: ``certificate.json``)."""
+    path = run_dir / RELEASE / RELEASE_FILES["certificate"]
+    return path if path.exists() else run_dir / RELEASE_FILES["certificate"]
 
 
 def _plot(table: pd.DataFrame, metric: str, label: str, path: Path) -> Path:

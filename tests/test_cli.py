@@ -87,3 +87,35 @@ def test_demo(capsys):
     assert code == 0
     lines = [line for line in out.splitlines() if line.startswith("epsilon=")]
     assert len(lines) == 2 and all("certificate verified" in line and "TVD=" in line for line in lines)
+
+
+def test_signed_release_end_to_end_and_a_forgery_refused(files, capsys):
+    """keygen -> fit --sign-key -> sample --sign-key -> verify --trusted-key; a consistently forged
+    model file (epsilon halved, hashes recomputed) passes plain verify but not --trusted-key."""
+    from privsynth.testing import forge_lower_epsilon
+
+    code, out, _ = run(capsys, "keygen", "--out", files / "me")
+    assert code == 0 and "ed25519:" in out and (files / "me.key").stat().st_mode & 0o077 == 0
+    model = files / "m.privsynth"
+    assert run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1",
+               "--out", model, "--sign-key", files / "me.key")[0] == 0
+    assert run(capsys, "sample", model, "-n", "30", "--out", files / "s.csv", "--trusted-key", files / "me.pub",
+               "--sign-key", files / "me.key")[0] == 0
+    for path in (model, files / "s.certificate.json"):
+        code, out, _ = run(capsys, "verify", path, "--trusted-key", files / "me.pub", "--max-epsilon", "1")
+        assert code == 0 and "VERIFIED" in out and "a trusted key" in out
+    forge_lower_epsilon(model, files / "forged.privsynth")
+    code, out, _ = run(capsys, "verify", files / "forged.privsynth")
+    assert code == 0 and "not signed" in out  # the arithmetic of a consistent forgery checks out...
+    code, _, err = run(capsys, "verify", files / "forged.privsynth", "--trusted-key", files / "me.pub")
+    assert code == 1 and err.count("\n") == 1 and "not signed" in err  # ...but it is not signed by a trusted key
+    code, _, err = run(capsys, "verify", model, "--trusted-key", files / "me.pub", "--max-epsilon", "0.5")
+    assert code == 1 and "max_epsilon" in err
+    doc = json.loads((files / "s.certificate.json").read_text())
+    doc["spent"]["epsilon"] = 0.5
+    (files / "s.certificate.json").write_text(json.dumps(doc))
+    code, _, err = run(capsys, "verify", files / "s.certificate.json", "--trusted-key", files / "me.pub")
+    assert code == 1 and "changed after signing" in err
+    (files / "s.csv").write_text("tampered\n")
+    code, _, err = run(capsys, "verify", files / "s.certificate.json")
+    assert code == 1

@@ -70,13 +70,13 @@ def test_tiny_sweep_with_joblib_then_rerun_after_a_kill(tmp_path):
 def test_dpsgd_job_on_the_ddp_hardware_group(tmp_path):
     """hardware=ddp spawns the torch.distributed workers inside the job (gloo on this CPU)."""
     cmd = [sys.executable, str(RUN), "dataset=census", "dataset.rows=600", "synthesizer=dpgan", "synthesizer.epochs=1",
-           "synthesizer.batch_size=100", "synthesizer.generator_dim=[16]", "synthesizer.discriminator_dim=[16]", "hardware=ddp",
+           "synthesizer.sampling_rate=0.2", "synthesizer.generator_dim=[16]", "synthesizer.discriminator_dim=[16]", "hardware=ddp",
            "hardware.device=cpu", "evaluation=fast", f"hydra.run.dir={tmp_path}"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     import privsynth as ps
 
-    model = ps.load(tmp_path / "model.privsynth")
+    model = ps.load(tmp_path / "release" / "model.privsynth")
     assert model.devices == 2 and model.generator_dim == [16] and ps.verify(model.certificate_).ok
     assert len(model.sample(5)) == 5
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import privsynth as ps
-from privsynth.pipeline import MARKER, ConfigError, load_dataset, run, run_config, validate_config
+from privsynth.pipeline import MARKER, RELEASE, RELEASE_FILES, ConfigError, load_dataset, run, run_config, validate_config
 from privsynth.report import collect_runs, write_report
 from privsynth.synthesizers import IndependentMarginals
 
@@ -19,18 +19,35 @@ def factory(eps=1.0):
 def test_run_writes_release_and_metrics_and_skips_when_done(tmp_path):
     data, domain = load_dataset(DATASET)
     report = run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=tmp_path / "r", evaluation=FAST, dataset=DATASET)
-    files = {p.name for p in (tmp_path / "r").iterdir()}
-    assert {"synthetic.parquet", "certificate.json", "domain.yaml", "model.privsynth", "metrics.json", MARKER} <= files
+    assert {p.name for p in (tmp_path / "r").iterdir()} == {RELEASE, "metrics.json", MARKER}
+    assert {p.name for p in (tmp_path / "r" / RELEASE).iterdir()} == set(RELEASE_FILES.values())
     assert report.summary["verified"] and not report.skipped
     for key in ("tvd_1", "tvd_2", "tstr_auc", "trtr_auc", "k_anonymity", "l_diversity", "t_closeness", "mia_dcr_auc", "mia_density_auc"):
         assert key in report.metrics, key
-    assert len(pd.read_parquet(tmp_path / "r" / "synthetic.parquet")) == report.summary["n_members"] == 480
-    assert ps.load(tmp_path / "r" / "model.privsynth").certificate_ == ps.Certificate.from_file(tmp_path / "r" / "certificate.json")
+    released = pd.read_parquet(tmp_path / "r" / RELEASE / "synthetic.parquet")
+    assert len(released) == report.summary["n_synthetic"] and report.summary["n_members"] == 480
+    model = ps.load(tmp_path / "r" / RELEASE / "model.privsynth")
+    assert len(released) == max(1, model.n_hat_)  # the DP count, not the members'
+    cert = json.loads((tmp_path / "r" / RELEASE / "certificate.json").read_text())
+    assert cert["release"]["rows"] == len(released) and ps.Certificate.from_dict(cert) == model.certificate_
     again = run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=tmp_path / "r", evaluation=FAST, dataset=DATASET)
     assert again.skipped and again.metrics == json.loads(json.dumps(report.metrics))
     redo = run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=tmp_path / "r", evaluation=FAST, dataset=DATASET,
                overwrite=True)
     assert not redo.skipped
+
+
+def test_release_size_is_never_the_member_count(tmp_path):
+    """Issue #9, item 5: the default release size was len(members), an exact count published with
+    the release. At a test-only tiny epsilon the DP count is noise-dominated."""
+    data, domain = load_dataset(DATASET)
+    sizes = [run(data=data, domain=domain, synthesizer_factory=factory(1e-3), output_dir=tmp_path / str(i), seed=i,
+                 evaluation={"tvd_orders": [1], "utility": False, "anonymity": False, "membership": False}).summary
+             for i in range(3)]
+    assert all(s["n_synthetic"] != s["n_members"] for s in sizes)
+    run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=tmp_path / "fixed", n_synthetic=123,
+                evaluation={"tvd_orders": [1], "utility": False, "anonymity": False, "membership": False})
+    assert len(pd.read_parquet(tmp_path / "fixed" / RELEASE / "synthetic.parquet")) == 123
 
 
 def test_unfinished_run_is_redone_from_scratch(tmp_path):
@@ -40,8 +57,8 @@ def test_unfinished_run_is_redone_from_scratch(tmp_path):
     (out / "synthetic.parquet").write_text("half-written")
     (out / "stale.tmp").write_text("x")
     report = run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=out, evaluation={"membership": False}, dataset=DATASET)
-    assert not report.skipped and not (out / "stale.tmp").exists()
-    assert len(pd.read_parquet(out / "synthetic.parquet")) == 480
+    assert not report.skipped and not (out / "stale.tmp").exists() and not (out / "synthetic.parquet").exists()
+    assert len(pd.read_parquet(out / RELEASE / "synthetic.parquet")) == report.summary["n_synthetic"]
 
 
 def test_report_flags_a_forged_certificate_and_lists_unfinished_runs(tmp_path):
@@ -50,12 +67,13 @@ def test_report_flags_a_forged_certificate_and_lists_unfinished_runs(tmp_path):
         for seed in (0, 1):
             run(data=data, domain=domain, synthesizer_factory=factory(eps), output_dir=tmp_path / f"eps={eps}" / f"seed={seed}",
                 seed=seed, evaluation={"tvd_orders": [1, 2], "membership": False, "anonymity": False}, dataset=DATASET)
-    forged = tmp_path / "eps=3.0" / "seed=1" / "certificate.json"
+    forged = tmp_path / "eps=3.0" / "seed=1" / RELEASE / "certificate.json"
     doc = json.loads(forged.read_text())
     doc["entries"] = doc["entries"][:1]  # claims the full spend with fewer mechanism calls
     forged.write_text(json.dumps(doc))
     (tmp_path / "eps=9.0" / "seed=0").mkdir(parents=True)
-    (tmp_path / "eps=9.0" / "seed=0" / "synthetic.parquet").write_text("killed mid-write")
+    (tmp_path / "eps=9.0" / "seed=0" / RELEASE).mkdir()
+    (tmp_path / "eps=9.0" / "seed=0" / RELEASE / "synthetic.parquet").write_text("killed mid-write")
     table, unfinished = collect_runs(tmp_path)
     assert len(table) == 4 and table["verified"].sum() == 3 and unfinished == ["eps=9.0/seed=0"]
     result = write_report(tmp_path)
@@ -73,6 +91,8 @@ def test_report_flags_a_forged_certificate_and_lists_unfinished_runs(tmp_path):
     ({"privacy": {"epsilon": 1}, "dataset": {"loader": "adult", "data_dir": "/nope"}}, "dataset.data_dir"),
     ({"privacy": {"epsilon": 1}, "dataset": {"loader": "magic"}}, "dataset.loader"),
     ({"privacy": {"epsilon": 1}, "dataset": DATASET, "holdout_fraction": 1.5}, "holdout_fraction"),
+    ({"privacy": {"epsilon": 1}, "dataset": DATASET, "n_synthetic": 0}, "n_synthetic"),
+    ({"privacy": {"epsilon": 1}, "dataset": DATASET, "sign_key": "/no/such.key"}, "sign_key"),
 ])
 def test_bad_configs_name_the_key(cfg, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -14,12 +14,13 @@ import tempfile
 import urllib.request
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
 from privsynth.core.dataset import validate
-from privsynth.core.domain import Domain
+from privsynth.core.domain import Categorical, Domain
+from privsynth.core.errors import DomainError
 
 __all__ = [
     "read_table",
@@ -72,17 +73,73 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     )
 
 
-def read_table(path: str | os.PathLike, domain: Domain, *, clip: bool = False, **read_kwargs: Any) -> pd.DataFrame:
-    """Read a CSV or Parquet file and validate it against ``domain`` (see
-    :func:`privsynth.core.validate`). Extra keyword arguments go to the pandas reader."""
+def read_table(path: str | os.PathLike, domain: Domain, *, clip: bool = False, na_values: Iterable[str] | str = (),
+               encoding: str = "utf-8", **read_kwargs: Any) -> pd.DataFrame:
+    """Read a CSV or Parquet file *by its declared domain* and validate it (see
+    :func:`privsynth.core.validate`).
+
+    A CSV is read as text, and the domain decides every type: nothing is guessed from the private
+    file (one odd record must not change how a whole column is read). A cell is missing when it
+    is empty or one of ``na_values``; a categorical column's text must be the text form of a
+    declared category (``"02134"`` stays a ZIP code, ``"1"`` becomes the category ``1``); a
+    numeric column is converted explicitly. Errors name the column, never counts or values.
+
+    Args:
+        path: ``.csv`` (or other text) or ``.parquet``/``.pq`` file.
+        domain: The public domain.
+        clip: Clip numbers to the public bounds instead of refusing them.
+        na_values: Strings that mean "missing" besides the empty cell (e.g. ``"?"``).
+        encoding: Text encoding of a CSV (e.g. ``"latin-1"``).
+        **read_kwargs: More options for ``pandas.read_csv`` (e.g. ``sep=";"``,
+            ``skipinitialspace=True``) or ``pandas.read_parquet``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DomainError: the file does not conform to the domain, or is not text in ``encoding``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Data file {str(path)!r} does not exist.")
     if path.suffix.lower() in (".parquet", ".pq"):
-        df = pd.read_parquet(path, **read_kwargs)
-    else:
-        df = pd.read_csv(path, **read_kwargs)
-    return validate(df, domain, clip=clip)
+        return validate(pd.read_parquet(path, **read_kwargs), domain, clip=clip)
+    markers = [na_values] if isinstance(na_values, str) else list(na_values)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", *markers], encoding=encoding, **read_kwargs)
+    except UnicodeDecodeError:
+        raise DomainError(f"{str(path)!r} is not {encoding} text; give its encoding (encoding=..., CLI --encoding), "
+                          "e.g. 'latin-1' or 'cp1252'.") from None
+    return validate(_typed_by_domain(df, domain), domain, clip=clip)
+
+
+def _typed_by_domain(df: pd.DataFrame, domain: Domain) -> pd.DataFrame:
+    """Text columns to the domain's types: categories by their text form, numbers explicitly."""
+    out = df.copy()
+    for col in domain:
+        if col.name not in df.columns:
+            continue  # validate() names the missing columns
+        text = df[col.name]
+        if isinstance(col, Categorical):
+            mapping = {str(c): c for c in col.categories}
+            if len(mapping) != len(col.categories):
+                raise DomainError(f"Column {col.name!r}: two declared categories have the same text form; they cannot "
+                                  "be told apart in a CSV file.")
+            typed = text.map(mapping)
+            if (text.notna() & typed.isna()).any():
+                raise DomainError(
+                    f"Column {col.name!r} has values outside its declared categories; add the categories to the domain "
+                    "file (from public knowledge), map those values to declared ones, or declare the missing-value "
+                    "markers (na_values / --na-values)."
+                )
+            out[col.name] = typed.astype(object)
+        else:
+            typed = pd.to_numeric(text, errors="coerce")
+            if (text.notna() & typed.isna()).any():
+                raise DomainError(
+                    f"Column {col.name!r} is declared numeric but holds text that is not a number; fix the file, declare "
+                    "the missing-value markers (na_values / --na-values), or declare the column categorical."
+                )
+            out[col.name] = typed.astype(float)
+    return out
 
 
 def load_adult(*, path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, Domain]:

@@ -74,8 +74,8 @@ def train_synthetic_test_real(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.preprocessing import OneHotEncoder
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
 
     if target not in domain or not isinstance(domain[target], Categorical):
         raise DomainError(f"target {target!r} must be a categorical column of the domain.")

@@ -63,21 +63,29 @@ class TabularEncoder:
                     pos += 1
         self.blocks, self.width = tuple(blocks), pos
 
-    def fit(self, data: pd.DataFrame, *, ledger: Ledger, rng: np.random.Generator, epsilon: float, secure: bool = False) -> "TabularEncoder":
-        """For ``numeric="quantile"``: release one noisy histogram per numeric column (charged,
-        ``epsilon`` split evenly) and keep its CDF. A no-op for ``"minmax"``."""
-        numerics = [c for c in self.domain if isinstance(c, Numeric)]
-        if self.numeric != "quantile" or not numerics:
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        """Columns that get a DP quantile transform (``numeric="quantile"``)."""
+        return tuple(c.name for c in self.domain if isinstance(c, Numeric)) if self.numeric == "quantile" else ()
+
+    def fit(self, data: pd.DataFrame, *, ledger: Ledger, rng: np.random.Generator | None, noise: list[dict[str, float]],
+            secure: bool = False) -> "TabularEncoder":
+        """For ``numeric="quantile"``: release one noisy histogram per numeric column (charged, with
+        the planned ``noise`` keyword arguments of each) and keep its CDF. A no-op for ``"minmax"``."""
+        names = self.numeric_columns
+        if not names:
             return self
+        if len(noise) != len(names):
+            raise ValueError(f"Planned noise for {len(noise)} histograms, but {len(names)} numeric columns need one.")
         codes = encode(validate(data, self.domain), self.domain, bins=self.bins)
-        for col in numerics:
-            j = self.domain.names.index(col.name)
+        for name, kwargs in zip(names, noise):
+            col = self.domain[name]
+            j = self.domain.names.index(name)
             k = col.n_bins(self.bins)
             present = codes[:, j][codes[:, j] < k]
-            counts = noisy_histogram(present, (k,), epsilon=epsilon / len(numerics), ledger=ledger, rng=rng, secure=secure,
-                                     label=f"quantile-transform histogram of {col.name!r}")
-            p = normalize_counts(counts)
-            self.cdfs[col.name] = np.concatenate([[0.0], np.cumsum(p)])
+            counts = noisy_histogram(present, (k,), ledger=ledger, rng=rng, secure=secure,
+                                     label=f"quantile-transform histogram of {name!r}", **kwargs)
+            self.cdfs[name] = np.concatenate([[0.0], np.cumsum(normalize_counts(counts))])
         return self
 
     def _to_unit(self, col: Numeric, v: np.ndarray) -> np.ndarray:

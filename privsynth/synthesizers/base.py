@@ -1,9 +1,15 @@
 """The ``Synthesizer`` base class: the scikit-learn contract, budgets, certificates, model files.
 
-Subclasses implement four small hooks -- ``_fit``, ``_sample``, ``_state`` and ``_restore`` --
-and inherit everything a user relies on: parameter checks, validation against the public
-domain, a ledger (their own or a shared one), the certificate, reproducible sampling, and
-``save`` / :func:`load` through the pickle-free model file of :mod:`privsynth.core.io`.
+Subclasses implement five small hooks -- ``_plan``, ``_fit``, ``_sample``, ``_state`` and
+``_restore`` -- and inherit everything a user relies on: parameter checks, validation against
+the public domain, a ledger (their own or a shared one) that refuses the whole plan before the
+first charge, the fit's private randomness (:class:`~privsynth.core.rng.PrivateRandomness`),
+the certificate, sampling, and ``save`` / :func:`load` through the pickle-free, optionally
+signed model file of :mod:`privsynth.core.io`.
+
+What a fitted model stores is released: DP outputs and public metadata only. ``random_state``
+is a secret key (DESIGN.md rule 6) and is written nowhere -- not in the certificate, not in the
+model file.
 """
 
 from __future__ import annotations
@@ -19,16 +25,21 @@ import pandas as pd
 
 from privsynth.core.dataset import validate
 from privsynth.core.domain import Domain
-from privsynth.core.errors import DomainError, IntegrityError, NotFittedError
-from privsynth.core.io import read_bundle, write_bundle
-from privsynth.core.rng import derive_seed, resolve_rng
+from privsynth.core.errors import DomainError, IntegrityError, NotFittedError, PrivsynthError
+from privsynth.core.io import open_bundle, write_bundle
+from privsynth.core.rng import PrivateRandomness, resolve_rng
+from privsynth.core.signing import KeyLike, check_signature
+from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.budget import Budget
-from privsynth.privacy.certificate import Certificate
+from privsynth.privacy.certificate import Certificate, check_policy
 from privsynth.privacy.ledger import Ledger
+from privsynth.synthesizers._plan import FitPlan, same_charges
 
 __all__ = ["Synthesizer", "load", "register"]
 
 _REGISTRY: dict[str, type["Synthesizer"]] = {}
+#: Constructor parameters that are secrets: never written to a certificate or model file.
+SECRET_PARAMETERS = ("random_state",)
 
 
 def register(cls: type["Synthesizer"]) -> type["Synthesizer"]:
@@ -57,15 +68,18 @@ class Synthesizer(ABC):
 
     The contract (checked for every synthesizer by :func:`privsynth.testing.check_synthesizer`):
     ``__init__`` stores keyword parameters and nothing else; ``fit(data, domain)`` returns
-    ``self``; learned state ends in ``_``; ``certificate_`` says what was spent;
-    ``sample(n)`` returns a DataFrame in the domain's columns and dtypes.
+    ``self``; learned state ends in ``_``; ``certificate_`` says what was spent; ``n_hat_`` is a
+    DP estimate of the number of training records (to size a release without revealing the
+    count); ``sample(n)`` returns a DataFrame in the domain's columns and dtypes.
 
     Every subclass has the keyword parameters ``epsilon``, ``delta``, ``accountant``,
     ``random_state`` and ``secure``.
     """
 
-    #: Assumptions every certificate of this class states, besides the RNG's.
+    #: Assumptions every certificate of this class states, besides the randomness's.
     assumptions: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``fit(..., checkpoint_dir=...)`` is supported (long, resumable fits).
+    supports_checkpoints: ClassVar[bool] = False
 
     epsilon: float
     delta: float
@@ -83,6 +97,11 @@ class Synthesizer(ABC):
         """The constructor parameters, as given."""
         return {name: getattr(self, name) for name in self._param_names()}
 
+    def public_params(self) -> dict[str, Any]:
+        """The constructor parameters as plain JSON, without the secret ones (``random_state``):
+        what certificates and model files record."""
+        return {k: v for k, v in _json_safe(self.get_params()).items() if k not in SECRET_PARAMETERS}
+
     def set_params(self, **params: Any) -> "Synthesizer":
         """Change constructor parameters (takes effect at the next ``fit``)."""
         valid = set(self._param_names())
@@ -93,7 +112,8 @@ class Synthesizer(ABC):
         return self
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" if k not in SECRET_PARAMETERS or v is None else f"{k}=<secret>"
+                         for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
     def _check_params(self) -> None:
@@ -110,8 +130,14 @@ class Synthesizer(ABC):
             raise ValueError(f"{type(self).__name__}: bins must be a positive integer, got {bins!r}.")
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | None = None) -> "Synthesizer":
+    def fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | None = None,
+            checkpoint_dir: str | Path | None = None) -> "Synthesizer":
         """Fit on ``data`` under the public ``domain``, spending ``(epsilon, delta)``.
+
+        The fit first plans every charge from its parameters and the public domain, and the
+        ledger refuses the whole plan before anything is charged if it does not fit. An empty
+        table is a dataset like any other (the release is then pure noise): whether a fit
+        succeeds never depends on the data beyond their conformity to the domain.
 
         Args:
             data: The private table; it must conform to ``domain`` (see
@@ -119,65 +145,71 @@ class Synthesizer(ABC):
             domain: The public domain. An inferred one makes the certificate invalid.
             ledger: A shared ledger to charge instead of a fresh one with budget
                 ``(epsilon, delta)``; the synthesizer still calibrates for its own
-                ``(epsilon, delta)``, and the shared ledger refuses overspending.
+                ``(epsilon, delta)``, and the shared ledger refuses a plan that would overspend.
+            checkpoint_dir: For synthesizers that support it (``supports_checkpoints``): save the
+                training state there and resume from it (see the synthesizer's documentation).
 
         Returns:
             ``self``.
 
         Raises:
-            DomainError: the data do not conform to the domain, or are empty.
-            BudgetExceededError: a shared ledger has too little budget left.
+            DomainError: the data do not conform to the domain.
+            BudgetExceededError: a shared ledger has too little budget left for the plan; nothing
+                was charged.
         """
         self._check_params()
-        checked = validate(data, domain)
-        if len(checked) == 0:
-            raise DomainError("Cannot fit on an empty table; pass at least one record.")
-        if ledger is None:
-            ledger = Ledger(Budget(epsilon=self.epsilon, delta=self.delta), accountant=self.accountant)
-        elif not isinstance(ledger, Ledger):
+        if ledger is not None and not isinstance(ledger, Ledger):
             raise TypeError(f"ledger must be a privsynth Ledger, got {type(ledger).__name__}.")
-        elif ledger.budget.delta < self.delta:
+        if checkpoint_dir is not None:
+            if not self.supports_checkpoints:
+                raise TypeError(f"{type(self).__name__} fits in one pass and takes no checkpoint_dir.")
+            if ledger is not None:
+                raise ValueError("checkpoint_dir works with the synthesizer's own ledger; do not pass a shared ledger too.")
+        checked = validate(data, domain)
+        accountant = ledger.accountant if ledger is not None else get_accountant(self.accountant)
+        plan = self._plan(domain, accountant)
+        if ledger is None:
+            ledger = Ledger(Budget(epsilon=self.epsilon, delta=plan.delta), accountant=accountant)
+        elif ledger.budget.delta < plan.delta:
             raise ValueError(
                 f"The shared ledger's delta ({ledger.budget.delta:g}) is below this synthesizer's delta "
-                f"({self.delta:g}); lower delta or raise the ledger's."
+                f"({plan.delta:g}); lower delta or raise the ledger's."
             )
-        rng = resolve_rng(self.random_state)
-        self._fit(checked, domain, ledger=ledger, rng=rng)
-        self._certify(ledger, domain, rng)
+        ledger.check_plan(plan.events, what=f"{type(self).__name__}.fit")
+        randomness = PrivateRandomness(self.random_state, secure=self.secure)
+        start = len(ledger.entries)
+        self._fit(checked, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
+        if not same_charges(plan.events, [e.event for e in ledger.entries[start:]]):
+            raise PrivsynthError(f"Internal error: {type(self).__name__} charged events it did not plan; please report it.")
+        self._certify(ledger, domain, plan, randomness)
         return self
 
-    def _certify(self, ledger: Ledger, domain: Domain, rng: np.random.Generator, *, parameters: Mapping[str, Any] | None = None,
-                 assumptions: tuple[str, ...] = ()) -> None:
-        """Finish a fit: remember the domain, seed the sample stream, freeze the certificate."""
+    def _certify(self, ledger: Ledger, domain: Domain, plan: FitPlan, randomness: PrivateRandomness) -> None:
+        """Finish a fit: remember the domain, freeze the certificate (public parameters only)."""
         self.domain_ = domain
-        self.sample_seed_ = derive_seed(rng)
-        self.n_sample_calls_ = 0
-        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
         self.certificate_ = Certificate.from_ledger(
             ledger,
             domain=domain,
             synthesizer=type(self).__name__,
-            parameters={**_json_safe(self.get_params()), **dict(parameters or {})},
-            seed=None if seed is None else int(seed),
-            assumptions=(*self._assumptions(), *assumptions),
-        )
-
-    def _assumptions(self) -> tuple[str, ...]:
-        rng = (
-            "noise drawn from the OS CSPRNG with exact integer samplers (secure=True)"
-            if self.secure
-            else "noise drawn from numpy's PCG64 generator seeded by random_state; use secure=True for final releases"
-        )
-        return (
-            "neighbouring datasets differ by adding or removing one record",
-            "domain (categories, bounds, bins) is public metadata",
-            rng,
-            *self.assumptions,
+            parameters={**self.public_params(), **_json_safe(dict(plan.parameters))},
+            assumptions=(
+                "neighbouring datasets differ by adding or removing one record",
+                "domain (categories, bounds, bins) is public metadata",
+                *randomness.assumptions(),
+                *self.assumptions,
+                *plan.assumptions,
+            ),
         )
 
     @abstractmethod
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, rng: np.random.Generator) -> None:
-        """Learn from validated ``data``; every release goes through a mechanism on ``ledger``."""
+    def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
+        """Every event the fit will charge, from the parameters and the public domain only."""
+
+    @abstractmethod
+    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+             checkpoint_dir: Any = None) -> None:
+        """Learn from validated ``data``: every release goes through a mechanism on ``ledger``
+        with the plan's noise, and every private draw through ``randomness``."""
 
     # -- sampling ----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -189,18 +221,14 @@ class Synthesizer(ABC):
 
         Args:
             n: Number of records.
-            random_state: Seed or Generator; ``None`` continues the model's own reproducible
-                stream (each call draws new records; a saved and reloaded model continues it).
+            random_state: A *public* seed or Generator for reproducible samples (the same seed
+                gives the same rows, also after save/load). ``None``: fresh OS entropy, new rows
+                every call. It is unrelated to the fit's secret ``random_state``.
         """
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
-        if random_state is None:
-            rng = np.random.default_rng([self.sample_seed_, self.n_sample_calls_])
-            self.n_sample_calls_ += 1
-        else:
-            rng = resolve_rng(random_state)
-        return self._sample(int(n), rng)
+        return self._sample(int(n), resolve_rng(random_state))
 
     @abstractmethod
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -215,32 +243,47 @@ class Synthesizer(ABC):
     def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         """Inverse of :meth:`_state`."""
 
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to one pickle-free file (see :mod:`privsynth.core.io`)."""
+    def save(self, path: str | Path, *, sign_key: KeyLike | None = None) -> Path:
+        """Write the fitted model to one pickle-free file (see :mod:`privsynth.core.io`).
+
+        Args:
+            path: Where to write.
+            sign_key: An Ed25519 private key (the ``.key`` file of ``privsynth keygen``) to sign
+                the file with; readers then check it with ``load(path, trusted_keys=[...])``.
+        """
         self._check_fitted()
         state, arrays = self._state()
-        model = {
-            "class": type(self).__name__,
-            "params": _json_safe(self.get_params()),
-            "state": state,
-            "sample_seed": self.sample_seed_,
-            "n_sample_calls": self.n_sample_calls_,
-        }
+        model = {"class": type(self).__name__, "params": self.public_params(), "state": state}
         return write_bundle(
             path,
             documents={"model": model, "certificate": self.certificate_.to_dict(), "domain": self.domain_.to_dict()},
             arrays=arrays,
+            sign_key=sign_key,
         )
 
 
-def load(path: str | Path) -> Synthesizer:
+def load(path: str | Path, *, trusted_keys: Sequence[KeyLike] | None = None, max_epsilon: float | None = None,
+         require_valid: bool = False) -> Synthesizer:
     """Load a model file written by :meth:`Synthesizer.save`, verifying it first.
 
+    Args:
+        path: The model file.
+        trusted_keys: Public keys (``.pub`` files of ``privsynth keygen``, or key objects) whose
+            signatures you trust. When given, an unsigned file or one signed by another key is
+            refused. ``None`` accepts unsigned files (a signature present is still checked).
+        max_epsilon: Refuse a model whose certificate, recomputed with a fresh accountant, spends
+            more than this (or does not verify).
+        require_valid: Refuse a model whose certificate is not valid (inferred domain, leaks).
+
     Raises:
-        IntegrityError: the file is corrupt, tampered with, unsafe, of an unknown format, or
-            names a synthesizer this privsynth does not know.
+        IntegrityError: the file is corrupt, tampered with (the signature no longer matches
+            included), unsafe, of an unknown format, or names a synthesizer this privsynth does
+            not know.
+        TrustError: the file fails the trust policy above.
     """
-    documents, arrays = read_bundle(path)
+    bundle = open_bundle(path)
+    signer = check_signature(bundle.manifest, bundle.signature, trusted_keys, what=f"Model file {str(path)!r}")
+    documents, arrays = bundle.documents, bundle.arrays
     try:
         model, cert_doc, domain_doc = documents["model"], documents["certificate"], documents["domain"]
         if model["class"] in ("DPVAE", "DPGAN") and model["class"] not in _REGISTRY:
@@ -251,19 +294,18 @@ def load(path: str | Path) -> Synthesizer:
     except KeyError as exc:
         raise IntegrityError(f"Model file lacks {exc} or names an unknown synthesizer.") from None
     certificate = Certificate.from_dict(cert_doc)
+    check_policy(certificate, max_epsilon=max_epsilon, require_valid=require_valid, what=f"Model file {str(path)!r}")
     try:
         domain = Domain.from_dict(domain_doc)
     except DomainError as exc:
         raise IntegrityError(f"The model's domain is malformed: {exc}") from None
     if certificate.domain_fingerprint != domain.fingerprint():
         raise IntegrityError("The model's domain does not match the fingerprint in its certificate.")
-    params = {k: v for k, v in model.get("params", {}).items() if k in cls._param_names()}
-    if isinstance(params.get("random_state"), str):
-        params["random_state"] = None
+    params = {k: v for k, v in model.get("params", {}).items() if k in cls._param_names() and k not in SECRET_PARAMETERS}
     synth = cls(**params)
-    synth._restore(model.get("state", {}), arrays)
     synth.domain_ = domain
+    synth._restore(model.get("state", {}), arrays)
     synth.certificate_ = certificate
-    synth.sample_seed_ = int(model["sample_seed"])
-    synth.n_sample_calls_ = int(model.get("n_sample_calls", 0))
+    synth.signed_by_ = signer
     return synth
+

@@ -29,13 +29,16 @@ from scipy.special import ndtri
 
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Ordinal
+from privsynth.core.rng import PrivateRandomness
 from privsynth.mechanisms.counts import noisy_count, noisy_histogram
 from privsynth.mechanisms.gaussian import gaussian
 from privsynth.mechanisms.laplace import laplace
+from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.calibrate import calibrate_noise_multiplier, laplace_noise_multiplier, split_epsilon
 from privsynth.privacy.events import ComposedEvent, GaussianEvent, LaplaceEvent
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import normalize_counts
+from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
 from privsynth.synthesizers.base import Synthesizer, register
 
 __all__ = ["DPGaussianCopula", "nearest_correlation", "spearman_to_pearson"]
@@ -90,7 +93,8 @@ class DPGaussianCopula(Synthesizer):
             correlation sums are large (about ``n/12``), so they need little.
         bins: Bins for numeric columns whose domain declares none.
         accountant: ``"rdp"`` or ``"pld"``.
-        random_state: Seed for noise and sampling.
+        random_state: Secret seed that makes the fit reproducible (research only; see
+            :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
         secure: Draw noise from the OS CSPRNG with exact samplers.
 
     Attributes:
@@ -132,20 +136,16 @@ class DPGaussianCopula(Synthesizer):
         if isinstance(self.marginal_share, bool) or not isinstance(self.marginal_share, (int, float)) or not 0 < self.marginal_share < 1:
             raise ValueError(f"marginal_share must be in (0, 1), got {self.marginal_share!r}.")
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, rng: np.random.Generator) -> None:
-        codes = encode(data, domain, bins=self.bins)
-        sizes = levels(domain, bins=self.bins)
+    def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
         d = len(domain)
-        eps_count, rest = split_epsilon(self.epsilon, [_COUNT_SHARE, 1 - _COUNT_SHARE])
-        n_hat = noisy_count(data, epsilon=eps_count, ledger=ledger, rng=rng, secure=self.secure, label="record count (normalizes correlations)")
-        self.n_hat_ = n_hat
         m = d * (d - 1) // 2
-        gaussian_noise = self.delta > 0 and ledger.accountant.supports(GaussianEvent(noise_multiplier=1.0, discrete=True))
+        eps_count, rest = split_epsilon(self.epsilon, [_COUNT_SHARE, 1 - _COUNT_SHARE])
+        counted = count_event(eps_count)
+        gaussian_noise = self.delta > 0 and accountant.supports(GaussianEvent(noise_multiplier=1.0, discrete=True))
         if gaussian_noise:
             # One calibration for all Gaussian releases, so that together with the count they
             # spend exactly (epsilon, delta); marginal_share is their share of zCDP rho.
-            share = self.marginal_share
-            marg_w, corr_w = math.sqrt(d / share), math.sqrt(1 / (1 - share))
+            marg_w, corr_w = math.sqrt(d / self.marginal_share), math.sqrt(1 / (1 - self.marginal_share))
 
             def releases(k: float) -> ComposedEvent:
                 events = [GaussianEvent(noise_multiplier=k * marg_w, discrete=True)] * d
@@ -153,17 +153,34 @@ class DPGaussianCopula(Synthesizer):
                     events.append(GaussianEvent(noise_multiplier=k * corr_w, discrete=self.secure))
                 return ComposedEvent(tuple(events))
 
-            count_event = LaplaceEvent(noise_multiplier=laplace_noise_multiplier(eps_count), discrete=True)
-            k = calibrate_noise_multiplier(releases, epsilon=self.epsilon, delta=self.delta, accountant=ledger.accountant,
-                                           already_spent=[count_event])
-            marg_kwargs: list[dict[str, float]] = [{"noise_multiplier": k * marg_w}] * d
+            k = calibrate_noise_multiplier(releases, epsilon=self.epsilon, delta=self.delta, accountant=accountant,
+                                           already_spent=[counted])
+            marginals: list[dict[str, float]] = [{"noise_multiplier": k * marg_w}] * d
+            correlation: dict[str, float] = {"noise_multiplier": k * corr_w}
+            events = [counted, *releases(k).events]
         else:
             eps_marg, eps_corr = split_epsilon(rest, [self.marginal_share, 1 - self.marginal_share]) if m else (rest, 0.0)
-            marg_kwargs = [{"epsilon": e} for e in split_epsilon(eps_marg, [1.0] * d)]
+            marginals, marg_events = histogram_noise(epsilon=eps_marg, delta=0.0, count=d, accountant=accountant, noise="laplace")
+            correlation = {"epsilon": eps_corr}
+            events = [counted, *marg_events]
+            if m:
+                events.append(LaplaceEvent(noise_multiplier=laplace_noise_multiplier(eps_corr), discrete=self.secure))
+        return FitPlan(events=events, delta=self.delta,
+                       settings={"eps_count": eps_count, "marginals": marginals, "correlation": correlation})
 
+    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+             checkpoint_dir: Any = None) -> None:
+        codes = encode(data, domain, bins=self.bins)
+        sizes = levels(domain, bins=self.bins)
+        d = len(domain)
+        rng = randomness.generator("releases")
+        n_hat = noisy_count(data, epsilon=plan["eps_count"], ledger=ledger, rng=rng, secure=self.secure,
+                            label="record count (normalizes correlations)")
+        self.n_hat_ = n_hat
+        m = d * (d - 1) // 2
         self.marginals_ = [
             normalize_counts(noisy_histogram(codes[:, j], (sizes[j],), ledger=ledger, rng=rng, secure=self.secure,
-                                             label=f"1-way marginal of {name!r}", **marg_kwargs[j]))
+                                             label=f"1-way marginal of {name!r}", **plan["marginals"][j]))
             for j, name in enumerate(domain.names)
         ]
         self.orders_ = [self._latent_order(col, p) for col, p in zip(domain, self.marginals_)]
@@ -182,12 +199,13 @@ class DPGaussianCopula(Synthesizer):
         if m:
             centered = u - 0.5
             sums = (centered.T @ centered)[iu]
-            if gaussian_noise:
-                noisy = gaussian(sums, l2_sensitivity=math.sqrt(m) / 4, noise_multiplier=k * corr_w, ledger=ledger, rng=rng,
-                                 secure=self.secure, label="rank-correlation sums of all column pairs")
+            label = "rank-correlation sums of all column pairs"
+            if "noise_multiplier" in plan["correlation"]:
+                noisy = gaussian(sums, l2_sensitivity=math.sqrt(m) / 4, ledger=ledger, rng=rng, secure=self.secure, label=label,
+                                 **plan["correlation"])
             else:
-                noisy = laplace(sums, l1_sensitivity=m / 4, epsilon=eps_corr, ledger=ledger, rng=rng,
-                                secure=self.secure, label="rank-correlation sums of all column pairs")
+                noisy = laplace(sums, l1_sensitivity=m / 4, ledger=ledger, rng=rng, secure=self.secure, label=label,
+                                **plan["correlation"])
             rho = np.clip(12.0 * np.atleast_1d(noisy) / max(n_hat, 1), -1.0, 1.0)
             corr[iu] = spearman_to_pearson(rho)
             corr.T[iu] = corr[iu]

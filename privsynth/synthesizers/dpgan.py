@@ -20,15 +20,19 @@ from torch import nn
 from torch.nn import functional as F
 
 from privsynth.core.dataset import encode, levels
-from privsynth.core.domain import DEFAULT_BINS, Categorical
+from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain
 from privsynth.mechanisms.counts import noisy_histogram
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import normalize_counts
 from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
+from privsynth.synthesizers._nets import activate, decode_outputs, init_weights, mlp
+from privsynth.synthesizers._plan import FitPlan
 from privsynth.synthesizers.base import register
-from privsynth.synthesizers.dpvae import decode_outputs, mlp
 
 __all__ = ["DPGAN"]
+
+#: Share of epsilon for the DP marginal of the conditioning column.
+CONDITION_SHARE = 0.05
 
 
 @register
@@ -41,25 +45,25 @@ class DPGAN(DPSGDSynthesizer):
         generator_lr, discriminator_lr: Adam learning rates.
         condition: Categorical column to condition on (default: the first categorical column;
             ``""`` for none). Its frequencies come from a DP marginal (5% of the budget).
-        Other arguments: as for :class:`~privsynth.synthesizers.DPVAE`.
+        Other arguments: as for :class:`~privsynth.synthesizers.DPVAE`. Each step's
+        discriminator loss has ``round(sampling_rate * n_hat)`` fakes: a DP number, fixed
+        before training, never the size of the real batch.
 
     Example:
         >>> import privsynth as ps
         >>> df, domain = ps.datasets.make_census(600, random_state=0)
-        >>> syn = DPGAN(epsilon=2.0, epochs=1, batch_size=100, random_state=0, progress=False).fit(df, domain)
+        >>> syn = DPGAN(epsilon=2.0, epochs=1, sampling_rate=0.2, random_state=0, progress=False).fit(df, domain)
         >>> syn.sample(3).shape
         (3, 10)
     """
-
-    _extra_share = 0.05
 
     def __init__(
         self,
         *,
         epsilon: float = 1.0,
         delta: float | None = None,
-        epochs: int = 10,
-        batch_size: int = 256,
+        epochs: float = 10,
+        sampling_rate: float = 0.01,
         max_grad_norm: float = 1.0,
         generator_dim: tuple = (128, 128),
         discriminator_dim: tuple = (128, 128),
@@ -77,13 +81,12 @@ class DPGAN(DPSGDSynthesizer):
         accountant: str = "rdp",
         random_state: Any = None,
         secure: bool = False,
-        secure_mode: bool = False,
         progress: bool | None = None,
     ) -> None:
         self.epsilon = epsilon
         self.delta = delta
         self.epochs = epochs
-        self.batch_size = batch_size
+        self.sampling_rate = sampling_rate
         self.max_grad_norm = max_grad_norm
         self.generator_dim = generator_dim
         self.discriminator_dim = discriminator_dim
@@ -101,11 +104,10 @@ class DPGAN(DPSGDSynthesizer):
         self.accountant = accountant
         self.random_state = random_state
         self.secure = secure
-        self.secure_mode = secure_mode
         self.progress = progress
 
     # -- conditional vector (a DP marginal) -------------------------------------------------------
-    def _condition_column(self, domain) -> str | None:
+    def _condition_column(self, domain: Domain) -> str | None:
         if self.condition == "":
             return None
         if self.condition is not None:
@@ -114,15 +116,18 @@ class DPGAN(DPSGDSynthesizer):
             return self.condition
         return next((c.name for c in domain if isinstance(c, Categorical)), None)
 
-    def _extra_releases(self, data: pd.DataFrame, ledger: Ledger, rng: np.random.Generator, epsilon: float) -> None:
-        domain = self.encoder_.domain
-        self.condition_ = self._condition_column(domain)
+    def _histograms(self, domain: Domain) -> dict[str, tuple[float, int]]:
+        return {**super()._histograms(domain), "condition": (CONDITION_SHARE, int(self._condition_column(domain) is not None))}
+
+    def _extra_releases(self, data: pd.DataFrame, ledger: Ledger, plan: FitPlan, rng: np.random.Generator) -> None:
+        self.condition_ = self._condition_column(self.encoder_.domain)
         self.condition_probs_ = None
         if self.condition_ is None:
             return
-        sub = domain.select([self.condition_])
-        counts = noisy_histogram(encode(data[[self.condition_]], sub)[:, 0], (levels(sub)[0],), epsilon=epsilon, ledger=ledger,
-                                 rng=rng, secure=self.secure, label=f"conditional marginal of {self.condition_!r}")
+        sub = self.encoder_.domain.select([self.condition_])
+        (noise,) = plan["histograms"]["condition"]
+        counts = noisy_histogram(encode(data[[self.condition_]], sub)[:, 0], (levels(sub)[0],), ledger=ledger, rng=rng,
+                                 secure=self.secure, label=f"conditional marginal of {self.condition_!r}", **noise)
         self.condition_probs_ = normalize_counts(counts)
 
     def _extra_state(self) -> dict:
@@ -139,21 +144,21 @@ class DPGAN(DPSGDSynthesizer):
     def _draw_condition(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         if self.condition_probs_ is None:
             return torch.zeros((n, 0), device=device)
-        probs = torch.as_tensor(self.condition_probs_, dtype=torch.float32)
-        pick = torch.multinomial(probs, n, replacement=True, generator=gen) if n else torch.zeros(0, dtype=torch.long)
-        return F.one_hot(pick, len(probs)).float().to(device)
+        probs = torch.as_tensor(self.condition_probs_, dtype=torch.float32, device=device)
+        pick = torch.multinomial(probs, n, replacement=True, generator=gen) if n else torch.zeros(0, dtype=torch.long, device=device)
+        return F.one_hot(pick, len(probs)).float()
 
     # -- networks ----------------------------------------------------------------------------------
-    def _build(self, width: int, device: torch.device, torch_gen: torch.Generator) -> None:
-        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=torch_gen)))
+    def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
         cond_dim = 0 if getattr(self, "condition_probs_", None) is None else len(self.condition_probs_)
-        self.generator_ = mlp([int(self.noise_dim) + cond_dim, *map(int, self.generator_dim), width]).to(device)
-        self.discriminator_ = mlp([width, *map(int, self.discriminator_dim), 1], activation=lambda: nn.LeakyReLU(0.2)).to(device)
+        self.generator_ = init_weights(mlp([int(self.noise_dim) + cond_dim, *map(int, self.generator_dim), width]), generator).to(device)
+        self.discriminator_ = init_weights(mlp([width, *map(int, self.discriminator_dim), 1], activation=lambda: nn.LeakyReLU(0.2)),
+                                           generator).to(device)
         self._opt = {
             "private": torch.optim.Adam(self.discriminator_.parameters(), lr=self.discriminator_lr, betas=(0.5, 0.9)),
             "generator": torch.optim.Adam(self.generator_.parameters(), lr=self.generator_lr, betas=(0.5, 0.9)),
         }
-        self._gen, self._device = torch_gen, device
+        self._device = device
 
     def _private_module(self) -> nn.Module:
         return self.discriminator_
@@ -164,33 +169,28 @@ class DPGAN(DPSGDSynthesizer):
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._opt
 
-    def _fake(self, n: int, device: torch.device, gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        gen = gen or self._gen
-        z = torch.randn((n, int(self.noise_dim)), generator=gen).to(device)
-        cond = self._draw_condition(n, gen, device)
-        return self._activate(self.generator_(torch.cat([z, cond], dim=1))), cond
+    def _fake(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn((n, int(self.noise_dim)), generator=generator, device=self._device)
+        cond = self._draw_condition(n, generator, self._device)
+        return activate(self.generator_(torch.cat([z, cond], dim=1)), self.encoder_.blocks), cond
 
-    def _activate(self, out: torch.Tensor) -> torch.Tensor:
-        parts = []
-        for b in self.encoder_.blocks:
-            o = out[:, b.start : b.start + b.width]
-            parts.append(torch.softmax(o, dim=1) if b.kind == "onehot" else (torch.tanh(o) if b.kind == "numeric" else torch.sigmoid(o)))
-        return torch.cat(parts, dim=1)
+    def _public_examples(self) -> int:
+        return int(round(self.expected_batch_))
 
-    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module, *, n_public: int = 0) -> torch.Tensor:
+    def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
         """Real records and ``n_public`` fakes (a fixed number per step, never the real batch's
         size, which depends on the data) in *one* forward: one privatized backward per step."""
         with torch.no_grad():
-            fake, _ = self._fake(n_public, batch.device, self._loss_gen)
+            fake, _ = self._fake(n_public, generator)
         logits = module(torch.cat([batch, fake], dim=0)).squeeze(1)
         n = len(batch)
         return torch.cat([F.softplus(-logits[:n]), F.softplus(logits[n:])])
 
-    def _after_private_step(self) -> None:
+    def _after_private_step(self, generator: torch.Generator) -> None:
         """Generator update: post-processing of the (DP) discriminator."""
         opt = self._opt["generator"]
         opt.zero_grad(set_to_none=True)
-        fake, cond = self._fake(int(self.batch_size), self._device)
+        fake, cond = self._fake(self._public_examples(), generator)
         loss = F.softplus(-self.discriminator_(fake).squeeze(1)).mean()
         block = self._cond_block()
         if block is not None:
@@ -202,7 +202,6 @@ class DPGAN(DPSGDSynthesizer):
             p.grad = None
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        self._ensure_built()
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         g = self.generator_.cpu().eval()
         with torch.no_grad():

@@ -12,22 +12,13 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from privsynth.core.domain import DEFAULT_BINS
 from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
+from privsynth.synthesizers._nets import block_loss, decode_outputs, init_weights, mlp
 from privsynth.synthesizers.base import register
 
 __all__ = ["DPVAE"]
-
-
-def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 class _VAE(nn.Module):
@@ -38,46 +29,18 @@ class _VAE(nn.Module):
         self.decoder = mlp([latent, *reversed(hidden), width])
 
 
-def block_loss(out: torch.Tensor, x: torch.Tensor, blocks, numeric_sigma: float = 0.1) -> torch.Tensor:
-    """Per-record reconstruction loss: cross-entropy per one-hot block, Gaussian for numbers,
-    logistic for missing indicators."""
-    loss = torch.zeros(len(x), device=x.device)
-    for b in blocks:
-        o, t = out[:, b.start : b.start + b.width], x[:, b.start : b.start + b.width]
-        if b.kind == "onehot":
-            loss = loss + F.cross_entropy(o, t.argmax(dim=1), reduction="none")
-        elif b.kind == "numeric":
-            loss = loss + ((torch.tanh(o[:, 0]) - t[:, 0]) ** 2) / (2 * numeric_sigma**2)
-        else:
-            loss = loss + F.binary_cross_entropy_with_logits(o[:, 0], t[:, 0], reduction="none")
-    return loss
-
-
-def decode_outputs(out: torch.Tensor, blocks, gen: torch.Generator) -> np.ndarray:
-    """Network outputs to encoded records: categories *sampled* from the softmax, numbers via
-    tanh, missing indicators sampled from the sigmoid."""
-    res = torch.zeros_like(out)
-    for b in blocks:
-        o = out[:, b.start : b.start + b.width]
-        if b.kind == "onehot":
-            pick = torch.multinomial(torch.softmax(o, dim=1), 1, generator=gen).squeeze(1)
-            res[torch.arange(len(o)), b.start + pick] = 1.0
-        elif b.kind == "numeric":
-            res[:, b.start] = torch.tanh(o[:, 0])
-        else:
-            res[:, b.start] = (torch.rand(len(o), generator=gen) < torch.sigmoid(o[:, 0])).float()
-    return res.numpy()
-
-
 @register
 class DPVAE(DPSGDSynthesizer):
     """Variational autoencoder trained with DP-SGD (book-keeping clipping by default).
 
     Args:
         epsilon: Privacy budget.
-        delta: ``None``: ``min(1e-5, 1 / (10 n_hat))`` from the noisy record count.
-        epochs: Expected passes over the data (steps = epochs / sampling rate).
-        batch_size: *Expected* Poisson batch size.
+        delta: ``None``: the fixed public default ``1e-5`` (a delta derived from the data's size
+            would not be public); choose it well below ``1 / n`` for your data.
+        epochs: Expected passes over the data (``steps = ceil(epochs / sampling_rate)``).
+        sampling_rate: Poisson sampling rate of each step: every record joins a batch
+            independently with this probability (expected batch: ``sampling_rate * n``). A
+            public parameter, so that the plan and the certificate do not depend on ``n``.
         max_grad_norm: Per-sample clipping norm.
         hidden: Hidden layer sizes of the encoder (mirrored in the decoder).
         latent: Latent dimension.
@@ -88,13 +51,16 @@ class DPVAE(DPSGDSynthesizer):
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         devices: Data-parallel workers (``> 1`` spawns torch.distributed processes).
         checkpoint_every: Steps between checkpoints when ``fit(checkpoint_dir=...)``.
-        accountant, random_state, secure, progress: As for every synthesizer.
-        secure_mode: Seed the noise generator from the OS CSPRNG at every step.
+        accountant, progress: As for every synthesizer.
+        random_state: Secret seed that makes the fit reproducible (research only; see
+            :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
+        secure: Poisson batches from OS CSPRNG bits, each step's noise from a generator seeded
+            from the OS CSPRNG, and exact samplers for the releases before training.
 
     Example:
         >>> import privsynth as ps
         >>> df, domain = ps.datasets.make_census(600, random_state=0)
-        >>> syn = DPVAE(epsilon=2.0, epochs=1, batch_size=100, random_state=0, progress=False).fit(df, domain)
+        >>> syn = DPVAE(epsilon=2.0, epochs=1, sampling_rate=0.2, random_state=0, progress=False).fit(df, domain)
         >>> syn.sample(3).shape, syn.certificate_.spent.epsilon <= 2.0
         ((3, 10), True)
     """
@@ -104,8 +70,8 @@ class DPVAE(DPSGDSynthesizer):
         *,
         epsilon: float = 1.0,
         delta: float | None = None,
-        epochs: int = 10,
-        batch_size: int = 256,
+        epochs: float = 10,
+        sampling_rate: float = 0.01,
         max_grad_norm: float = 1.0,
         hidden: tuple = (128, 128),
         latent: int = 32,
@@ -120,13 +86,12 @@ class DPVAE(DPSGDSynthesizer):
         accountant: str = "rdp",
         random_state: Any = None,
         secure: bool = False,
-        secure_mode: bool = False,
         progress: bool | None = None,
     ) -> None:
         self.epsilon = epsilon
         self.delta = delta
         self.epochs = epochs
-        self.batch_size = batch_size
+        self.sampling_rate = sampling_rate
         self.max_grad_norm = max_grad_norm
         self.hidden = hidden
         self.latent = latent
@@ -141,15 +106,11 @@ class DPVAE(DPSGDSynthesizer):
         self.accountant = accountant
         self.random_state = random_state
         self.secure = secure
-        self.secure_mode = secure_mode
         self.progress = progress
 
-    def _build(self, width: int, device: torch.device, torch_gen: torch.Generator) -> None:
-        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=torch_gen)))  # weights init, seeded
-        self.vae_ = _VAE(width, tuple(int(h) for h in self.hidden), int(self.latent)).to(device)
+    def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
+        self.vae_ = init_weights(_VAE(width, tuple(int(h) for h in self.hidden), int(self.latent)), generator).to(device)
         self._opt = {"private": torch.optim.Adam(self.vae_.parameters(), lr=self.learning_rate)}
-        self._gen = torch_gen
-        self._device = device
 
     def _private_module(self) -> nn.Module:
         return self.vae_
@@ -160,18 +121,17 @@ class DPVAE(DPSGDSynthesizer):
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._opt
 
-    def _per_sample_loss(self, batch: torch.Tensor, module: nn.Module, *, n_public: int = 0) -> torch.Tensor:
+    def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
         vae = module._module if hasattr(module, "_module") else module
         stats = vae.encoder(batch)
         mu, logvar = stats[:, : vae.latent], stats[:, vae.latent :].clamp(-10, 10)
-        eps = torch.randn(mu.shape, generator=self._loss_gen).to(mu.device)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + eps * torch.exp(0.5 * logvar)
         out = vae.decoder(z)
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
         return block_loss(out, batch, self.encoder_.blocks) + kl
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        self._ensure_built()
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         vae = self.vae_.cpu().eval()
         with torch.no_grad():

@@ -13,11 +13,12 @@ import pandas as pd
 
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.rng import PrivateRandomness
 from privsynth.mechanisms.counts import noisy_histogram
-from privsynth.privacy.calibrate import gaussian_noise_multiplier, split_epsilon
-from privsynth.privacy.events import GaussianEvent
+from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import normalize_counts
+from privsynth.synthesizers._plan import FitPlan, histogram_noise
 from privsynth.synthesizers.base import Synthesizer, register
 
 __all__ = ["IndependentMarginals"]
@@ -38,8 +39,14 @@ class IndependentMarginals(Synthesizer):
         bins: Bins for numeric columns whose domain declares none.
         noise: ``"auto"`` (Laplace if ``delta == 0`` else Gaussian), ``"laplace"`` or ``"gaussian"``.
         accountant: ``"rdp"`` or ``"pld"``.
-        random_state: Seed for noise and sampling.
+        random_state: Secret seed that makes the fit reproducible (research only; see
+            :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
         secure: Draw noise from the OS CSPRNG with exact samplers.
+
+    Attributes:
+        marginals_: One DP distribution per column (domain order of cells).
+        n_hat_: DP estimate of the record count: the median of the noisy histograms' totals
+            (post-processing, no extra budget).
 
     Example:
         >>> import privsynth as ps
@@ -84,35 +91,31 @@ class IndependentMarginals(Synthesizer):
                 "use accountant='rdp' or noise='laplace'."
             )
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, rng: np.random.Generator) -> None:
+    def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
+        kwargs, events = histogram_noise(epsilon=self.epsilon, delta=self.delta, count=len(domain), accountant=accountant,
+                                         noise=self.noise)
+        return FitPlan(events=events, delta=self.delta, settings={"noise": kwargs})
+
+    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+             checkpoint_dir: Any = None) -> None:
         codes = encode(data, domain, bins=self.bins)
         sizes = levels(domain, bins=self.bins)
-        gaussian = self.noise == "gaussian" or (
-            self.noise == "auto" and self.delta > 0 and ledger.accountant.supports(GaussianEvent(noise_multiplier=1.0, discrete=True))
-        )
-        if gaussian:
-            nm = gaussian_noise_multiplier(
-                epsilon=self.epsilon, delta=self.delta, count=len(domain), accountant=ledger.accountant, discrete=True
-            )
-            kwargs: list[dict[str, float]] = [{"noise_multiplier": nm}] * len(domain)
-        else:
-            kwargs = [{"epsilon": e} for e in split_epsilon(self.epsilon, [1.0] * len(domain))]
-        self.marginals_ = [
-            normalize_counts(
-                noisy_histogram(
-                    codes[:, j], (sizes[j],), ledger=ledger, rng=rng, secure=self.secure,
-                    label=f"1-way marginal of {name!r}", **kwargs[j],
-                )
-            )
+        rng = randomness.generator("releases")
+        noisy = [
+            noisy_histogram(codes[:, j], (sizes[j],), ledger=ledger, rng=rng, secure=self.secure,
+                            label=f"1-way marginal of {name!r}", **plan["noise"][j])
             for j, name in enumerate(domain.names)
         ]
+        self.marginals_ = [normalize_counts(h) for h in noisy]
+        self.n_hat_ = max(0, int(round(float(np.median([h.sum() for h in noisy])))))
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         codes = np.column_stack([rng.choice(len(p), size=n, p=p) for p in self.marginals_]) if n else np.zeros((0, len(self.marginals_)), dtype=np.int64)
         return decode(codes, self.domain_, bins=self.bins, rng=rng)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"n_marginals": len(self.marginals_)}, {f"marginal_{j}": p for j, p in enumerate(self.marginals_)}
+        return {"n_marginals": len(self.marginals_), "n_hat": self.n_hat_}, {f"marginal_{j}": p for j, p in enumerate(self.marginals_)}
 
     def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self.n_hat_ = int(state["n_hat"])
         self.marginals_ = [np.asarray(arrays[f"marginal_{j}"], dtype=float) for j in range(int(state["n_marginals"]))]

@@ -35,12 +35,15 @@ from tqdm.auto import tqdm
 
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.rng import PrivateRandomness
 from privsynth.mechanisms.counts import noisy_count, noisy_histogram
 from privsynth.mechanisms.exponential import exponential
-from privsynth.privacy.calibrate import gaussian_noise_multiplier, split_epsilon
-from privsynth.privacy.events import GaussianEvent
+from privsynth.privacy.accountants import Accountant
+from privsynth.privacy.calibrate import split_epsilon
+from privsynth.privacy.events import ExponentialEvent
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import conditional_table, joint_index, sample_conditional
+from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
 from privsynth.synthesizers.base import Synthesizer, register
 
 __all__ = ["PrivBayes", "r_score", "R_SCORE_SENSITIVITY"]
@@ -89,7 +92,8 @@ class PrivBayes(Synthesizer):
             (paper: 0.3; default 0.1, chosen on Adult like ``theta``).
         bins: Bins for numeric columns whose domain declares none.
         accountant: ``"rdp"`` or ``"pld"``.
-        random_state: Seed for noise, the first attribute and sampling.
+        random_state: Secret seed that makes the fit reproducible (research only; see
+            :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
         secure: Draw noise from the OS CSPRNG with exact samplers.
         progress: Show a progress bar (``None``: only in a terminal). It shows step counts only.
 
@@ -167,41 +171,44 @@ class PrivBayes(Synthesizer):
                 break
         return found or [()]
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, rng: np.random.Generator) -> None:
+    def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
+        d = len(domain)
+        eps_count, eps_structure, eps_tables = self._budget(d)
+        tables, table_events = histogram_noise(epsilon=eps_tables, delta=self.delta, count=d, accountant=accountant)
+        step_eps = split_epsilon(eps_structure, [1.0] * (d - 1)) if d > 1 else ()
+        noise_scale = tables[0].get("noise_multiplier") or 1.0 / tables[0]["epsilon"]
+        return FitPlan(
+            events=(count_event(eps_count), *(ExponentialEvent(epsilon=e) for e in step_eps), *table_events),
+            delta=self.delta,
+            settings={"eps_count": eps_count, "step_eps": step_eps, "tables": tables, "noise_scale": noise_scale},
+        )
+
+    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+             checkpoint_dir: Any = None) -> None:
         codes = encode(data, domain, bins=self.bins)
         sizes = levels(domain, bins=self.bins)
         d = len(domain)
-        eps_count, eps_structure, eps_tables = self._budget(d)
-        self.n_hat_ = noisy_count(data, epsilon=eps_count, ledger=ledger, rng=rng, secure=self.secure, label="record count (for table sizes)")
-
-        gaussian = self.delta > 0 and ledger.accountant.supports(GaussianEvent(noise_multiplier=1.0, discrete=True))
-        if gaussian:
-            table_noise = gaussian_noise_multiplier(epsilon=eps_tables, delta=self.delta, count=d, accountant=ledger.accountant, discrete=True)
-            noise_scale = table_noise
-            table_kwargs: list[dict[str, float]] = [{"noise_multiplier": table_noise}] * d
-        else:
-            parts = split_epsilon(eps_tables, [1.0] * d)
-            noise_scale = 1.0 / parts[0]
-            table_kwargs = [{"epsilon": e} for e in parts]
+        rng = randomness.generator("releases")
+        self.n_hat_ = noisy_count(data, epsilon=plan["eps_count"], ledger=ledger, rng=rng, secure=self.secure,
+                                  label="record count (for table sizes)")
         # theta-usefulness: average noisy count per cell >= theta * noise scale
-        max_cells = max(float(max(sizes)), self.n_hat_ / (self.theta * noise_scale))
+        max_cells = max(float(max(sizes)), self.n_hat_ / (self.theta * plan["noise_scale"]))
         self.max_cells_ = max_cells
 
-        first = int(rng.integers(d))  # public randomness, no privacy cost
+        first = int(randomness.generator("public").integers(d))  # public randomness, no privacy cost
         network: list[tuple[int, tuple[int, ...]]] = [(first, ())]
         chosen = [first]
         scores: dict[tuple[int, tuple[int, ...]], float] = {}
-        step_eps = split_epsilon(eps_structure, [1.0] * (d - 1)) if d > 1 else ()
         bar = tqdm(total=2 * d, desc="PrivBayes", unit="step", disable=self._progress_disabled())
         bar.update(1)
-        for step in range(d - 1):
+        for step, step_eps in enumerate(plan["step_eps"]):
             pairs = [(x, ps) for x in range(d) if x not in chosen for ps in self._candidates(x, chosen, sizes, max_cells)]
             for pair in pairs:
                 if pair not in scores:
                     x, ps = pair
                     scores[pair] = r_score(codes[:, x], codes[:, list(ps)], sizes[x], tuple(sizes[p] for p in ps))
             pick = exponential(
-                np.array([scores[p] for p in pairs]), sensitivity=R_SCORE_SENSITIVITY, epsilon=step_eps[step],
+                np.array([scores[p] for p in pairs]), sensitivity=R_SCORE_SENSITIVITY, epsilon=step_eps,
                 ledger=ledger, rng=rng, secure=self.secure, label=f"structure step {step + 1}: choose next attribute and parents",
             )
             network.append(pairs[pick])
@@ -209,7 +216,7 @@ class PrivBayes(Synthesizer):
             bar.update(1)
 
         conditionals = []
-        for (x, ps), kwargs in zip(network, table_kwargs):
+        for (x, ps), kwargs in zip(network, plan["tables"]):
             shape = tuple(sizes[p] for p in ps) + (sizes[x],)
             counts = noisy_histogram(
                 codes[:, list(ps) + [x]], shape, ledger=ledger, rng=rng, secure=self.secure,

@@ -18,13 +18,15 @@ from privsynth.synthesizers._discrete import normalize_counts
 class NoiseDividedBy100(IndependentMarginals):
     """Charges the ledger for Laplace noise at epsilon, but draws noise 100 times smaller."""
 
-    def _fit(self, data, domain, *, ledger, rng):
+    def _fit(self, data, domain, *, ledger, plan, randomness, checkpoint_dir=None):
+        rng = randomness.generator("releases")
         codes, sizes = encode(data, domain, bins=self.bins), levels(domain, bins=self.bins)
         self.marginals_ = []
         for j, eps in enumerate(split_epsilon(self.epsilon, [1.0] * len(domain))):
             nm = laplace_noise_multiplier(eps)
             ledger.charge(LaplaceEvent(noise_multiplier=nm, discrete=True), label=f"marginal {j}")
             self.marginals_.append(normalize_counts(histogram(codes[:, j], (sizes[j],)) + discrete_laplace_numpy(nm / 100, sizes[j], rng)))
+        self.n_hat_ = len(data)  # (broken on purpose: the exact count)
 
 
 @pytest.fixture(scope="module")

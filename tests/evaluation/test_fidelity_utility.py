@@ -31,8 +31,8 @@ def test_marginal_tvd_by_hand():
 
 def test_correlation_difference_sees_lost_dependence(census):
     data, domain = census
-    indep = IndependentMarginals(epsilon=10.0, random_state=0).fit(data, domain).sample(len(data))
-    pb = PrivBayes(epsilon=10.0, random_state=0, progress=False).fit(data, domain).sample(len(data))
+    indep = IndependentMarginals(epsilon=10.0, random_state=0).fit(data, domain).sample(len(data), random_state=0)
+    pb = PrivBayes(epsilon=10.0, random_state=0, progress=False).fit(data, domain).sample(len(data), random_state=0)
     d_ind, d_pb = correlation_difference(data, indep, domain), correlation_difference(data, pb, domain)
     assert d_pb.mean_absolute < d_ind.mean_absolute
     assert d_ind.real.loc["education", "income"] > 0.3 and d_ind.synthetic.loc["education", "income"] < 0.1

@@ -14,14 +14,15 @@ from torch import nn  # noqa: E402
 
 import privsynth as ps  # noqa: E402
 from privsynth import DomainError, PrivsynthError  # noqa: E402
-from privsynth.mechanisms.dpsgd import Bookkeeper, check_module, opacus_clipped_sum, resolve_device  # noqa: E402
+from privsynth.mechanisms.clipping import Bookkeeper, check_module, opacus_clipped_sum  # noqa: E402
+from privsynth.mechanisms.dpsgd import _chunks, resolve_device  # noqa: E402
 from privsynth.privacy import RdpAccountant, SubsampledGaussianEvent  # noqa: E402
 from privsynth.synthesizers import DPGAN, DPVAE  # noqa: E402
 from privsynth.testing import check_synthesizer  # noqa: E402
 
 OPACUS_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
-FAST = {"epochs": 1, "batch_size": 150, "hidden": (32,), "latent": 8, "progress": False, "device": "cpu"}
-FAST_GAN = {"epochs": 1, "batch_size": 150, "generator_dim": (32,), "discriminator_dim": (32,), "noise_dim": 8, "progress": False,
+FAST = {"epochs": 1, "sampling_rate": 0.1, "hidden": (32,), "latent": 8, "progress": False, "device": "cpu"}
+FAST_GAN = {"epochs": 1, "sampling_rate": 0.1, "generator_dim": (32,), "discriminator_dim": (32,), "noise_dim": 8, "progress": False,
             "device": "cpu"}
 
 
@@ -84,22 +85,18 @@ def test_bookkeeping_refuses_what_it_cannot_do():
 
 def test_gan_fakes_per_step_do_not_depend_on_the_real_batch(census):
     """If the number of fake examples followed the Poisson batch size, adding one record would
-    add a fake example too and move the clipped sum by 2C. It is fixed at batch_size."""
+    add a fake example too and move the clipped sum by 2C. It is fixed before training, from the
+    DP count: the same whatever the batch, and once per logical step whatever the chunking."""
     data, domain = census
     gan = DPGAN(epsilon=2.0, delta=1e-5, random_state=0, **FAST_GAN).fit(data, domain)
+    n_fake = gan._public_examples()
+    assert n_fake == round(gan.sampling_rate_ * gan.n_hat_)
     x = torch.as_tensor(gan.encoder_.transform(data.iloc[:20]))
     for n_real in (0, 3, 7):
-        losses = gan._per_sample_loss(x[:n_real], gan.discriminator_, n_public=150)
-        assert losses.shape == (n_real + 150,)
-    idx = torch.arange(7)
-    keeper = Bookkeeper(gan.discriminator_)
-    small = DPGAN(**{**gan.get_params(), "max_physical_batch_size": 2})
-    small.__dict__.update({k: v for k, v in vars(gan).items() if k.endswith("_") or k.startswith("_")})
-    calls = []
-    original = small._per_sample_loss
-    small._per_sample_loss = lambda b, m, n_public=0: calls.append(n_public) or original(b, m, n_public=n_public)
-    small._clipped_sums(x, idx, gan.discriminator_, keeper, None)
-    assert calls == [150, 0, 0, 0]  # fakes once per logical step, whatever the chunking
+        losses = gan._per_sample_loss(gan.discriminator_, x[:n_real], n_fake, generator=torch.Generator().manual_seed(0))
+        assert losses.shape == (n_real + n_fake,)
+    assert [n for _, n in _chunks(x[:7], 2, n_fake)] == [n_fake, 0, 0, 0]
+    assert [n for _, n in _chunks(x[:0], 2, n_fake)] == [n_fake]
 
 
 def test_batchnorm_is_rejected_with_an_explanation():
@@ -122,7 +119,7 @@ def test_nan_is_a_domain_error_before_training(census):
     bad = data.copy()
     bad.loc[0, "age"] = np.nan
     synth = DPVAE(epsilon=1.0, random_state=0, **FAST)
-    with pytest.raises(DomainError, match="'age' has 1 missing values"):
+    with pytest.raises(DomainError, match="'age' has missing values"):
         synth.fit(bad, domain)
     assert not hasattr(synth, "noise_multiplier_")  # nothing was trained or spent
 
@@ -147,27 +144,31 @@ def test_accounting_matches_opacus_and_never_exceeds_target(census):
     assert cert.parameters["noise_multiplier"] == synth.noise_multiplier_ and cert.parameters["max_grad_norm"] == 1.0
 
 
-def test_poisson_sampler_is_used(census, monkeypatch):
-    from opacus.utils.uniform_sampler import UniformWithReplacementSampler
+def test_exact_poisson_sampling_is_used(census, monkeypatch):
+    import privsynth.synthesizers._dpsgd_train as train_module
 
-    sizes = []
-    original = UniformWithReplacementSampler.__iter__
+    calls = []
+    original = train_module.poisson_sample
 
-    def recording(self):
-        for batch in original(self):
-            sizes.append(len(batch))
-            yield batch
+    def recording(n, q, **kwargs):
+        out = original(n, q, **kwargs)
+        calls.append((n, q, len(out)))
+        return out
 
-    monkeypatch.setattr(UniformWithReplacementSampler, "__iter__", recording)
+    monkeypatch.setattr(train_module, "poisson_sample", recording)
     data, domain = census
     synth = DPVAE(epsilon=2.0, delta=1e-5, random_state=0, **FAST).fit(data, domain)
-    assert synth.sampling_ == "UniformWithReplacementSampler" and not any(
-        isinstance(v, UniformWithReplacementSampler) for v in vars(synth).values())  # no exact n kept on the model
-    assert len(sizes) == synth.steps_ and len(set(sizes)) > 1  # Poisson: batch sizes vary
-    assert abs(np.mean(sizes) - synth.sampling_rate_ * len(data)) < 4 * math.sqrt(synth.sampling_rate_ * len(data))
+    assert len(calls) == synth.steps_ and {c[:2] for c in calls} == {(len(data), synth.sampling_rate_)}
+    sizes = [c[2] for c in calls]
+    assert len(set(sizes)) > 1  # Poisson: batch sizes vary
+    q = synth.sampling_rate_
+    assert q == math.floor(0.1 * 2**53) / 2**53  # the dyadic rate the sampler realizes exactly, and the one accounted
+    assert abs(np.mean(sizes) - q * len(data)) < 4 * math.sqrt(q * len(data) / len(sizes))
 
 
-def test_resume_after_kill_gives_the_uninterrupted_accounting(census, tmp_path):
+def test_resume_after_kill_gives_the_uninterrupted_accounting(census, tmp_path, monkeypatch):
+    import privsynth.synthesizers._dpsgd_train as train_module
+
     data, domain = census
     params = dict(epsilon=2.0, delta=1e-5, random_state=0, checkpoint_every=2, **{**FAST, "epochs": 2})
     full = DPVAE(**params).fit(data, domain)
@@ -175,19 +176,23 @@ def test_resume_after_kill_gives_the_uninterrupted_accounting(census, tmp_path):
     class Killed(Exception):
         pass
 
-    victim = DPVAE(**params)
+    original = train_module.save_checkpoint
 
-    def kill(step):
-        if step == 7:
+    def save_then_die(directory, state):
+        original(directory, state)
+        if state.step == 6:
             raise Killed
 
-    victim._on_step = kill
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
     with pytest.raises(Killed):
-        victim.fit(data, domain, checkpoint_dir=tmp_path)
+        DPVAE(**params).fit(data, domain, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(train_module, "save_checkpoint", original)
+    blob = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert blob["step"] == 6 and not any("gen" in k or "rng" in k or "seed" in k for k in blob)  # no generator state
     resumed = DPVAE(**params).fit(data, domain, checkpoint_dir=tmp_path)
     assert resumed.certificate_.entries == full.certificate_.entries
     assert resumed.certificate_.spent == full.certificate_.spent and ps.verify(resumed.certificate_).ok
-    for a, b in zip(full.vae_.parameters(), resumed.vae_.parameters()):  # RNG state restored: same training
+    for a, b in zip(full.vae_.parameters(), resumed.vae_.parameters()):  # streams re-derived by step: same training
         assert torch.allclose(a, b, atol=1e-5)
     with pytest.raises(PrivsynthError, match="different configuration"):
         DPVAE(**{**params, "epsilon": 3.0}).fit(data, domain, checkpoint_dir=tmp_path)

@@ -17,10 +17,13 @@ def cls(request):
     return SYNTHESIZERS[request.param]
 
 
-def test_empty_frame_is_refused(cls, census):
+def test_empty_frame_is_a_dataset_like_any_other(cls, census):
+    """D = {} and D + {t} are neighbours: whether a fit succeeds must not depend on the count,
+    so an empty table fits (to pure noise) instead of raising (issue #9)."""
     data, domain = census
-    with pytest.raises(DomainError, match="empty"):
-        cls(epsilon=1.0, random_state=0).fit(data.iloc[:0], domain)
+    syn = cls(epsilon=1.0, random_state=0).fit(data.iloc[:0], domain)
+    ps.core.validate(syn.sample(50), domain)
+    assert ps.verify(syn.certificate_).ok and syn.certificate_ == cls(epsilon=1.0, random_state=0).fit(data.iloc[:1], domain).certificate_
 
 
 def test_single_row(cls):
@@ -44,7 +47,7 @@ def test_constant_column_and_all_missing_column(cls):
 
 def test_all_missing_in_a_non_nullable_column_is_a_domain_error(cls):
     domain = ps.Domain((ps.Numeric("x", 0, 1), ps.Categorical("c", ("a",))))
-    with pytest.raises(DomainError, match="'x' has 3 missing values"):
+    with pytest.raises(DomainError, match="'x' has missing values"):
         cls(epsilon=1.0).fit(pd.DataFrame({"x": [np.nan] * 3, "c": ["a"] * 3}), domain)
 
 
@@ -69,7 +72,7 @@ def test_fit_never_reads_the_domain_off_the_data(cls, census):
     data, domain = census
     bad = data.copy()
     bad.loc[3, "age"] = 150  # outside the declared public bounds
-    with pytest.raises(DomainError, match="'age' has 1 values outside its public bounds"):
+    with pytest.raises(DomainError, match="'age' has values outside its public bounds"):
         cls(epsilon=1.0, random_state=0).fit(bad, domain)
     with pytest.warns(ps.PrivacyLeakWarning):
         inferred = ps.Domain.infer(data)

@@ -5,7 +5,7 @@ import pytest
 import privsynth as ps
 from privsynth import BudgetExceededError, DomainError, NotFittedError, PrivacyLeakWarning
 from privsynth.core.dataset import encode, levels
-from privsynth.privacy import Budget, Ledger, LaplaceEvent
+from privsynth.privacy import Budget, LaplaceEvent, Ledger
 from privsynth.synthesizers import IndependentMarginals
 from privsynth.testing import check_synthesizer
 
@@ -55,7 +55,8 @@ def test_budget_is_split_and_labelled(census):
     assert [e.label for e in cert.entries][0] == "1-way marginal of 'age'"
     assert sum(e.event.epsilon for e in cert.entries) <= 1.0
     assert cert.spent.epsilon == pytest.approx(1.0) and cert.spent.delta == 0.0
-    assert any("PCG64" in a for a in cert.assumptions)
+    assert any("reproducible run" in a and "secret" in a for a in cert.assumptions)
+    assert "random_state" not in cert.parameters and "seed" not in cert.to_dict()
 
 
 def test_shared_ledger_composes_and_refuses(census):
@@ -65,8 +66,10 @@ def test_shared_ledger_composes_and_refuses(census):
     syn = IndependentMarginals(epsilon=1.0, random_state=0).fit(data, domain, ledger=ledger)
     assert syn.certificate_.spent.epsilon == pytest.approx(1.5)
     assert syn.certificate_.entries[0].label == "earlier release"
-    with pytest.raises(BudgetExceededError):
+    before = ledger.entries
+    with pytest.raises(BudgetExceededError, match="Nothing was charged"):
         IndependentMarginals(epsilon=1.0, random_state=0).fit(data, domain, ledger=ledger)
+    assert ledger.entries == before
     with pytest.raises(ValueError, match="delta"):
         IndependentMarginals(epsilon=0.1, delta=1e-5, random_state=0).fit(data, domain, ledger=Ledger(Budget(epsilon=1.0)))
 
@@ -75,7 +78,7 @@ def test_fit_never_reads_the_domain_off_the_data(census):
     data, domain = census
     bad = data.copy()
     bad.loc[0, "race"] = "Martian"
-    with pytest.raises(DomainError, match="'race' has 1 values outside"):
+    with pytest.raises(DomainError, match="'race' has values outside"):
         IndependentMarginals(epsilon=1.0).fit(bad, domain)
     with pytest.warns(PrivacyLeakWarning):
         inferred = ps.Domain.infer(data)
@@ -94,8 +97,6 @@ def test_misuse_is_explained(census):
     ]:
         with pytest.raises(ValueError, match=pattern):
             IndependentMarginals(**params).fit(data, domain)
-    with pytest.raises(DomainError, match="empty"):
-        IndependentMarginals().fit(data.iloc[:0], domain)
     syn = IndependentMarginals(random_state=0).fit(data, domain)
     with pytest.raises(ValueError, match="non-negative"):
         syn.sample(-1)
@@ -103,14 +104,15 @@ def test_misuse_is_explained(census):
         syn.set_params(colour="red")
 
 
-def test_default_sample_stream_moves_on_and_survives_save(census, tmp_path):
+def test_unseeded_sampling_is_fresh_and_a_public_seed_survives_save(census, tmp_path):
     data, domain = census
     syn = IndependentMarginals(epsilon=1.0, random_state=3).fit(data, domain)
     first, second = syn.sample(50), syn.sample(50)
     assert not first.equals(second)
     syn.save(tmp_path / "m.privsynth")
     loaded = ps.load(tmp_path / "m.privsynth")
-    assert loaded.sample(50).equals(syn.sample(50))
+    assert not loaded.sample(50).equals(syn.sample(50))  # no stored stream: fresh rows
+    assert loaded.sample(50, random_state=9).equals(syn.sample(50, random_state=9))
 
 
 def test_single_row_and_constant_column():

@@ -8,6 +8,7 @@ import pytest
 import privsynth as ps
 from privsynth.core.io import _canonical_zip
 from privsynth.synthesizers import IndependentMarginals
+from privsynth.testing import forge_lower_epsilon
 
 
 @pytest.fixture
@@ -23,9 +24,12 @@ def _members(path):
         return {n: z.read(n) for n in z.namelist()}
 
 
-def test_round_trip_keeps_params(model):
+def test_round_trip_keeps_public_params_and_never_the_seed(model):
     loaded = ps.load(model)
-    assert isinstance(loaded, IndependentMarginals) and loaded.random_state == 0
+    assert isinstance(loaded, IndependentMarginals) and loaded.epsilon == 1.0 and loaded.random_state is None
+    docs = {n: json.loads(b) for n, b in _members(model).items() if n.endswith(".json")}
+    assert "random_state" not in docs["model.json"]["params"] and "seed" not in docs["certificate.json"]
+    assert not {"sample_seed", "n_sample_calls"} & set(docs["model.json"])
 
 
 def test_byte_flip_is_refused(model, tmp_path):
@@ -71,3 +75,57 @@ def test_unknown_class_and_domain_mismatch(model, tmp_path):
         path.write_bytes(_canonical_zip(members))
         with pytest.raises(ps.IntegrityError, match=pattern):
             ps.load(path)
+
+
+@pytest.fixture
+def keys(tmp_path):
+    from privsynth.core.signing import generate_keypair
+
+    mine, theirs = generate_keypair(tmp_path / "mine"), generate_keypair(tmp_path / "theirs")
+    return {"key": mine[0], "pub": mine[1], "other_key": theirs[0], "other_pub": theirs[1]}
+
+
+def test_a_consistent_forgery_passes_verify_but_not_trust(census, tmp_path, keys):
+    data, domain = census
+    genuine = IndependentMarginals(epsilon=1.0).fit(data, domain).save(tmp_path / "genuine.privsynth", sign_key=keys["key"])
+    loaded = ps.load(genuine, trusted_keys=[keys["pub"]], max_epsilon=1.0)
+    assert loaded.signed_by_.startswith("ed25519:") and ps.verify(loaded.certificate_).ok
+    forged = forge_lower_epsilon(genuine, tmp_path / "forged.privsynth")
+    lie = ps.load(forged)  # without trust, the forgery loads and even verifies: hashes and arithmetic agree
+    assert ps.verify(lie.certificate_).ok and lie.certificate_.spent.epsilon == pytest.approx(0.5)
+    with pytest.raises(ps.TrustError, match="not signed"):
+        ps.load(forged, trusted_keys=[keys["pub"]])
+    resigned = IndependentMarginals(epsilon=1.0).fit(data, domain).save(tmp_path / "theirs.privsynth", sign_key=keys["other_key"])
+    with pytest.raises(ps.TrustError, match="not among the trusted keys"):
+        ps.load(resigned, trusted_keys=[keys["pub"]])
+    with pytest.raises(ps.TrustError, match="over max_epsilon"):
+        ps.load(genuine, trusted_keys=[keys["pub"]], max_epsilon=0.5)
+
+
+def test_a_signed_file_edited_after_signing_is_refused_even_without_trust(census, tmp_path, keys):
+    data, domain = census
+    genuine = IndependentMarginals(epsilon=1.0).fit(data, domain).save(tmp_path / "g.privsynth", sign_key=keys["key"])
+    members = _members(genuine)
+    signature = members["signature.json"]
+    forge_lower_epsilon(genuine, tmp_path / "f.privsynth")
+    edited = _members(tmp_path / "f.privsynth")
+    edited["signature.json"] = signature  # the old signature kept on new contents
+    (tmp_path / "f.privsynth").write_bytes(_canonical_zip(edited))
+    with pytest.raises(ps.IntegrityError, match="changed after signing"):
+        ps.load(tmp_path / "f.privsynth")
+
+
+def test_unsigned_files_load_when_no_trust_is_asked(model):
+    assert ps.load(model).signed_by_ is None
+    with pytest.raises(ps.TrustError, match="not signed"):
+        ps.load(model, trusted_keys=[])
+
+
+def test_require_valid(census, tmp_path):
+    data, domain = census
+    with pytest.warns(ps.PrivacyLeakWarning):
+        inferred = ps.Domain.infer(data)
+    path = IndependentMarginals(epsilon=1.0).fit(data, inferred).save(tmp_path / "m.privsynth")
+    assert not ps.load(path).certificate_.valid
+    with pytest.raises(ps.TrustError, match="invalid certificate"):
+        ps.load(path, require_valid=True)

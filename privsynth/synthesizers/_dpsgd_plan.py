@@ -1,0 +1,80 @@
+"""The plan of a DP-SGD fit, a pure function of public parameters (no record, no count).
+
+A DP-SGD fit charges, in order:
+
+1. a noisy record count (1% of epsilon): post-processing turns it into the expected batch size
+   ``sampling_rate * n_hat`` (the gradient normalizer and the GAN's number of fakes per step)
+   and a DP size for releases;
+2. DP histograms released before training, each a named share of epsilon split evenly over its
+   histograms (the quantile transform of numeric columns, the GAN's conditional marginal);
+3. ``steps = ceil(epochs / sampling_rate)`` DP-SGD steps of the Poisson-subsampled Gaussian
+   mechanism, with the noise multiplier calibrated so that everything composes to at most
+   ``(epsilon, delta)``.
+
+The sampling rate is a *parameter*, not ``batch_size / n``: under add/remove-one neighbours the
+record count is private, so a rate derived from it would make the plan -- steps, noise, and the
+delta the certificate states -- depend on the data. The rate is rounded down to a multiple of
+``2**-53``, which the sampler realizes exactly. ``delta=None`` means :data:`AUTO_DELTA`, a fixed
+public value (not ``1/n``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from privsynth.mechanisms.sampling import dyadic_rate
+from privsynth.privacy.accountants import Accountant
+from privsynth.privacy.calibrate import dpsgd_noise_multiplier, split_epsilon
+from privsynth.privacy.events import SubsampledGaussianEvent
+from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
+
+__all__ = ["plan_dpsgd", "AUTO_DELTA", "COUNT_SHARE"]
+
+#: DP-SGD's delta when none is given: fixed and public (a delta read off the data would not be).
+AUTO_DELTA = 1e-5
+#: Share of epsilon spent on the noisy record count.
+COUNT_SHARE = 0.01
+
+
+def plan_dpsgd(*, epsilon: float, delta: float | None, sampling_rate: float, epochs: float, accountant: Accountant,
+               histograms: Mapping[str, tuple[float, int]] | None = None) -> FitPlan:
+    """Every charge of a DP-SGD fit, and the noise multiplier that makes them fit ``(epsilon, delta)``.
+
+    Args:
+        epsilon, delta: The fit's budget (``delta=None``: :data:`AUTO_DELTA`).
+        sampling_rate: Poisson sampling rate of each step.
+        epochs: Expected passes over the data; ``steps = ceil(epochs / sampling_rate)``.
+        accountant: Calibrates the noise.
+        histograms: ``name -> (share of epsilon, number of histograms)`` released before training.
+
+    Example:
+        >>> from privsynth.privacy.accountants import RdpAccountant
+        >>> plan = plan_dpsgd(epsilon=1.0, delta=None, sampling_rate=0.1, epochs=2, accountant=RdpAccountant())
+        >>> plan["steps"], plan.delta, round(plan["noise_multiplier"], 2)
+        (20, 1e-05, 2.3)
+    """
+    delta = AUTO_DELTA if delta is None else float(delta)
+    histograms = {k: v for k, v in (histograms or {}).items() if v[1] > 0}
+    shares = [share for share, _ in histograms.values()]
+    if not 0 < COUNT_SHARE + sum(shares) < 1:
+        raise ValueError(f"The pre-training releases' shares of epsilon must sum below {1 - COUNT_SHARE}, got {sum(shares)}.")
+    eps_count, *eps_hist, _ = split_epsilon(epsilon, [COUNT_SHARE, *shares, 1 - COUNT_SHARE - sum(shares)])
+    events = [count_event(eps_count)]
+    noise: dict[str, list[dict[str, float]]] = {}
+    for (name, (_, count)), eps in zip(histograms.items(), eps_hist):
+        noise[name], hist_events = histogram_noise(epsilon=eps, delta=0.0, count=count, accountant=accountant, noise="laplace")
+        events += hist_events
+    q = dyadic_rate(sampling_rate)
+    steps = max(1, math.ceil(epochs / float(sampling_rate) - 1e-9))  # tolerant of float round-off (3 / 0.1)
+    nm = dpsgd_noise_multiplier(epsilon=epsilon, delta=delta, sampling_rate=q, steps=steps, accountant=accountant,
+                                already_spent=events)
+    events.append(SubsampledGaussianEvent(noise_multiplier=nm, sampling_rate=q, steps=steps))
+    return FitPlan(
+        events=events,
+        delta=delta,
+        settings={"eps_count": eps_count, "histograms": noise, "sampling_rate": q, "steps": steps, "noise_multiplier": nm},
+        parameters={"resolved_delta": delta, "resolved_sampling_rate": q, "steps": steps, "noise_multiplier": nm},
+        assumptions=(f"DP-SGD: exact Poisson sampling at rate {q:.6g}, {steps} steps, noise multiplier {nm:.6g} "
+                     "(one Gaussian draw per step on the sum of per-example gradients clipped in L2)",),
+    )

@@ -1,0 +1,91 @@
+"""A fit's plan: every charge it will make, computed from parameters and the public domain only.
+
+DESIGN.md rule 3: a fit plans all its charges and checks the whole plan against the ledger
+before its first charge, so a refused fit spends nothing. The plan is public (it depends on no
+record), goes into the certificate's parameters, and :meth:`Synthesizer.fit` checks afterwards
+that the fit charged exactly the planned events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from privsynth.privacy.accountants import Accountant
+from privsynth.privacy.calibrate import gaussian_noise_multiplier, laplace_noise_multiplier, split_epsilon
+from privsynth.privacy.events import Event, GaussianEvent, LaplaceEvent, SubsampledGaussianEvent
+
+__all__ = ["FitPlan", "histogram_noise", "count_event", "same_charges"]
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What a fit will charge, and the public settings it uses to do so.
+
+    Attributes:
+        events: Every event the fit charges (DP-SGD steps as one event with ``steps``).
+        delta: The delta the fit is calibrated for (the budget's delta for its own ledger).
+        settings: Noise levels and other public values the fit reads back (``plan["key"]``).
+        parameters: Public values worth stating in the certificate.
+        assumptions: Plan-specific assumption lines for the certificate.
+    """
+
+    events: tuple
+    delta: float
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    assumptions: tuple = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "events", tuple(self.events))
+        object.__setattr__(self, "assumptions", tuple(self.assumptions))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.settings[key]
+
+
+def count_event(epsilon: float) -> LaplaceEvent:
+    """The event :func:`privsynth.mechanisms.noisy_count` charges at ``epsilon``."""
+    return LaplaceEvent(noise_multiplier=laplace_noise_multiplier(epsilon), discrete=True)
+
+
+def histogram_noise(*, epsilon: float, delta: float, count: int, accountant: Accountant,
+                    noise: str = "auto") -> tuple[list[dict[str, float]], list[Event]]:
+    """Noise for ``count`` histograms that share ``(epsilon, delta)``, as mechanism keyword
+    arguments and the events they charge.
+
+    ``"laplace"`` (or ``"auto"`` with ``delta = 0`` or an accountant that cannot model the
+    discrete Gaussian): discrete Laplace at ``epsilon / count`` each. ``"gaussian"`` (``"auto"``
+    otherwise): one discrete-Gaussian noise multiplier calibrated for all ``count`` together,
+    which is much better when ``count`` is large.
+
+    Example:
+        >>> from privsynth.privacy.accountants import RdpAccountant
+        >>> kwargs, events = histogram_noise(epsilon=1.0, delta=0.0, count=2, accountant=RdpAccountant())
+        >>> kwargs
+        [{'epsilon': 0.5}, {'epsilon': 0.5}]
+    """
+    gaussian = noise == "gaussian" or (
+        noise == "auto" and delta > 0 and accountant.supports(GaussianEvent(noise_multiplier=1.0, discrete=True)))
+    if gaussian:
+        nm = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, count=count, accountant=accountant, discrete=True)
+        return [{"noise_multiplier": nm}] * count, [GaussianEvent(noise_multiplier=nm, discrete=True)] * count
+    parts = split_epsilon(epsilon, [1.0] * count)
+    return [{"epsilon": e} for e in parts], [LaplaceEvent(noise_multiplier=laplace_noise_multiplier(e), discrete=True) for e in parts]
+
+
+def _expanded(events: Iterable[Event]) -> Counter:
+    """Events as a multiset with DP-SGD steps counted one by one (coalescing does not matter)."""
+    out: Counter = Counter()
+    for e in events:
+        if isinstance(e, SubsampledGaussianEvent):
+            out[SubsampledGaussianEvent(noise_multiplier=e.noise_multiplier, sampling_rate=e.sampling_rate, steps=1)] += e.steps
+        else:
+            out[e] += 1
+    return out
+
+
+def same_charges(planned: Iterable[Event], charged: Iterable[Event]) -> bool:
+    """Whether ``charged`` are exactly the ``planned`` events (order and step coalescing aside)."""
+    return _expanded(planned) == _expanded(charged)
