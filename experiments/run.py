@@ -26,15 +26,12 @@ log = logging.getLogger("privsynth.experiments")
 
 
 def make_factory(cfg: DictConfig):
-    """``seed -> synthesizer`` from the synthesizer group, with the hardware placed where the
-    synthesizer takes it (DP-SGD synthesizers have ``device`` / ``devices``). The pipeline passes
-    ``seed=None`` (fresh OS entropy) unless the config says ``reproducible: true``."""
+    """``seed -> synthesizer`` from the synthesizer group. The pipeline passes ``seed=None``
+    (fresh OS entropy) unless the config says ``reproducible: true``, and applies the
+    ``hardware`` group to synthesizers that take a ``device``."""
 
     def factory(seed: int | None):
-        synth = instantiate(cfg.synthesizer, random_state=None if seed is None else int(seed), _convert_="all")
-        names = synth._param_names()
-        hw = {k: v for k, v in OmegaConf.to_container(cfg.hardware, resolve=True).items() if k in names}
-        return synth.set_params(**hw) if hw else synth
+        return instantiate(cfg.synthesizer, random_state=None if seed is None else int(seed), _convert_="all")
 
     return factory
 
@@ -48,7 +45,7 @@ def main(cfg: DictConfig) -> float | None:
     except ConfigError as exc:
         print(f"privsynth: config error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except (PrivsynthError, FileNotFoundError) as exc:
+    except (PrivsynthError, FileNotFoundError, ValueError) as exc:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         sys.exit(2)
     state = "skipped (already finished)" if report.skipped else "done"

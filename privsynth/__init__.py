@@ -17,6 +17,7 @@ from privsynth.core.errors import (
     NotFittedError,
     PrivacyLeakWarning,
     PrivsynthError,
+    ReleaseQualityWarning,
     TrustError,
 )
 from privsynth.privacy.budget import Budget
@@ -34,7 +35,7 @@ except Exception:  # noqa: BLE001 - not installed (running from a checkout)
 __all__ = [
     "Domain", "Categorical", "Ordinal", "Numeric", "Budget", "Ledger", "Certificate", "verify", "load",
     "synthesizers", "evaluation", "datasets", "mechanisms", "privacy",
-    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError",
+    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError", "ReleaseQualityWarning",
     "PrivacyLeakWarning",
     "__version__",
 ]

@@ -25,25 +25,27 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from privsynth.core import checks
 from privsynth.core.domain import Domain
 from privsynth.core.errors import PrivsynthError
 from privsynth.core.io import file_sha256
 from privsynth.core.signing import KeyLike
+from privsynth.datasets.spec import DatasetSpec
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.synthesizers.base import Synthesizer
 
-__all__ = ["RunReport", "ConfigError", "run", "run_config", "validate_config", "load_dataset", "MARKER", "RELEASE", "RELEASE_FILES"]
+__all__ = ["RunReport", "ConfigError", "Evaluation", "Hardware", "run", "run_config", "validate_config", "load_dataset", "MARKER",
+           "RELEASE", "RELEASE_FILES"]
 
 log = logging.getLogger(__name__)
 MARKER = "run.json"
@@ -68,102 +70,126 @@ class RunReport:
     files: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"output_dir": self.output_dir, "summary": self.summary, "metrics": self.metrics, "skipped": self.skipped, "files": self.files}
+        return {"output_dir": self.output_dir, "summary": self.summary, "metrics": self.metrics, "skipped": self.skipped,
+                "files": self.files}
 
 
 # -- data ------------------------------------------------------------------------------------
-def load_dataset(spec: Mapping[str, Any]) -> tuple[pd.DataFrame, Domain]:
-    """Load ``(data, domain)`` from a dataset spec (the ``dataset`` config group).
+@dataclass(frozen=True)
+class Evaluation:
+    """What to measure about a release (the ``evaluation`` config group's ``_target_``).
 
-    ``loader`` is one of ``census`` (built-in; ``rows``, ``seed``), ``adult``,
-    ``adult_discretized``, ``arx_adult`` (shared data; ``data_dir`` optional) or ``file``
-    (``path`` to CSV/Parquet, ``domain`` file, optional ``read`` options for pandas).
+    Args:
+        tvd_orders: Orders of the marginal total-variation distances.
+        utility: Train-on-synthetic/test-on-real AUC for the dataset's target.
+        anonymity: k, l, t of the release on the dataset's quasi-identifiers / sensitive column.
+        membership: Distance-to-closest-record and density-ratio membership inference.
+        mia_n_eval, mia_bootstrap: Records scored and bootstrap rounds of the attacks.
+        audit_trials: An empirical epsilon lower bound over that many fits (0: no audit).
+        audit_rows, audit_jobs: Rows the audit fits on, and parallel fits.
     """
-    from privsynth import datasets
 
-    loader = spec.get("loader")
-    folder = spec.get("data_dir")
-    if loader == "census":
-        return datasets.make_census(int(spec.get("rows", 5000)), random_state=int(spec.get("seed", 0)))
-    if loader == "adult":
-        path = Path(folder) / "adult.csv" if folder else None
-        return datasets.load_adult(path=path)
-    if loader == "adult_discretized":
-        return datasets.load_adult_discretized(folder=folder)
-    if loader == "arx_adult":
-        return datasets.load_arx_adult(folder=folder)
-    if loader == "file":
-        domain = Domain.from_file(spec["domain"])
-        return datasets.read_table(spec["path"], domain, **dict(spec.get("read") or {})), domain
-    raise ConfigError(f"dataset.loader: unknown loader {loader!r}; use census, adult, adult_discretized, arx_adult or file.")
+    tvd_orders: tuple = (1, 2, 3)
+    utility: bool = True
+    anonymity: bool = True
+    membership: bool = True
+    mia_n_eval: int = 1000
+    mia_bootstrap: int = 100
+    audit_trials: int = 0
+    audit_rows: int = 500
+    audit_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tvd_orders", tuple(int(o) for o in self.tvd_orders))
+
+    @classmethod
+    def from_mapping(cls, spec: "Mapping[str, Any] | Evaluation | None") -> "Evaluation":
+        if isinstance(spec, Evaluation):
+            return spec
+        values = {k: v for k, v in dict(spec or {}).items() if k != "_target_"}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"evaluation.{unknown[0]}: unknown key; the evaluation takes {sorted(known)}.")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Where DP-SGD synthesizers train (the ``hardware`` config group's ``_target_``): a
+    ``device`` and the number of data-parallel ``devices``; synthesizers without those
+    parameters ignore them."""
+
+    device: str = "cpu"
+    devices: int = 1
+
+    def apply(self, synth: Synthesizer) -> Synthesizer:
+        names = synth._param_names()
+        return synth.set_params(**{k: v for k, v in (("device", self.device), ("devices", self.devices)) if k in names})
+
+
+def load_dataset(spec: "Mapping[str, Any] | DatasetSpec") -> tuple[pd.DataFrame, Domain]:
+    """Load ``(data, domain)`` from a dataset spec (the ``dataset`` config group); see
+    :class:`privsynth.datasets.DatasetSpec`."""
+    return _dataset(spec).load()
+
+
+def _dataset(spec: "Mapping[str, Any] | DatasetSpec") -> DatasetSpec:
+    try:
+        return DatasetSpec.from_mapping(spec)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"dataset: {exc}") from None
 
 
 def validate_config(cfg: Mapping[str, Any]) -> None:
     """Check a run config before any work; raises :class:`ConfigError` naming the key."""
     privacy = cfg.get("privacy") or {}
-    eps, delta = privacy.get("epsilon"), privacy.get("delta", 0.0)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-        raise ConfigError(f"privacy.epsilon: must be a finite number > 0, got {eps!r}.")
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
-        raise ConfigError(f"privacy.delta: must be in [0, 1), got {delta!r}.")
-    if privacy.get("accountant", "rdp") not in ("rdp", "pld"):
-        raise ConfigError(f"privacy.accountant: must be 'rdp' or 'pld', got {privacy.get('accountant')!r}.")
-    dataset = cfg.get("dataset") or {}
-    if dataset.get("loader") == "file":
-        for key in ("path", "domain"):
-            if not dataset.get(key) or not Path(dataset[key]).is_file():
-                raise ConfigError(f"dataset.{key}: file {dataset.get(key)!r} does not exist.")
-    elif dataset.get("loader") in ("adult", "adult_discretized", "arx_adult"):
-        from privsynth.datasets import data_dir
-
-        try:
-            data_dir(dataset.get("data_dir"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"dataset.data_dir: {exc}") from None
-    elif dataset.get("loader") != "census":
-        raise ConfigError(f"dataset.loader: unknown loader {dataset.get('loader')!r}.")
-    split = cfg.get("holdout_fraction", 0.2)
-    if not isinstance(split, (int, float)) or not 0 < split < 1:
-        raise ConfigError(f"holdout_fraction: must be in (0, 1), got {split!r}.")
-    size = cfg.get("n_synthetic")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError(f"n_synthetic: must be a positive integer or null (the model's DP record count), got {size!r}.")
-    key = cfg.get("sign_key")
-    if key is not None and not Path(key).is_file():
-        raise ConfigError(f"sign_key: file {key!r} does not exist; create a key pair with `privsynth keygen`.")
+    try:
+        checks.number(privacy.get("epsilon"), "privacy.epsilon", low=0, low_open=True)
+        checks.number(privacy.get("delta", 0.0), "privacy.delta", low=0, high=1, high_open=True)
+        checks.choice(privacy.get("accountant", "rdp"), "privacy.accountant", ("rdp", "pld"))
+        checks.number(cfg.get("holdout_fraction", 0.2), "holdout_fraction", low=0, high=1, low_open=True, high_open=True)
+        checks.integer(cfg.get("n_synthetic"), "n_synthetic (null: the model's DP record count)", none=True)
+    except ValueError as exc:
+        key, _, rest = str(exc).partition(" must be ")
+        raise ConfigError(f"{key.split(' ')[0]}: must be {rest}") from None
+    for key, problem in _dataset(cfg.get("dataset") or {}).problems():
+        raise ConfigError(f"dataset.{key}: {problem}")
+    Evaluation.from_mapping(cfg.get("evaluation"))
+    sign_key = cfg.get("sign_key")
+    if sign_key is not None and not Path(sign_key).is_file():
+        raise ConfigError(f"sign_key: file {sign_key!r} does not exist; create a key pair with `privsynth keygen`.")
 
 
 # -- evaluation ------------------------------------------------------------------------------
-def _evaluate(members: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, domain: Domain, spec: Mapping[str, Any],
-              dataset: Mapping[str, Any], factory: Callable[[int], Synthesizer], seed: int) -> dict[str, Any]:
+def _evaluate(members: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, domain: Domain, spec: Evaluation,
+              dataset: DatasetSpec | None, factory: Callable[[int], Synthesizer], seed: int) -> dict[str, Any]:
     from privsynth import evaluation as ev
 
     metrics: dict[str, Any] = {}
-    for order in spec.get("tvd_orders", (1, 2, 3)):
+    for order in spec.tvd_orders:
         if order <= len(domain):
             metrics[f"tvd_{order}"] = ev.marginal_tvd(members, synthetic, domain, order=order).average
-    target = dataset.get("target")
-    if spec.get("utility", True) and target:
-        res = ev.train_synthetic_test_real(members, holdout, synthetic, domain, target=target, positive=dataset.get("positive"))
-        metrics.update(tstr_auc=res.auc_synthetic, trtr_auc=res.auc_real)
-    qis = list(dataset.get("quasi_identifiers") or domain.with_role("quasi_identifier"))
-    sensitive = dataset.get("sensitive") or next(iter(domain.with_role("sensitive")), None)
-    if spec.get("anonymity", True) and qis:
+    if spec.utility and dataset is not None and dataset.target:
+        tstr = ev.train_synthetic_test_real(members, holdout, synthetic, domain, target=dataset.target, positive=dataset.positive)
+        metrics.update(tstr_auc=tstr.auc_synthetic, trtr_auc=tstr.auc_real)
+    qis = list((dataset.quasi_identifiers if dataset else None) or domain.with_role("quasi_identifier"))
+    sensitive = (dataset.sensitive if dataset else None) or next(iter(domain.with_role("sensitive")), None)
+    if spec.anonymity and qis:
         metrics["k_anonymity"] = ev.k_anonymity(synthetic, qis).k
         if sensitive and not synthetic[sensitive].isna().any():
             metrics["l_diversity"] = ev.l_diversity(synthetic, qis, sensitive).l
             metrics["t_closeness"] = ev.t_closeness(synthetic, qis, sensitive).t
-    if spec.get("membership", True):
-        mia = ev.membership_inference(synthetic, members, holdout, domain, n_eval=int(spec.get("mia_n_eval", 1000)),
-                                      n_bootstrap=int(spec.get("mia_bootstrap", 100)), random_state=seed)
-        for name, res in mia.attacks.items():
-            metrics[f"mia_{name}_auc"] = res.auc
-            metrics[f"mia_{name}_advantage"] = res.advantage
-    audit_trials = int(spec.get("audit_trials", 0) or 0)
-    if audit_trials:
-        res = ev.audit(factory, members.iloc[: int(spec.get("audit_rows", 500))], domain, n_trials=audit_trials,
-                       n_jobs=int(spec.get("audit_jobs", 1)), random_state=seed, progress=False)
-        metrics.update(audit_epsilon_lower_bound=res.epsilon_lower_bound, audit_exceeds_claim=res.exceeds_claim)
+    if spec.membership:
+        mia = ev.membership_inference(synthetic, members, holdout, domain, n_eval=spec.mia_n_eval, n_bootstrap=spec.mia_bootstrap,
+                                      random_state=seed)
+        for name, attack in mia.attacks.items():
+            metrics[f"mia_{name}_auc"] = attack.auc
+            metrics[f"mia_{name}_advantage"] = attack.advantage
+    if spec.audit_trials:
+        audited = ev.audit(factory, members.iloc[: spec.audit_rows], domain, n_trials=spec.audit_trials, n_jobs=spec.audit_jobs,
+                           random_state=seed, progress=False)
+        metrics.update(audit_epsilon_lower_bound=audited.epsilon_lower_bound, audit_exceeds_claim=audited.exceeds_claim)
     return metrics
 
 
@@ -184,8 +210,8 @@ def run(
     reproducible: bool = False,
     holdout_fraction: float = 0.2,
     n_synthetic: int | None = None,
-    evaluation: Mapping[str, Any] | None = None,
-    dataset: Mapping[str, Any] | None = None,
+    evaluation: "Evaluation | Mapping[str, Any] | None" = None,
+    dataset: "DatasetSpec | Mapping[str, Any] | None" = None,
     overwrite: bool = False,
     save_model: bool = True,
     sign_key: KeyLike | None = None,
@@ -205,10 +231,9 @@ def run(
         holdout_fraction: Share of records held out (non-members for MIA, test set for TSTR).
         n_synthetic: Records to release; default: the model's DP record count ``n_hat_`` (at
             least 1) -- never the exact number of training records.
-        evaluation: Options: ``tvd_orders``, ``utility``, ``anonymity``, ``membership``,
-            ``mia_n_eval``, ``mia_bootstrap``, ``audit_trials`` (0 = no audit), ``audit_rows``.
-        dataset: The dataset spec (``name``, ``target``, ``positive``, ``quasi_identifiers``,
-            ``sensitive``), recorded and used by the evaluators.
+        evaluation: What to measure (:class:`Evaluation`, or its fields as a mapping).
+        dataset: The :class:`~privsynth.datasets.DatasetSpec` (or a mapping): its name is recorded,
+            its roles used by the evaluators.
         overwrite: Redo a finished run.
         save_model: Also release the model file.
         sign_key: Ed25519 private key signing the model file and the release's certificate.
@@ -236,8 +261,8 @@ def run(
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     release = out / RELEASE
     release.mkdir(parents=True, exist_ok=True)
-    evaluation = dict(evaluation or {})
-    dataset = dict(dataset or {})
+    spec = Evaluation.from_mapping(evaluation)
+    data_spec = None if dataset is None else _dataset(dataset)
 
     split, sampling = np.random.SeedSequence(seed).spawn(2)
     order = np.random.default_rng(split).permutation(len(data))
@@ -261,12 +286,12 @@ def run(
     if save_model:
         synth.save(out / files["model"], sign_key=sign_key)
 
-    metrics = _evaluate(members, holdout, synthetic, domain, evaluation, dataset, synthesizer_factory, seed)
+    metrics = _evaluate(members, holdout, synthetic, domain, spec, data_spec, synthesizer_factory, seed)
     metrics.update(fit_seconds=fit_s, sample_seconds=sample_s)
     _write_json(out / "metrics.json", metrics)
     cert: Certificate = synth.certificate_
     summary = {
-        "dataset": dataset.get("name"),
+        "dataset": data_spec.name if data_spec else None,
         "synthesizer": type(synth).__name__,
         "epsilon": cert.limit.epsilon,
         "delta": cert.limit.delta,
@@ -290,20 +315,22 @@ def run_config(cfg: Mapping[str, Any], *, make_synthesizer: Callable[[int | None
     """Run from a plain config dict (``dataset``, ``privacy``, ``evaluation``, ``hardware``,
     ``seed``, ``reproducible``, ``holdout_fraction``, ``n_synthetic``, ``sign_key``,
     ``overwrite``); ``make_synthesizer`` builds the synthesizer for a seed (Hydra's
-    ``instantiate`` in ``experiments/run.py``)."""
+    ``instantiate`` in ``experiments/run.py``), and the ``hardware`` is applied to it."""
     validate_config(cfg)
-    data, domain = load_dataset(cfg["dataset"])
+    dataset = _dataset(cfg["dataset"])
+    hardware = Hardware(**{k: v for k, v in dict(cfg.get("hardware") or {}).items() if k != "_target_"})
+    data, domain = dataset.load()
     return run(
         data=data,
         domain=domain,
-        synthesizer_factory=make_synthesizer,
+        synthesizer_factory=lambda seed: hardware.apply(make_synthesizer(seed)),
         output_dir=output_dir,
         seed=int(cfg.get("seed", 0)),
         reproducible=bool(cfg.get("reproducible", False)),
         holdout_fraction=float(cfg.get("holdout_fraction", 0.2)),
         n_synthetic=cfg.get("n_synthetic"),
-        evaluation=cfg.get("evaluation") or {},
-        dataset=cfg["dataset"],
+        evaluation=Evaluation.from_mapping(cfg.get("evaluation")),
+        dataset=dataset,
         overwrite=bool(cfg.get("overwrite", False)),
         sign_key=cfg.get("sign_key"),
         extra={"config": dict(cfg)},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -64,6 +65,7 @@ def collect_runs(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[str]]:
         except (IntegrityError, FileNotFoundError, OSError) as exc:
             problems.append(f"certificate unreadable: {exc}")
         row = {k: v for k, v in summary.items() if k not in ("files", "config")}
+        row.update(_overrides(run_dir))
         row.update(metrics)
         row["verified"] = not problems
         row["problems"] = "; ".join(problems)
@@ -77,6 +79,46 @@ def collect_runs(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[str]]:
         and any((p / f).exists() for f in _RUN_FILES)
     )
     return pd.DataFrame(rows), unfinished
+
+
+def _overrides(run_dir: Path) -> dict[str, Any]:
+    """The run's Hydra overrides (``.hydra/overrides.yaml``), one column each, and together --
+    seed and experiment preset aside -- as ``overrides``: the configuration a run tries."""
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return {}
+    import yaml
+
+    split = [str(o).lstrip("+").split("=", 1) for o in (yaml.safe_load(path.read_text()) or [])]
+    pairs = [(p[0], p[1]) for p in split if len(p) == 2 and not p[0].startswith("hydra")]
+    out: dict[str, Any] = {f"override.{k}": yaml.safe_load(v) if v else v for k, v in pairs}
+    out["overrides"] = " ".join(f"{k}={v}" for k, v in sorted(pairs) if k not in ("seed", "experiment"))  # the configuration
+    return out
+
+
+def _frontier(table: pd.DataFrame, x: str, y: str, path: Path) -> Path:
+    """Every run as a point of (cost ``x``, error ``y``), colored by synthesizer, with the Pareto
+    front (no run is both cheaper and better) drawn and labelled by the runs' overrides."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.subplots()
+    for synth, group in table.groupby("synthesizer", sort=True):
+        ax.scatter(group[x], group[y], label=synth, alpha=0.7)
+    ordered = table.sort_values([x, y])
+    front = ordered[ordered[y] <= ordered[y].cummin()]
+    ax.plot(front[x], front[y], color="black", lw=1, label="Pareto front")
+    for _, row in front.iterrows():
+        varying = " ".join(part.split(".")[-1] for part in str(row.get("overrides", "")).split() if "synthesizer." in part)
+        ax.annotate(varying or row["synthesizer"], (row[x], row[y]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{x} (log scale)")
+    ax.set_ylabel(PLOTTED_METRICS.get(y, y))
+    ax.set_title(f"{PLOTTED_METRICS.get(y, y)} against {x}: every run, and the front", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def _certificate_path(run_dir: Path) -> Path:
@@ -120,7 +162,9 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Sw
     good = table[table["verified"]]
     flagged = tuple(table.loc[~table["verified"], "run_dir"])
     plots = tuple(_plot(good, m, label, out / f"{m}.png") for m, label in PLOTTED_METRICS.items()
-                  if m in good.columns and good[m].notna().any() and not good.empty)
+                  if m in good.columns and good[m].notna().any() and not good.empty and good["epsilon"].nunique() > 1)
+    if {"fit_seconds", "tvd_2"} <= set(good.columns) and len(good) > 1:
+        plots += (_frontier(good, "fit_seconds", "tvd_2", out / "frontier.png"),)
     metrics = [m for m in ("tvd_1", "tvd_2", "tvd_3", "tstr_auc", "trtr_auc", "mia_dcr_auc", "mia_density_auc",
                            "k_anonymity", "audit_epsilon_lower_bound", "fit_seconds") if m in table.columns]
     summary = good.groupby(["dataset", "synthesizer", "epsilon"])[metrics].agg(["mean", "std"]) if not good.empty else pd.DataFrame()
@@ -134,6 +178,11 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Sw
         flat = summary.copy()
         flat.columns = [f"{a} {b}" for a, b in flat.columns]
         lines += ["## Mean and std over seeds", "", flat.round(4).reset_index().to_string(index=False), ""]
+    if "overrides" in good.columns and good["overrides"].nunique() > 1:
+        keys = ["synthesizer", "epsilon", "overrides"]
+        by_config = good.groupby(keys)[[m for m in metrics if m in good.columns]].mean().reset_index()
+        ranked = by_config.sort_values("tvd_2" if "tvd_2" in by_config.columns else metrics[0])
+        lines += ["## Configurations, best first (mean over seeds)", "", ranked.round(4).to_string(index=False), ""]
     lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     markdown = out / "runs.md"
     markdown.write_text("\n".join(lines) + "\n")

@@ -123,7 +123,7 @@ def check_synthesizer(
     _require(synthesizer.sample(n_samples, random_state=1).equals(out), "the same public sampling seed must give the same rows")
     _require(not synthesizer.sample(n_samples).equals(synthesizer.sample(n_samples)), "unseeded sample() must draw new rows every call")
     n_hat = getattr(synthesizer, "n_hat_", None)
-    _require(isinstance(n_hat, (int, np.integer)) and n_hat >= 0, "a fitted synthesizer must have a DP record count n_hat_ >= 0")
+    _require(bool(isinstance(n_hat, (int, np.integer)) and n_hat >= 0), "a fitted synthesizer must have a DP record count n_hat_ >= 0")
 
     cert = synthesizer.certificate_
     delta = synthesizer.delta if synthesizer.delta is not None else getattr(synthesizer, "delta_", None)  # automatic delta
@@ -230,7 +230,7 @@ def replay_attack(make: Callable[[int | None], Synthesizer], data: pd.DataFrame,
     correct = reproduced = 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for trial in range(trials):
+        for _ in range(trials):
             truth = int(coin.integers(2))
             victim_seed, own_seed = (int(x) for x in coin.integers(0, 2**63, size=2))
             victim = make(victim_seed).fit(neighbour if truth else data, domain)

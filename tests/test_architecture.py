@@ -64,3 +64,25 @@ def test_packaged_subpackages_are_listed():
     listed = set(config["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(PKG.parent).parts) for p in PKG.rglob("__init__.py")}
     assert found | {"privsynth.configs"} == listed
+
+
+def test_one_table_of_synthesizer_names_and_no_back_edge():
+    """Synthesizers are found by the strings of privsynth.synthesizers.names (no decorator
+    registry), and no module inside synthesizers/ imports the package that re-exports them."""
+    from privsynth.synthesizers import Synthesizer
+    from privsynth.synthesizers.names import SYNTHESIZERS, synthesizer_class
+
+    for path in modules("synthesizers"):
+        if path.name == "__init__.py":
+            continue
+        assert "privsynth.synthesizers" not in imports_of(path), f"{path} imports the package"
+        assert "_REGISTRY" not in path.read_text(encoding="utf-8") and "@register" not in path.read_text(encoding="utf-8")
+    for name, (module, cls, _) in SYNTHESIZERS.items():
+        assert isinstance(module, str) and isinstance(cls, str)
+        if name not in ("dpvae", "dpgan"):
+            assert issubclass(synthesizer_class(name), Synthesizer)
+
+
+def test_the_numpy_sampling_modules_need_no_torch():
+    for name in ("_encoding.py", "_calibration.py", "_numpy_net.py", "_plan.py", "_dpsgd_plan.py"):
+        assert not any(n.split(".")[0] in {"torch", "opacus"} for n in imports_of(PKG / "synthesizers" / name)), name

@@ -68,12 +68,15 @@ def test_verify_fails_on_tampering(files, capsys):
 
 
 def test_bad_input_gives_one_line_and_exit_2(files, capsys):
-    code, _, err = run(capsys, "fit", "--data", files / "missing.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", files / "m")
+    def fit(data, epsilon="1"):
+        return run(capsys, "fit", "--data", files / data, "--domain", files / "domain.yaml", "--epsilon", epsilon, "--out", files / "m")
+
+    code, _, err = fit("missing.csv")
     assert code == 2 and err.count("\n") == 1 and "does not exist" in err
-    code, _, err = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "-1", "--out", files / "m")
+    code, _, err = fit("data.csv", "-1")
     assert code == 2 and "epsilon" in err
     (files / "bad.csv").write_text("age\n1000\n")
-    code, _, err = run(capsys, "fit", "--data", files / "bad.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", files / "m")
+    code, _, err = fit("bad.csv")
     assert code == 2 and "domain" in err
     with pytest.raises(SystemExit) as exc:
         main(["fit", "--epsilon", "x"])

@@ -23,13 +23,25 @@ def options(group):
 
 
 def test_every_config_option_composes_and_instantiates():
+    """Every group has a ``_target_``: dataset -> DatasetSpec, evaluation -> Evaluation,
+    hardware -> Hardware, synthesizer -> a Synthesizer."""
+    from privsynth.datasets import DatasetSpec
+    from privsynth.pipeline import Evaluation, Hardware
+
+    targets = {"dataset": DatasetSpec, "evaluation": Evaluation, "hardware": Hardware, "synthesizer": Synthesizer}
     with initialize_config_module(config_module="privsynth.configs", version_base="1.3"):
         for group in GROUPS:
             for option in options(group):
                 cfg = compose(config_name="config", overrides=[f"{group}={option}"])
-                synth = instantiate(cfg.synthesizer, random_state=0)
-                assert isinstance(synth, Synthesizer)
-                assert synth.epsilon == cfg.privacy.epsilon
+                for name, cls in targets.items():
+                    assert "_target_" in cfg[name], f"{name}={option}"
+                    assert isinstance(instantiate(cfg[name], **({"random_state": 0} if name == "synthesizer" else {})), cls)
+                if group != "privacy" or option != "pure" or cfg.synthesizer._target_.split(".")[-1] not in ("DPVAE", "DPGAN"):
+                    assert instantiate(cfg.synthesizer).epsilon == cfg.privacy.epsilon
+            if group == "synthesizer":
+                for option in ("dpvae", "dpgan"):
+                    cfg = compose(config_name="config", overrides=[f"synthesizer={option}"])
+                    assert instantiate(cfg.synthesizer).delta == cfg.privacy.delta > 0  # DP-SGD follows privacy.delta
         for experiment in options("experiment"):
             cfg = compose(config_name="config", overrides=[f"+experiment={experiment}"], return_hydra_config=True)
             assert cfg.sweep_name

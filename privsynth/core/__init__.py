@@ -9,12 +9,13 @@ from privsynth.core.errors import (
     NotFittedError,
     PrivacyLeakWarning,
     PrivsynthError,
+    ReleaseQualityWarning,
     TrustError,
 )
 from privsynth.core.rng import PrivateRandomness, SecureRandom, resolve_rng
 
 __all__ = [
     "Domain", "Categorical", "Ordinal", "Numeric", "Column", "validate", "encode", "decode", "levels",
-    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError",
+    "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError", "ReleaseQualityWarning",
     "PrivacyLeakWarning", "SecureRandom", "PrivateRandomness", "resolve_rng",
 ]

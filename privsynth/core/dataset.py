@@ -3,7 +3,8 @@
 :func:`validate` is the only door through which private data enter a synthesizer: it refuses
 anything the public domain does not allow (with a :class:`DomainError` that names the column and
 what is wrong, never a count or any other statistic of the values, so that it reads the same
-for neighbouring datasets) or, with ``clip=True``, clips numbers to the public bounds. :func:`encode` / :func:`decode` map records to integer codes on the domain's
+for neighbouring datasets) or, with ``clip=True``, clips numbers to the public bounds.
+:func:`encode` / :func:`decode` map records to integer codes on the domain's
 *public* bins and back; no edge is ever read off the data.
 """
 

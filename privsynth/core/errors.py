@@ -14,6 +14,7 @@ __all__ = [
     "IntegrityError",
     "TrustError",
     "PrivacyLeakWarning",
+    "ReleaseQualityWarning",
 ]
 
 
@@ -48,3 +49,8 @@ class TrustError(IntegrityError):
 
 class PrivacyLeakWarning(UserWarning):
     """Something data-dependent was released or read without being charged to a privacy budget."""
+
+
+class ReleaseQualityWarning(UserWarning):
+    """A sampled release disagrees grossly with the DP marginals its model released (a collapsed
+    or broken model). Comparing DP outputs with a release is post-processing: no budget."""

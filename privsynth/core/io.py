@@ -9,7 +9,8 @@ Layout (format ``privsynth-model``, version 2)::
     signature.json     optional: an Ed25519 signature of manifest.json's bytes (privsynth.core.signing),
                        so it covers every member -- the model, its certificate and its domain
 
-Version 1 files (no signature member) are still read. :func:`read_bundle` refuses -- with :class:`IntegrityError` -- anything that is not a zip, lacks
+Version 1 files (no signature member) are still read. :func:`read_bundle` refuses -- with
+:class:`IntegrityError` -- anything that is not a zip, lacks
 or has an unknown manifest, has a member whose hash differs, has members not in the manifest,
 or contains a pickle. The zip itself is written canonically (stored, fixed timestamps, sorted
 members), so the same model gives the same bytes and a change to *any* byte -- content or zip
@@ -66,7 +67,7 @@ def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
             raise TypeError(f"Array {name!r} has dtype object, which would need pickle; store numbers or strings.")
         clean[name] = a
     buf = io.BytesIO()
-    np.savez(buf, **clean)
+    np.savez(buf, **clean)  # type: ignore[arg-type]  # numpy's stub types the keyword arrays as a flag
     return buf.getvalue()
 
 
@@ -188,7 +189,8 @@ def open_bundle(path: str | Path) -> Bundle:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise IntegrityError("manifest.json is not valid JSON.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
-        raise IntegrityError(f"Unknown file format {manifest.get('format') if isinstance(manifest, dict) else None!r}; expected {MODEL_FORMAT!r}.")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise IntegrityError(f"Unknown file format {found!r}; expected {MODEL_FORMAT!r}.")
     version = manifest.get("format_version")
     if version not in _READABLE_VERSIONS:
         raise IntegrityError(

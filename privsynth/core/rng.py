@@ -41,6 +41,7 @@ STREAMS = {
     "noise": 4,  # DP-SGD gradient noise: (step,)
     "loss": 5,  # randomness inside per-record losses: (rank, step)
     "generator": 6,  # post-processing updates (the GAN's generator): (step,)
+    "dequantize": 7,  # jitter of the training records' encoding: (rank,)
 }
 
 

@@ -12,8 +12,9 @@ from privsynth.datasets.loaders import (
     load_arx_hierarchies,
     read_table,
 )
+from privsynth.datasets.spec import DatasetSpec
 
 __all__ = [
-    "make_census", "census_domain", "CENSUS_DEPENDENCIES", "read_table", "data_dir", "domain_file",
+    "DatasetSpec", "make_census", "census_domain", "CENSUS_DEPENDENCIES", "read_table", "data_dir", "domain_file",
     "load_adult", "load_adult_discretized", "load_arx_adult", "load_arx_hierarchies", "download_adult", "ADULT_URL",
 ]

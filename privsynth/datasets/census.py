@@ -92,7 +92,7 @@ def make_census(n: int = 5000, *, random_state: Any = 0, missing_rate: float = 0
     p_widowed = np.clip((age - 55) / 80.0, 0.0, 0.35)
     p_divorced = np.full(n, 0.12)
     p_married = np.clip(1 - p_never - p_widowed - p_divorced, 0.0, 1.0)
-    marital = _choice_rows(rng, np.column_stack([p_never, p_married, p_divorced, p_widowed]) / 
+    marital = _choice_rows(rng, np.column_stack([p_never, p_married, p_divorced, p_widowed]) /
                            np.column_stack([p_never, p_married, p_divorced, p_widowed]).sum(axis=1, keepdims=True))
 
     hours = np.clip(np.rint(rng.normal(38 + 5 * male - 12 * (age > 64), 9)), 1, 99).astype(np.int64)

@@ -16,7 +16,8 @@ from privsynth.core.dataset import encode, levels, validate
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.errors import DomainError
 
-__all__ = ["MarginalTVD", "marginal_tvd", "CorrelationDifference", "correlation_difference", "plot_marginals", "plot_correlation_difference"]
+__all__ = ["MarginalTVD", "marginal_tvd", "CorrelationDifference", "correlation_difference", "plot_marginals",
+           "plot_correlation_difference"]
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ def _log_density(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
     return KernelDensity(bandwidth=bandwidth, algorithm="auto").fit(points).score_samples(queries)
 
 
-def _shadow_features(synthetic_codes: np.ndarray, synthetic_emb: np.ndarray, target_codes: np.ndarray, target_emb: np.ndarray) -> np.ndarray:
+def _shadow_features(synthetic_codes: np.ndarray, synthetic_emb: np.ndarray, target_codes: np.ndarray,
+                     target_emb: np.ndarray) -> np.ndarray:
     dist = np.abs(synthetic_emb - target_emb).sum(axis=1)
     near = np.sort(dist)[: min(5, len(dist))]
     matches = (synthetic_codes == target_codes).mean(axis=0)  # frequency of the target's value per column

@@ -77,10 +77,11 @@ def train_synthetic_test_real(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    if target not in domain or not isinstance(domain[target], Categorical):
+    label = domain[target] if target in domain else None
+    if not isinstance(label, Categorical):
         raise DomainError(f"target {target!r} must be a categorical column of the domain.")
-    positive = domain[target].categories[-1] if positive is None else positive
-    if positive not in domain[target].categories:
+    positive = label.categories[-1] if positive is None else positive
+    if positive not in label.categories:
         raise DomainError(f"positive class {positive!r} is not a category of {target!r}.")
     if model not in ("gradient_boosting", "logistic"):
         raise ValueError(f"model must be 'gradient_boosting' or 'logistic', got {model!r}.")

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from privsynth.core import checks
 from privsynth.privacy.ledger import Ledger
 
 # Grid step of the secure continuous mechanisms, relative to the sensitivity: values are
@@ -16,9 +17,7 @@ GRANULARITY_BITS = 30
 
 
 def check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
-    return float(value)
+    return float(checks.number(value, name, low=0, low_open=True))  # type: ignore[arg-type]
 
 
 def check_call(ledger: Any, rng: Any, secure: bool, label: Any) -> None:

@@ -65,6 +65,6 @@ def exponential(
     ledger.charge(ExponentialEvent(epsilon=eps), label=label)
     if secure:
         p = exponential_probabilities(s, sensitivity=sens, epsilon=eps, monotonic=monotonic)
-        return int(min(np.searchsorted(np.cumsum(p), SecureRandom().random(), side="right"), s.size - 1))
+        return min(int(np.searchsorted(np.cumsum(p), SecureRandom().random(), side="right")), s.size - 1)
     factor = eps / (sens if monotonic else 2.0 * sens)
     return int(np.argmax(factor * s + rng.gumbel(size=s.size)))  # type: ignore[union-attr]

@@ -25,6 +25,7 @@ from dp_accounting import dp_event as dpe
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
+from privsynth.core import checks
 from privsynth.privacy.events import (
     ComposedEvent,
     Event,
@@ -104,9 +105,7 @@ _LEAF_TYPES = (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, Subsa
 
 
 def _check_delta(delta: float) -> float:
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
-        raise ValueError(f"delta must be in [0, 1), got {delta!r}.")
-    return float(delta)
+    return float(checks.number(delta, "delta", low=0, high=1, high_open=True))  # type: ignore[arg-type]
 
 
 def _sampled_gaussian(e: SubsampledGaussianEvent) -> dpe.DpEvent:
@@ -237,7 +236,8 @@ class PldAccountant:
                 f"The PLD accountant does not support {sorted(set(bad))} (discrete Gaussian "
                 "noise needs the RDP accountant: accountant='rdp')."
             )
-        modelled, basic_pure = Counter(), []
+        modelled: Counter = Counter()
+        basic_pure: list[float] = []
         for e, c in leaves.items():
             if isinstance(e, (GaussianEvent, SubsampledGaussianEvent)) or (isinstance(e, LaplaceEvent) and not e.discrete):
                 modelled[e] = c

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from scipy.optimize import brentq
 
+from privsynth.core import checks
 from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.events import Event, GaussianEvent, LaplaceEvent, SubsampledGaussianEvent
 
@@ -29,10 +30,8 @@ _MAX_NOISE = 1e8
 
 
 def _check_target(epsilon: float, delta: float) -> None:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < math.inf:
-        raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}.")
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
-        raise ValueError(f"delta must be in [0, 1), got {delta!r}.")
+    checks.number(epsilon, "epsilon", low=0, low_open=True)
+    checks.number(delta, "delta", low=0, high=1, high_open=True)
 
 
 def calibrate_noise_multiplier(

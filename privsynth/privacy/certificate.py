@@ -245,7 +245,8 @@ def verify(certificate: Certificate, *, rtol: float = 1e-6) -> Verification:
     if certificate.valid and not should_be_valid:
         problems.append("marked valid although the domain was inferred or non-private releases were recorded")
     if not certificate.valid:
-        reasons = list(certificate.leaks) + (["the domain was inferred from the data"] if certificate.domain_provenance == "inferred" else [])
+        inferred = ["the domain was inferred from the data"] if certificate.domain_provenance == "inferred" else []
+        reasons = list(certificate.leaks) + inferred
         problems.append("the certificate is marked invalid (no DP guarantee): " + "; ".join(reasons or ["no reason recorded"]))
     return Verification(not problems, recomputed, claimed, tuple(problems))
 

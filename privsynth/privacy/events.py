@@ -14,6 +14,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Mapping, Union
 
+from privsynth.core import checks
+
 __all__ = [
     "LaplaceEvent",
     "GaussianEvent",
@@ -29,9 +31,7 @@ __all__ = [
 
 
 def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
-    return float(value)
+    return float(checks.number(value, name, low=0, low_open=True))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.calibrate import gaussian_noise_multiplier, laplace_noise_multiplier, split_epsilon
@@ -31,11 +31,11 @@ class FitPlan:
         assumptions: Plan-specific assumption lines for the certificate.
     """
 
-    events: tuple
+    events: Sequence[Event]
     delta: float
     settings: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
-    assumptions: tuple = ()
+    assumptions: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(self.events))

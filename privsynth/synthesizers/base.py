@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -23,9 +24,10 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from privsynth.core.dataset import validate
-from privsynth.core.domain import Domain
-from privsynth.core.errors import DomainError, IntegrityError, NotFittedError, PrivsynthError
+from privsynth.core import checks
+from privsynth.core.dataset import encode, validate
+from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.errors import DomainError, IntegrityError, NotFittedError, PrivsynthError, ReleaseQualityWarning
 from privsynth.core.io import open_bundle, write_bundle
 from privsynth.core.rng import PrivateRandomness, resolve_rng
 from privsynth.core.signing import KeyLike, check_signature
@@ -34,19 +36,13 @@ from privsynth.privacy.budget import Budget
 from privsynth.privacy.certificate import Certificate, check_policy
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._plan import FitPlan, same_charges
+from privsynth.synthesizers.names import synthesizer_class
 
-__all__ = ["Synthesizer", "load", "register"]
-
-_REGISTRY: dict[str, type["Synthesizer"]] = {}
+__all__ = ["Synthesizer", "load"]
 #: Constructor parameters that are secrets: never written to a certificate or model file.
 SECRET_PARAMETERS = ("random_state",)
-
-
-def register(cls: type["Synthesizer"]) -> type["Synthesizer"]:
-    """Class decorator: make a synthesizer loadable by :func:`load` (an explicit list, no
-    plugin discovery)."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+#: A release is compared with the model's DP marginals when it has at least this many rows (on its first rows up to the max).
+_CHECK_MIN_ROWS, _CHECK_MAX_ROWS = 500, 200_000
 
 
 def _json_safe(value: Any) -> Any:
@@ -86,6 +82,8 @@ class Synthesizer(ABC):
     accountant: str
     random_state: Any
     secure: bool
+    n_hat_: int
+    signed_by_: str | None
 
     # -- parameters (scikit-learn style) ------------------------------------------------------
     @classmethod
@@ -118,16 +116,12 @@ class Synthesizer(ABC):
 
     def _check_params(self) -> None:
         """Validate parameters at ``fit`` (never in ``__init__``); subclasses extend it."""
-        eps, delta = self.epsilon, self.delta
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-            raise ValueError(f"{type(self).__name__}: epsilon must be a finite number > 0, got {eps!r}.")
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
-            raise ValueError(f"{type(self).__name__}: delta must be in [0, 1), got {delta!r}.")
-        if not isinstance(self.secure, bool):
-            raise ValueError(f"{type(self).__name__}: secure must be True or False.")
-        bins = getattr(self, "bins", 1)
-        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-            raise ValueError(f"{type(self).__name__}: bins must be a positive integer, got {bins!r}.")
+        owner = type(self).__name__
+        checks.number(self.epsilon, "epsilon", low=0, low_open=True, owner=owner)
+        checks.number(self.delta, "delta", low=0, high=1, high_open=True, owner=owner)
+        checks.flag(self.secure, "secure", owner=owner)
+        if hasattr(self, "bins"):
+            checks.integer(self.bins, "bins", owner=owner)
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | None = None,
@@ -228,7 +222,33 @@ class Synthesizer(ABC):
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
-        return self._sample(int(n), resolve_rng(random_state))
+        out = self._sample(int(n), resolve_rng(random_state))
+        self._check_release(out)
+        return out
+
+    def _check_release(self, out: pd.DataFrame) -> None:
+        """Warn (:class:`ReleaseQualityWarning`), naming the columns, when the release's 1-way
+        marginals disagree grossly with the DP marginals the fit released (``marginals_``, where
+        the model has them): a total-variation distance above 0.2 plus the sampling error a
+        sample of this size allows. Post-processing of DP outputs: no budget, no data."""
+        marginals = getattr(self, "marginals_", None)
+        if marginals is None or len(out) < _CHECK_MIN_ROWS:
+            return
+        head = out.iloc[:_CHECK_MAX_ROWS]
+        codes = encode(head, self.domain_, bins=getattr(self, "bins", DEFAULT_BINS))
+        bad = []
+        for j, (name, dp) in enumerate(zip(self.domain_.names, marginals)):
+            dp = np.asarray(dp, dtype=float) / max(float(np.sum(dp)), 1e-300)
+            seen = np.bincount(codes[:, j], minlength=len(dp)) / len(head)
+            tvd = 0.5 * float(np.abs(seen - dp).sum())
+            if tvd > 0.2 + np.sqrt(len(dp) / len(head)):
+                bad.append(f"{name!r} (TVD {tvd:.2f})")
+        if bad:
+            warnings.warn(
+                f"{type(self).__name__}: the release's 1-way marginals of {', '.join(bad)} differ grossly from the DP "
+                "marginals this model released; the model may have collapsed or be broken. Inspect it (e.g. "
+                "privsynth.evaluation.plot_marginals) before publishing, or refit with other settings.",
+                ReleaseQualityWarning, stacklevel=3)
 
     @abstractmethod
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -286,12 +306,8 @@ def load(path: str | Path, *, trusted_keys: Sequence[KeyLike] | None = None, max
     documents, arrays = bundle.documents, bundle.arrays
     try:
         model, cert_doc, domain_doc = documents["model"], documents["certificate"], documents["domain"]
-        if model["class"] in ("DPVAE", "DPGAN") and model["class"] not in _REGISTRY:
-            import privsynth.synthesizers as synthesizers  # the deep extra, loaded on demand
-
-            getattr(synthesizers, model["class"])
-        cls = _REGISTRY[model["class"]]
-    except KeyError as exc:
+        cls = synthesizer_class(model["class"])
+    except (KeyError, ValueError) as exc:
         raise IntegrityError(f"Model file lacks {exc} or names an unknown synthesizer.") from None
     certificate = Certificate.from_dict(cert_doc)
     check_policy(certificate, max_epsilon=max_epsilon, require_valid=require_valid, what=f"Model file {str(path)!r}")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Ordinal
 from privsynth.core.rng import PrivateRandomness
@@ -39,7 +40,7 @@ from privsynth.privacy.events import ComposedEvent, GaussianEvent, LaplaceEvent
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import normalize_counts
 from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
-from privsynth.synthesizers.base import Synthesizer, register
+from privsynth.synthesizers.base import Synthesizer
 
 __all__ = ["DPGaussianCopula", "nearest_correlation", "spearman_to_pearson"]
 
@@ -79,7 +80,6 @@ def nearest_correlation(matrix: np.ndarray, *, min_eigenvalue: float = 1e-6, ite
     return out
 
 
-@register
 class DPGaussianCopula(Synthesizer):
     """Gaussian copula over DP marginals with a DP rank correlation.
 
@@ -133,8 +133,7 @@ class DPGaussianCopula(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if isinstance(self.marginal_share, bool) or not isinstance(self.marginal_share, (int, float)) or not 0 < self.marginal_share < 1:
-            raise ValueError(f"marginal_share must be in (0, 1), got {self.marginal_share!r}.")
+        checks.number(self.marginal_share, "marginal_share", low=0, high=1, low_open=True, high_open=True, owner="DPGaussianCopula")
 
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
         d = len(domain)

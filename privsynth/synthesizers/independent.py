@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.rng import PrivateRandomness
@@ -19,12 +20,11 @@ from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import normalize_counts
 from privsynth.synthesizers._plan import FitPlan, histogram_noise
-from privsynth.synthesizers.base import Synthesizer, register
+from privsynth.synthesizers.base import Synthesizer
 
 __all__ = ["IndependentMarginals"]
 
 
-@register
 class IndependentMarginals(Synthesizer):
     """Noisy one-way marginals on the domain's public bins, one per column.
 
@@ -81,8 +81,7 @@ class IndependentMarginals(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.noise not in ("auto", "laplace", "gaussian"):
-            raise ValueError(f"noise must be 'auto', 'laplace' or 'gaussian', got {self.noise!r}.")
+        checks.choice(self.noise, "noise", ("auto", "laplace", "gaussian"), owner="IndependentMarginals")
         if self.noise == "gaussian" and self.delta == 0:
             raise ValueError("noise='gaussian' needs delta > 0; use noise='laplace' for pure DP.")
         if self.noise == "gaussian" and self.accountant == "pld":
@@ -110,7 +109,9 @@ class IndependentMarginals(Synthesizer):
         self.n_hat_ = max(0, int(round(float(np.median([h.sum() for h in noisy])))))
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        codes = np.column_stack([rng.choice(len(p), size=n, p=p) for p in self.marginals_]) if n else np.zeros((0, len(self.marginals_)), dtype=np.int64)
+        if not n:
+            return decode(np.zeros((0, len(self.marginals_)), dtype=np.int64), self.domain_, bins=self.bins, rng=rng)
+        codes = np.column_stack([rng.choice(len(p), size=n, p=p) for p in self.marginals_])
         return decode(codes, self.domain_, bins=self.bins, rng=rng)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

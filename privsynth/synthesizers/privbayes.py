@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.rng import PrivateRandomness
@@ -44,7 +45,7 @@ from privsynth.privacy.events import ExponentialEvent
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import conditional_table, joint_index, sample_conditional
 from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
-from privsynth.synthesizers.base import Synthesizer, register
+from privsynth.synthesizers.base import Synthesizer
 
 __all__ = ["PrivBayes", "r_score", "R_SCORE_SENSITIVITY"]
 
@@ -73,7 +74,6 @@ def r_score(child: np.ndarray, parents: np.ndarray, child_size: int, parent_size
     return float(0.5 * np.abs(joint - expected).sum())
 
 
-@register
 class PrivBayes(Synthesizer):
     """Differentially private Bayesian network (PrivBayes, Zhang et al. TODS 2017).
 
@@ -141,12 +141,10 @@ class PrivBayes(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.degree != "auto" and (isinstance(self.degree, bool) or not isinstance(self.degree, (int, np.integer)) or self.degree < 0):
-            raise ValueError(f"degree must be a non-negative integer or 'auto', got {self.degree!r}.")
-        if isinstance(self.theta, bool) or not isinstance(self.theta, (int, float)) or not self.theta > 0:
-            raise ValueError(f"theta must be > 0, got {self.theta!r}.")
-        if isinstance(self.structure_share, bool) or not isinstance(self.structure_share, (int, float)) or not 0 < self.structure_share < 1:
-            raise ValueError(f"structure_share must be in (0, 1), got {self.structure_share!r}.")
+        if self.degree != "auto":
+            checks.integer(self.degree, "degree (or 'auto')", low=0, owner="PrivBayes")
+        checks.number(self.theta, "theta", low=0, low_open=True, owner="PrivBayes")
+        checks.number(self.structure_share, "structure_share", low=0, high=1, low_open=True, high_open=True, owner="PrivBayes")
 
     # -- fitting ---------------------------------------------------------------------------
     def _budget(self, d: int) -> tuple[float, float, float]:

@@ -23,9 +23,13 @@ def emd_lp(p, q, ground):
     m = len(p)
     a_eq = []
     for i in range(m):
-        row = np.zeros((m, m)); row[i, :] = 1; a_eq.append(row.ravel())
+        row = np.zeros((m, m))
+        row[i, :] = 1
+        a_eq.append(row.ravel())
     for j in range(m):
-        col = np.zeros((m, m)); col[:, j] = 1; a_eq.append(col.ravel())
+        col = np.zeros((m, m))
+        col[:, j] = 1
+        a_eq.append(col.ravel())
     res = linprog(np.asarray(ground).ravel(), A_eq=np.array(a_eq), b_eq=np.concatenate([p, q]), bounds=(0, None), method="highs")
     return res.fun
 

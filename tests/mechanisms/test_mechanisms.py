@@ -149,7 +149,8 @@ def test_bad_calls_are_explained():
     with pytest.raises(ValueError, match="delta > 0"):
         gaussian(1.0, l2_sensitivity=1.0, epsilon=1.0, delta=0.0, ledger=ledger, rng=np.random.default_rng(), label="x")
     with pytest.raises(ValueError, match="not both"):
-        gaussian(1.0, l2_sensitivity=1.0, epsilon=1.0, delta=1e-5, noise_multiplier=2.0, ledger=ledger, rng=np.random.default_rng(), label="x")
+        gaussian(1.0, l2_sensitivity=1.0, epsilon=1.0, delta=1e-5, noise_multiplier=2.0, ledger=ledger, rng=np.random.default_rng(),
+                 label="x")
     with pytest.raises(TypeError, match="Ledger"):
         laplace(1.0, l1_sensitivity=1.0, epsilon=1.0, ledger=None, rng=np.random.default_rng(), label="x")
     with pytest.raises(ValueError, match="exactly one"):

@@ -32,7 +32,9 @@ def rdp_to_dp(orders, rdp, delta):
 
 def analytic_gaussian_epsilon(mu, delta):
     """Exact epsilon(delta) of mu-GDP (Balle & Wang 2018; Dong, Roth, Su 2019)."""
-    f = lambda e: norm.cdf(-e / mu + mu / 2) - math.exp(e) * norm.cdf(-e / mu - mu / 2) - delta
+    def f(e):
+        return norm.cdf(-e / mu + mu / 2) - math.exp(e) * norm.cdf(-e / mu - mu / 2) - delta
+
     return brentq(f, 0, 100)
 
 

@@ -41,8 +41,8 @@ def test_dpsgd_calibration_never_overshoots(epsilon, q, steps):
 
 def test_dpsgd_calibration_with_pld_and_prior_spend():
     prior = [LaplaceEvent(noise_multiplier=10.0)]
-    nm = dpsgd_noise_multiplier(epsilon=2.0, delta=1e-5, sampling_rate=0.01, steps=1000, accountant=PldAccountant(value_discretization_interval=1e-3),
-                                already_spent=prior)
+    nm = dpsgd_noise_multiplier(epsilon=2.0, delta=1e-5, sampling_rate=0.01, steps=1000,
+                                accountant=PldAccountant(value_discretization_interval=1e-3), already_spent=prior)
     event = SubsampledGaussianEvent(noise_multiplier=nm, sampling_rate=0.01, steps=1000)
     total = PldAccountant(value_discretization_interval=1e-3).epsilon([*prior, event], 1e-5)
     assert 1.99 < total <= 2.0

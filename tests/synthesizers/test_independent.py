@@ -41,8 +41,9 @@ def test_fidelity_degrades_gracefully_with_epsilon(census):
     data, domain = census
     tvd = []
     for eps in (1e4, 1.0, 0.05):
-        errors = [ps.evaluation.marginal_tvd(data, IndependentMarginals(epsilon=eps, random_state=s).fit(data, domain).sample(5000, random_state=s),
-                                             domain, order=1).average for s in range(3)]
+        errors = [ps.evaluation.marginal_tvd(
+            data, IndependentMarginals(epsilon=eps, random_state=s).fit(data, domain).sample(5000, random_state=s), domain, order=1).average
+            for s in range(3)]
         tvd.append(np.mean(errors))
     assert tvd[0] < tvd[1] < tvd[2] < 0.5
 

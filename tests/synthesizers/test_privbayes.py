@@ -110,7 +110,8 @@ def test_fidelity_degrades_gracefully_and_beats_independence(census):
             for s in range(3)])
     assert tvd[1e4] < tvd[3.0] < tvd[0.1] < 0.5
     indep = np.mean([ps.evaluation.marginal_tvd(
-        data, IndependentMarginals(epsilon=1e4, random_state=s).fit(data, domain).sample(5000, random_state=s), domain).average for s in range(3)])
+        data, IndependentMarginals(epsilon=1e4, random_state=s).fit(data, domain).sample(5000, random_state=s), domain).average
+        for s in range(3)])
     assert tvd[1e4] < indep  # the network captures dependence the independent model cannot
 
 
@@ -126,7 +127,7 @@ def test_ledger_entries_compose_to_the_certificate(census):
     assert cert.spent.epsilon <= 1.0 and ps.verify(cert).ok
     # theta-usefulness: no table exceeds the cap (unless the child alone does)
     sizes, pos = levels(domain), {n: j for j, n in enumerate(domain.names)}
-    for (name, parents), cond in zip(syn.network_, syn.conditionals_):
+    for (name, _parents), cond in zip(syn.network_, syn.conditionals_):
         assert cond.size <= max(syn.max_cells_, sizes[pos[name]])
 
 
