@@ -115,14 +115,16 @@ def main() -> None:
             rows.append({"model": name, "batch": batch, "mode": mode, "seconds_per_step": seconds, "samples_per_s": batch / seconds,
                          "slowdown_vs_nonprivate": seconds / timings["nonprivate"]})
             print(rows[-1], flush=True)
-    card = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    cpu = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    card = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu
     meta = {"device": card, "torch": torch.__version__, "python": platform.python_version()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"dpsgd_throughput_{device.type}.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=1))
     lines = [f"# DP-SGD step throughput on {card} (torch {torch.__version__})", "",
              "| model | batch | mode | samples/s | slowdown vs non-private |", "|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['batch']} | {r['mode']} | {r['samples_per_s']:,.0f} | {r['slowdown_vs_nonprivate']:.2f}x |" for r in rows]
+    lines += [f"| {r['model']} | {r['batch']} | {r['mode']} | {r['samples_per_s']:,.0f} | {r['slowdown_vs_nonprivate']:.2f}x |"
+              for r in rows]
     (out / f"dpsgd_throughput_{device.type}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -82,7 +82,7 @@ class Bookkeeper:
         self.layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
         self._records: list[tuple[nn.Linear, torch.Tensor, torch.Tensor]] = []
         self._handles: list = []
-        self.sums = {p: torch.zeros_like(p) for p in module.parameters() if p.requires_grad}
+        self.sums: dict[Any, torch.Tensor] = {p: torch.zeros_like(p) for p in module.parameters() if p.requires_grad}
 
     def _hook(self, layer: nn.Linear, inputs: tuple, output: torch.Tensor) -> None:
         (a,) = inputs
@@ -139,13 +139,14 @@ def opacus_clipped_sum(grad_sample_module: nn.Module, per_sample_losses: torch.T
     with ``loss_reduction="sum"``), clipped and summed explicitly. Returns ``{parameter: clipped sum}``."""
     grad_sample_module.zero_grad(set_to_none=True)
     per_sample_losses.sum().backward()
-    params = [p for p in grad_sample_module.parameters() if p.requires_grad and getattr(p, "grad_sample", None) is not None]
-    flat = torch.cat([p.grad_sample.reshape(p.grad_sample.shape[0], -1) for p in params], dim=1)
+    samples = {p: getattr(p, "grad_sample", None) for p in grad_sample_module.parameters() if p.requires_grad}
+    per_example = {p: g for p, g in samples.items() if g is not None}
+    flat = torch.cat([g.reshape(g.shape[0], -1) for g in per_example.values()], dim=1)
     norms = flat.norm(dim=1)
     factor = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-    out = {p: torch.einsum("i,i...->...", factor, p.grad_sample) for p in params}
-    for p in params:
-        p.grad_sample = None
+    out = {p: torch.einsum("i,i...->...", factor, g) for p, g in per_example.items()}
+    for p in per_example:
+        p.grad_sample = None  # type: ignore[attr-defined]  # Opacus's attribute
     return out
 
 
@@ -173,7 +174,7 @@ class ClippedSum:
         self.module = module
         self.engine = engine if engine != "auto" else ("bookkeeping" if bookkeeping_supported(module) else "opacus")
         self._keeper = Bookkeeper(module) if self.engine == "bookkeeping" else None
-        self._gsm = None
+        self._gsm: Any = None
         if self.engine == "opacus":
             from opacus import GradSampleModule
 

@@ -101,25 +101,48 @@ def dp_sgd_step(
     Raises:
         BudgetExceededError: the step does not fit the ledger; nothing was computed.
     """
-    event = SubsampledGaussianEvent(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate, steps=1)  # validates
+    event, std = _validate(noise_multiplier, sampling_rate, max_grad_norm, normalizer, ledger, noise)
+    spent = _charge(ledger, event, label)
+    sums = clipper(loss, _chunks(records, max_physical_batch_size, int(n_public)), max_grad_norm)  # clip
+    if distributed:
+        _all_reduce(sums)
+    _noise_and_share(sums, std, float(normalizer), noise, distributed)
+    return spent
+
+
+def _validate(noise_multiplier: float, sampling_rate: float, max_grad_norm: float, normalizer: float, ledger: Ledger | None,
+              noise: torch.Generator | None) -> tuple[SubsampledGaussianEvent, float]:
+    event = SubsampledGaussianEvent(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate, steps=1)  # validates both
     std = event.noise_multiplier * check_positive("max_grad_norm", max_grad_norm)
     check_positive("normalizer", normalizer)
     if (ledger is None) != (noise is None):
         raise ValueError("The worker that charges the ledger is the one that draws the noise: pass both or neither.")
-    spent = ledger.charge(event, label=label, coalesce=True) if ledger is not None else None
-    sums = clipper(loss, _chunks(records, max_physical_batch_size, int(n_public)), max_grad_norm)
-    if distributed:
-        import torch.distributed as dist
+    return event, std
 
-        for s in sums.values():
-            dist.all_reduce(s, op=dist.ReduceOp.SUM)  # the global clipped sum, on every worker
+
+def _charge(ledger: Ledger | None, event: SubsampledGaussianEvent, label: str) -> Budget | None:
+    """Before anything private is computed; consecutive steps coalesce into one entry."""
+    return ledger.charge(event, label=label, coalesce=True) if ledger is not None else None
+
+
+def _all_reduce(sums: dict) -> None:
+    """The global clipped sum, on every worker."""
+    import torch.distributed as dist
+
+    for s in sums.values():
+        dist.all_reduce(s, op=dist.ReduceOp.SUM)
+
+
+def _noise_and_share(sums: dict, std: float, normalizer: float, noise: torch.Generator | None, distributed: bool) -> None:
+    """The worker holding the noise writes ``p.grad = (sum + noise) / normalizer``; with several
+    workers it broadcasts that gradient, so the step has exactly one noise draw."""
     if noise is not None:
-        add_noise(sums, std, float(normalizer), noise)
+        add_noise(sums, std, normalizer, noise)
     else:
         for p, s in sums.items():
             p.grad = s  # placeholder of the right shape: overwritten by rank 0's broadcast below
     if distributed:
-        for p in sums:
-            dist.broadcast(p.grad, src=0)  # one noise draw per logical step
-    return spent
+        import torch.distributed as dist
 
+        for p in sums:
+            dist.broadcast(p.grad, src=0)

@@ -52,18 +52,18 @@ def _worker(rank: int, world: int, backend: str, port: int, cls_name: str, param
             plan: FitPlan, randomness: PrivateRandomness, accountant: dict, out_dir: str, checkpoint_dir: Any) -> None:
     import torch.distributed as dist
 
-    import privsynth.synthesizers as synthesizers
     from privsynth.synthesizers._dpsgd_train import train
+    from privsynth.synthesizers.names import synthesizer_class
 
     os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
     dist.init_process_group(backend, rank=rank, world_size=world)
     try:
-        synth = getattr(synthesizers, cls_name)(**params)
+        synth = synthesizer_class(cls_name)(**params)
         domain = Domain.from_dict(domain_dict)
         ledger = Ledger(Budget(epsilon=synth.epsilon, delta=plan.delta), accountant=accountant) if rank == 0 else None
         train(synth, data, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir,
               rank=rank, world=world)
-        if rank == 0:
+        if ledger is not None:
             state, arrays = synth._state()
             write_bundle(Path(out_dir) / _RESULT, arrays=arrays,
                          documents={"state": state, "ledger": {"entries": [e.to_dict() for e in ledger.entries]}})
@@ -79,7 +79,8 @@ def fit_distributed(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: L
     world = int(synth.devices)
     cuda = str(synth.device).startswith("cuda") or (synth.device == "auto" and torch.cuda.is_available())
     if cuda and torch.cuda.device_count() < world:
-        raise PrivsynthError(f"devices={world} needs {world} GPUs, but {torch.cuda.device_count()} are present; lower devices or use device='cpu'.")
+        raise PrivsynthError(f"devices={world} needs {world} GPUs, but {torch.cuda.device_count()} are present; "
+                             "lower devices or use device='cpu'.")
     params = {**synth.get_params(), "devices": 1, "device": "cuda" if cuda else "cpu"}
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -97,9 +98,9 @@ def fit_distributed(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: L
 def _broadcast_bytes(payload: bytes | None, device: torch.device, rank: int) -> bytes:
     import torch.distributed as dist
 
-    length = torch.tensor([len(payload) if rank == 0 else 0], dtype=torch.int64, device=device)
+    length = torch.tensor([len(payload) if payload is not None else 0], dtype=torch.int64, device=device)
     dist.broadcast(length, src=0)
-    if rank == 0:
+    if payload is not None:  # rank 0
         buffer = torch.tensor(list(payload), dtype=torch.uint8, device=device)
     else:
         buffer = torch.empty(int(length.item()), dtype=torch.uint8, device=device)

@@ -3,8 +3,11 @@
 Who does what:
 
 * :mod:`~privsynth.synthesizers._dpsgd_plan` -- the plan: every charge, from public parameters;
-* :class:`DPSGDSynthesizer` (here) -- parameters, the releases made before training (noisy count,
-  quantile transform, model-specific marginals), public state, model files;
+* :class:`DPSGDSynthesizer` (here) -- parameters, the releases made before training (a noisy
+  count and the DP 1-way marginals, which start the output layer, feed the quantile transform
+  and the GAN's conditional vector, and calibrate the samples), public state, sampling in numpy,
+  model files;
+* :mod:`~privsynth.synthesizers._calibration` -- the outputs tilted onto the DP marginals;
 * :mod:`~privsynth.synthesizers._dpsgd_train` -- the training loop, one worker or many;
 * :mod:`privsynth.mechanisms.dpsgd` -- the private step itself (charge, clip, all-reduce, noise);
 * :mod:`~privsynth.synthesizers._checkpoint` -- resumable training state;
@@ -18,19 +21,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
 
-from privsynth.core.domain import Domain, Numeric
+from privsynth.core import checks
+from privsynth.core.dataset import encode, levels
+from privsynth.core.domain import Domain
 from privsynth.core.rng import PrivateRandomness
-from privsynth.mechanisms.counts import noisy_count
+from privsynth.mechanisms.counts import noisy_count, noisy_histogram
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.ledger import Ledger
+from privsynth.synthesizers._calibration import Calibration, fit_calibration
+from privsynth.synthesizers._discrete import normalize_counts
 from privsynth.synthesizers._dpsgd_plan import plan_dpsgd
 from privsynth.synthesizers._encoding import TabularEncoder
+from privsynth.synthesizers._numpy_net import Layers, layers_from_arrays, layers_to_arrays
 from privsynth.synthesizers._plan import FitPlan
 from privsynth.synthesizers.base import Synthesizer
 
@@ -43,10 +50,12 @@ except ImportError as exc:  # pragma: no cover - exercised without torch
 from privsynth.mechanisms.clipping import ENGINES
 from privsynth.mechanisms.dpsgd import resolve_device
 
-__all__ = ["DPSGDSynthesizer", "QUANTILE_SHARE"]
+__all__ = ["DPSGDSynthesizer"]
 
-#: Share of epsilon for the DP quantile transform of numeric columns (``numeric="quantile"``).
-QUANTILE_SHARE = 0.1
+#: Latent draws used to fit the calibration (post-processing).
+_CALIBRATION_POOL = 20_000
+#: Rows generated per numpy forward pass when sampling.
+_CHUNK = 32_768
 #: Parameters that do not change what a checkpoint resumes.
 _OPERATIONAL = ("progress", "checkpoint_every", "device", "devices")
 
@@ -55,6 +64,22 @@ class DPSGDSynthesizer(Synthesizer):
     """Base of the DP-SGD synthesizers (see the module docstring)."""
 
     supports_checkpoints: ClassVar[bool] = True
+
+    delta: float | None  # type: ignore[assignment]  # None: the public default
+    epochs: float
+    sampling_rate: float
+    max_grad_norm: float
+    marginal_share: float
+    calibrate: bool
+    numeric: str
+    onehot_limit: int
+    bins: int
+    engine: str
+    max_physical_batch_size: int | None
+    device: str
+    devices: int
+    checkpoint_every: int
+    progress: bool | None
     assumptions: ClassVar[tuple[str, ...]] = (
         "only the modules that see records are trained, with DP-SGD; everything else is post-processing",
         "no early stopping or model selection on private data",
@@ -62,36 +87,27 @@ class DPSGDSynthesizer(Synthesizer):
 
     # -- parameters ---------------------------------------------------------------------------
     def _check_params(self) -> None:
-        delta = self.delta
-        if delta is not None and (isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1):
-            raise ValueError(f"{type(self).__name__}: delta must be in (0, 1) or None (the public default 1e-5), got {delta!r}.")
-        eps = self.epsilon
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-            raise ValueError(f"{type(self).__name__}: epsilon must be a finite number > 0, got {eps!r}.")
-        q = self.sampling_rate
-        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
-            raise ValueError(f"{type(self).__name__}: sampling_rate must be in (0, 1], got {q!r}.")
+        owner = type(self).__name__
+        checks.number(self.epsilon, "epsilon", low=0, low_open=True, owner=owner)
+        checks.number(self.delta, "delta (None: the public default 1e-5)", low=0, high=1, low_open=True, high_open=True, none=True,
+                      owner=owner)
+        checks.number(self.sampling_rate, "sampling_rate", low=0, high=1, low_open=True, owner=owner)
+        checks.number(self.marginal_share, "marginal_share", low=0, high=0.9, low_open=True, high_open=True, owner=owner)
         for name in ("epochs", "max_grad_norm"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
-                raise ValueError(f"{type(self).__name__}: {name} must be a finite number > 0, got {v!r}.")
-        for name in ("max_physical_batch_size", "checkpoint_every", "devices", "bins"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
-                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {v!r}.")
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}.")
-        if self.numeric not in ("minmax", "quantile"):
-            raise ValueError(f"numeric must be 'minmax' or 'quantile', got {self.numeric!r}.")
-        if not isinstance(self.secure, bool):
-            raise ValueError(f"{type(self).__name__}: secure must be True or False.")
+            checks.number(getattr(self, name), name, low=0, low_open=True, owner=owner)
+        for name in ("checkpoint_every", "devices", "bins", "onehot_limit"):
+            checks.integer(getattr(self, name), name, owner=owner)
+        checks.integer(self.max_physical_batch_size, "max_physical_batch_size", none=True, owner=owner)
+        checks.choice(self.engine, "engine", ENGINES, owner=owner)
+        checks.choice(self.numeric, "numeric", ("minmax", "quantile"), owner=owner)
+        checks.flag(self.calibrate, "calibrate", owner=owner)
+        checks.flag(self.secure, "secure", owner=owner)
         resolve_device(self.device)
 
     # -- the plan and the releases before training ------------------------------------------------
     def _histograms(self, domain: Domain) -> dict[str, tuple[float, int]]:
         """Histograms released before training: ``name -> (share of epsilon, how many)``."""
-        numerics = sum(isinstance(c, Numeric) for c in domain) if self.numeric == "quantile" else 0
-        return {"quantile": (QUANTILE_SHARE, numerics)}
+        return {"marginals": (float(self.marginal_share), len(domain))}
 
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
         plan = plan_dpsgd(epsilon=self.epsilon, delta=self.delta, sampling_rate=self.sampling_rate, epochs=self.epochs,
@@ -116,6 +132,9 @@ class DPSGDSynthesizer(Synthesizer):
             from privsynth.synthesizers._dpsgd_train import train
 
             train(self, data, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
+        if self.calibrate:  # post-processing: the trained network and the DP marginals only
+            pool = self._raw_outputs(_CALIBRATION_POOL, randomness.generator("public"))
+            self.calibration_ = fit_calibration(pool.T, self.encoder_.blocks, self.encoder_.targets())
 
     def _set_plan_attributes(self, plan: FitPlan) -> None:
         self.sampling_rate_, self.steps_ = float(plan["sampling_rate"]), int(plan["steps"])
@@ -126,21 +145,27 @@ class DPSGDSynthesizer(Synthesizer):
         self.n_hat_ = noisy_count(data, epsilon=plan["eps_count"], ledger=ledger, rng=rng, secure=self.secure,
                                   label="record count (expected batch size)")
         self.expected_batch_ = max(1.0, plan["sampling_rate"] * self.n_hat_)
-        self.encoder_ = TabularEncoder(domain, numeric=self.numeric, bins=self.bins)
-        self.encoder_.fit(data, ledger=ledger, rng=rng, noise=plan["histograms"].get("quantile", []), secure=self.secure)
-        self._extra_releases(data, ledger, plan, rng)
+        codes, sizes = encode(data, domain, bins=self.bins), levels(domain, bins=self.bins)
+        self.marginals_ = [
+            normalize_counts(noisy_histogram(codes[:, j], (sizes[j],), ledger=ledger, rng=rng, secure=self.secure,
+                                             label=f"1-way marginal of {name!r}", **noise))
+            for j, (name, noise) in enumerate(zip(domain.names, plan["histograms"]["marginals"]))
+        ]
+        self.encoder_ = TabularEncoder(domain, numeric=self.numeric, bins=self.bins, marginals=self.marginals_,
+                                       onehot_limit=self.onehot_limit)
+        self._after_release()
 
     def _public_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """What the releases before training made public (restored on resume and on other workers)."""
-        enc_state, enc_arrays = self.encoder_.state()
-        state = {"n_hat": int(self.n_hat_), "expected_batch": float(self.expected_batch_), "encoder": enc_state,
-                 "extra": self._extra_state()}
-        return state, enc_arrays
+        state = {"n_hat": int(self.n_hat_), "expected_batch": float(self.expected_batch_), "encoder": self.encoder_.state(),
+                 "n_marginals": len(self.marginals_)}
+        return state, {f"marginal_{j}": m for j, m in enumerate(self.marginals_)}
 
     def _restore_public_state(self, domain: Domain, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.n_hat_, self.expected_batch_ = int(state["n_hat"]), float(state["expected_batch"])
-        self.encoder_ = TabularEncoder.restore(domain, dict(state["encoder"]), dict(arrays))
-        self._restore_extra_state(state["extra"])
+        self.marginals_ = [np.asarray(arrays[f"marginal_{j}"], dtype=float) for j in range(int(state["n_marginals"]))]
+        self.encoder_ = TabularEncoder.restore(domain, dict(state["encoder"]), self.marginals_)
+        self._after_release()
 
     def _config_key(self, domain: Domain) -> str:
         """What a checkpoint must match to be resumed (public parameters and the domain)."""
@@ -148,14 +173,8 @@ class DPSGDSynthesizer(Synthesizer):
         return json.dumps({"params": params, "domain": domain.fingerprint(), "class": type(self).__name__}, sort_keys=True)
 
     # -- hooks for subclasses ------------------------------------------------------------------
-    def _extra_releases(self, data: pd.DataFrame, ledger: Ledger, plan: FitPlan, rng: np.random.Generator) -> None:
-        """Model-specific DP releases before training (planned in :meth:`_histograms`)."""
-
-    def _extra_state(self) -> dict:
-        return {}
-
-    def _restore_extra_state(self, state: Mapping[str, Any]) -> None:
-        pass
+    def _after_release(self) -> None:
+        """Derive model-specific public state from the released marginals (the GAN's condition)."""
 
     def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
         """Create the networks (initialised from ``generator``) and their optimizers."""
@@ -182,23 +201,39 @@ class DPSGDSynthesizer(Synthesizer):
     def _modules_for_state(self) -> dict[str, nn.Module]:
         raise NotImplementedError
 
+    def _export_layers(self) -> Layers:
+        """The sampling network (decoder, generator) as numpy layers."""
+        raise NotImplementedError
+
+    def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The sampling network's input for ``n`` records, ``features x n`` (public randomness)."""
+        raise NotImplementedError
+
+    # -- sampling (numpy only) -------------------------------------------------------------------
+    def _raw_outputs(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The sampling network's outputs before activation, ``width x n``."""
+        from privsynth.synthesizers._numpy_net import forward_numpy
+
+        return forward_numpy(self._latent(n, rng), self.layers_)
+
+    def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+        sizes = [_CHUNK] * (n // _CHUNK) + ([n % _CHUNK] if n % _CHUNK or n == 0 else [])
+        return self.encoder_.decode((self._raw_outputs(size, rng) for size in sizes), rng, self.calibration_)
+
     # -- persistence (model files) -------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        public, public_arrays = self._public_state()
-        arrays = {f"enc::{k}": v for k, v in public_arrays.items()}
-        for name, module in self._modules_for_state().items():
-            for k, v in module.state_dict().items():
-                arrays[f"{name}::{k}"] = v.detach().cpu().numpy()
+        public, arrays = self._public_state()
+        activations, weights = layers_to_arrays("net", self.layers_)
+        arrays = {**arrays, **weights, **self.calibration_.to_arrays()}
         plan = {"sampling_rate": self.sampling_rate_, "steps": self.steps_, "noise_multiplier": self.noise_multiplier_,
                 "delta": self.delta_}
-        return {"public": public, "plan": plan, "width": self.encoder_.width, "engine": self.engine_}, arrays
+        return {"public": public, "plan": plan, "activations": activations, "engine": self.engine_}, arrays
 
     def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        self._restore_public_state(self.domain_, state["public"], {k[5:]: v for k, v in arrays.items() if k.startswith("enc::")})
+        self._restore_public_state(self.domain_, state["public"], arrays)
         plan = state["plan"]
         self.sampling_rate_, self.steps_ = float(plan["sampling_rate"]), int(plan["steps"])
         self.noise_multiplier_, self.delta_ = float(plan["noise_multiplier"]), float(plan["delta"])
         self.engine_ = state["engine"]
-        self._build(int(state["width"]), torch.device("cpu"), torch.Generator())
-        for name, module in self._modules_for_state().items():
-            module.load_state_dict({k.split("::", 1)[1]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith(f"{name}::")})
+        self.layers_ = layers_from_arrays("net", state["activations"], arrays)
+        self.calibration_ = Calibration.from_arrays(dict(arrays))

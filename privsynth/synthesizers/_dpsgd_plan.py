@@ -5,8 +5,11 @@ A DP-SGD fit charges, in order:
 1. a noisy record count (1% of epsilon): post-processing turns it into the expected batch size
    ``sampling_rate * n_hat`` (the gradient normalizer and the GAN's number of fakes per step)
    and a DP size for releases;
-2. DP histograms released before training, each a named share of epsilon split evenly over its
-   histograms (the quantile transform of numeric columns, the GAN's conditional marginal);
+2. DP histograms released before training, each a named share of epsilon for a number of
+   histograms (the 1-way marginals: discrete Gaussian noise calibrated as if that share were
+   spent alone -- Gaussian releases compose sub-additively, so a share of 0.3 costs the training
+   far less than 30% of its noise budget -- or discrete Laplace with an accountant that cannot
+   model the discrete Gaussian);
 3. ``steps = ceil(epochs / sampling_rate)`` DP-SGD steps of the Poisson-subsampled Gaussian
    mechanism, with the noise multiplier calibrated so that everything composes to at most
    ``(epsilon, delta)``.
@@ -26,7 +29,7 @@ from typing import Mapping
 from privsynth.mechanisms.sampling import dyadic_rate
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.calibrate import dpsgd_noise_multiplier, split_epsilon
-from privsynth.privacy.events import SubsampledGaussianEvent
+from privsynth.privacy.events import Event, SubsampledGaussianEvent
 from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
 
 __all__ = ["plan_dpsgd", "AUTO_DELTA", "COUNT_SHARE"]
@@ -60,10 +63,10 @@ def plan_dpsgd(*, epsilon: float, delta: float | None, sampling_rate: float, epo
     if not 0 < COUNT_SHARE + sum(shares) < 1:
         raise ValueError(f"The pre-training releases' shares of epsilon must sum below {1 - COUNT_SHARE}, got {sum(shares)}.")
     eps_count, *eps_hist, _ = split_epsilon(epsilon, [COUNT_SHARE, *shares, 1 - COUNT_SHARE - sum(shares)])
-    events = [count_event(eps_count)]
+    events: list[Event] = [count_event(eps_count)]
     noise: dict[str, list[dict[str, float]]] = {}
     for (name, (_, count)), eps in zip(histograms.items(), eps_hist):
-        noise[name], hist_events = histogram_noise(epsilon=eps, delta=0.0, count=count, accountant=accountant, noise="laplace")
+        noise[name], hist_events = histogram_noise(epsilon=eps, delta=delta, count=count, accountant=accountant)
         events += hist_events
     q = dyadic_rate(sampling_rate)
     steps = max(1, math.ceil(epochs / float(sampling_rate) - 1e-9))  # tolerant of float round-off (3 / 0.1)

@@ -25,6 +25,7 @@ from privsynth.mechanisms.clipping import ClippedSum
 from privsynth.mechanisms.dpsgd import dp_sgd_step, resolve_device
 from privsynth.mechanisms.sampling import poisson_sample
 from privsynth.privacy.ledger import Ledger
+from privsynth.synthesizers._calibration import Calibration
 from privsynth.synthesizers._checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from privsynth.synthesizers._plan import FitPlan
 
@@ -42,7 +43,8 @@ def train(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | No
         start = _resume(synth, domain, state, ledger, device)
     else:
         start = _begin(synth, data, domain, ledger, plan, randomness, device, rank, world)
-    records = torch.as_tensor(synth.encoder_.transform(data.iloc[rank::world]), device=device)
+    records = torch.as_tensor(synth.encoder_.transform(data.iloc[rank::world], rng=randomness.generator("dequantize", rank)),
+                              device=device)
     clipper = ClippedSum(synth._private_module(), synth.engine)
     synth.engine_ = clipper.engine
     optimizer = synth._optimizers()["private"]
@@ -57,13 +59,14 @@ def train(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | No
                     noise=None if rank else _noise(randomness, device, step), n_public=0 if rank else synth._public_examples(),
                     max_physical_batch_size=synth.max_physical_batch_size, distributed=world > 1)
         optimizer.step()
-        if rank == 0:
+        if ledger is not None:  # rank 0: the post-processing updates, progress and checkpoints
             synth._after_private_step(_generator(randomness, device, "generator", step))
             bar.update(1)
             bar.set_postfix(epoch=f"{(step + 1) * plan['sampling_rate']:.2f}", epsilon=f"{ledger.spent().epsilon:.3f}")
             if checkpoint_dir is not None and ((step + 1) % synth.checkpoint_every == 0 or step + 1 == plan["steps"]):
                 save_checkpoint(checkpoint_dir, _training_state(synth, config, step + 1, ledger))
     bar.close()
+    synth.layers_, synth.calibration_ = synth._export_layers(), Calibration()  # for sampling; calibrated afterwards
 
 
 def _begin(synth: Any, data: pd.DataFrame, domain: Domain, ledger: Ledger | None, plan: FitPlan, randomness: PrivateRandomness,

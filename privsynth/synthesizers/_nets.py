@@ -1,5 +1,7 @@
-"""Small torch pieces shared by the DP-SGD synthesizers: MLPs initialised from an explicit
-generator (never the global seed), the per-block reconstruction loss and output decoding."""
+"""Small pieces shared by the DP-SGD synthesizers: MLPs initialised from an explicit generator
+(never the global seed) with output biases started at the DP marginals, the per-block
+reconstruction loss, straight-through one-hot samples, and the export of a network's weights
+for the numpy forward pass of :mod:`._numpy_net`."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from torch.nn import functional as F
 
 from privsynth.synthesizers._encoding import Block
 
-__all__ = ["mlp", "init_weights", "block_loss", "activate", "decode_outputs"]
+__all__ = ["mlp", "init_weights", "init_output_bias", "block_loss", "gumbel_one_hot", "activate", "export_layers"]
 
 
 def mlp(sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -38,7 +40,26 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return module
 
 
-def block_loss(out: torch.Tensor, x: torch.Tensor, blocks: Sequence[Block], numeric_sigma: float = 0.1) -> torch.Tensor:
+@torch.no_grad()
+def init_output_bias(layer: nn.Linear, blocks: Sequence[Block], targets: dict[int, np.ndarray], *, weight_scale: float = 0.1) -> None:
+    """Start an output layer at the DP marginals: each one-hot block's bias is the log of its
+    target distribution (and a missing indicator's the logit of its rate), and the weights are
+    scaled down so that the bias dominates at first -- the 1-way marginals start right and
+    training spends its budget on the dependence."""
+    layer.weight.mul_(weight_scale)
+    for b in blocks:
+        if b.start not in targets:
+            continue
+        t = np.clip(np.asarray(targets[b.start], dtype=float), 1e-6, 1.0)
+        if b.kind == "onehot":
+            value = np.log(t / t.sum())
+        else:
+            value = np.log(t / (1.0 - np.minimum(t, 1 - 1e-6)))
+        layer.bias[b.start : b.start + b.width] = torch.as_tensor(value - value.mean() if b.kind == "onehot" else value,
+                                                                  dtype=layer.bias.dtype)
+
+
+def block_loss(out: torch.Tensor, x: torch.Tensor, blocks: Sequence[Block], numeric_sigma: float = 0.5) -> torch.Tensor:
     """Per-record reconstruction loss: cross-entropy per one-hot block, Gaussian for numbers,
     logistic for missing indicators."""
     loss = torch.zeros(len(x), device=x.device)
@@ -46,34 +67,51 @@ def block_loss(out: torch.Tensor, x: torch.Tensor, blocks: Sequence[Block], nume
         o, t = out[:, b.start : b.start + b.width], x[:, b.start : b.start + b.width]
         if b.kind == "onehot":
             loss = loss + F.cross_entropy(o, t.argmax(dim=1), reduction="none")
-        elif b.kind == "numeric":
+        elif b.kind in ("numeric", "ordinal"):
             loss = loss + ((torch.tanh(o[:, 0]) - t[:, 0]) ** 2) / (2 * numeric_sigma**2)
         else:
             loss = loss + F.binary_cross_entropy_with_logits(o[:, 0], t[:, 0], reduction="none")
     return loss
 
 
-def activate(out: torch.Tensor, blocks: Sequence[Block]) -> torch.Tensor:
-    """Network outputs to the encoded space: softmax per one-hot block, tanh for numbers,
-    sigmoid for missing indicators."""
+def gumbel_one_hot(logits: torch.Tensor, generator: torch.Generator, tau: float = 0.5) -> torch.Tensor:
+    """One-hot samples from ``softmax(logits)`` (Gumbel-max) whose gradient is the tempered
+    softmax's (straight-through): fakes look like real one-hot records to a discriminator, and
+    the generator still learns through them."""
+    u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-12, 1 - 1e-12)
+    soft = torch.softmax((logits - torch.log(-torch.log(u))) / tau, dim=1)
+    hard = F.one_hot(soft.argmax(dim=1), logits.shape[1]).to(soft.dtype)
+    return hard - soft.detach() + soft
+
+
+def activate(out: torch.Tensor, blocks: Sequence[Block], generator: torch.Generator | None = None) -> torch.Tensor:
+    """Network outputs to the encoded space: per one-hot block a softmax (or, with a
+    ``generator``, a straight-through one-hot sample), tanh for numbers, sigmoid for missing
+    indicators."""
     parts = []
     for b in blocks:
         o = out[:, b.start : b.start + b.width]
-        parts.append(torch.softmax(o, dim=1) if b.kind == "onehot" else (torch.tanh(o) if b.kind == "numeric" else torch.sigmoid(o)))
+        if b.kind == "onehot":
+            parts.append(torch.softmax(o, dim=1) if generator is None else gumbel_one_hot(o, generator))
+        else:
+            parts.append(torch.sigmoid(o) if b.kind == "missing" else torch.tanh(o))
     return torch.cat(parts, dim=1)
 
 
-def decode_outputs(out: torch.Tensor, blocks: Sequence[Block], gen: torch.Generator) -> np.ndarray:
-    """Network outputs to encoded records: categories *sampled* from the softmax, numbers via
-    tanh, missing indicators sampled from the sigmoid."""
-    res = torch.zeros_like(out)
-    for b in blocks:
-        o = out[:, b.start : b.start + b.width]
-        if b.kind == "onehot":
-            pick = torch.multinomial(torch.softmax(o, dim=1), 1, generator=gen).squeeze(1)
-            res[torch.arange(len(o)), b.start + pick] = 1.0
-        elif b.kind == "numeric":
-            res[:, b.start] = torch.tanh(o[:, 0])
-        else:
-            res[:, b.start] = (torch.rand(len(o), generator=gen) < torch.sigmoid(o[:, 0])).float()
-    return res.numpy()
+def export_layers(module: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """An MLP's layers as ``(weight, bias, activation after it)`` numpy arrays (float32)."""
+    layers: list[tuple[np.ndarray, np.ndarray, str]] = []
+    for m in module:
+        if isinstance(m, nn.Linear):
+            layers.append((m.weight.detach().cpu().numpy().astype(np.float32).copy(),
+                           m.bias.detach().cpu().numpy().astype(np.float32).copy(), ""))
+        elif layers:
+            name = {nn.ReLU: "relu", nn.Tanh: "tanh"}.get(type(m))
+            if isinstance(m, nn.LeakyReLU):
+                name = f"leaky_relu:{m.negative_slope}"
+            if name is None:
+                raise TypeError(f"No numpy forward pass for {type(m).__name__}.")
+            w, b, _ = layers[-1]
+            layers[-1] = (w, b, name)
+    return layers
+

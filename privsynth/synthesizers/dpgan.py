@@ -1,41 +1,34 @@
 """``DPGAN``: a conditional GAN whose discriminator alone is trained with DP-SGD.
 
 Only the discriminator sees real records. Each discriminator step Poisson-samples real records,
-generates as many fake ones, and takes *one* privatized backward over the summed real and fake
-losses (per-example clipping, one noise draw). Generator updates use only the discriminator
-(a DP output) and noise: post-processing. The generator is conditioned on one categorical
-column, whose category frequencies come from a DP marginal charged to the ledger -- never from
-CTGAN's training-by-sampling, which would break the accountant's sampling assumption. Needs the
-``deep`` extra.
+generates a fixed number of fake ones, and takes *one* privatized backward over the summed real
+and fake losses (per-example clipping, one noise draw). Generator updates use only the
+discriminator (a DP output) and noise: post-processing. The generator's categorical outputs are
+straight-through one-hot samples, so fakes look like real one-hot records to the discriminator
+(soft outputs next to one-hot reals are told apart at a glance, and the generator then never
+learns). Its output layer starts at the DP 1-way marginals, and it is conditioned on one
+categorical column drawn from that column's DP marginal -- never CTGAN's training-by-sampling,
+which would break the accountant's sampling assumption. Needs the ``deep`` extra.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, cast
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from privsynth.core.dataset import encode, levels
-from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain
-from privsynth.mechanisms.counts import noisy_histogram
-from privsynth.privacy.ledger import Ledger
-from privsynth.synthesizers._discrete import normalize_counts
+from privsynth.core import checks
+from privsynth.core.domain import DEFAULT_BINS
 from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
-from privsynth.synthesizers._nets import activate, decode_outputs, init_weights, mlp
-from privsynth.synthesizers._plan import FitPlan
-from privsynth.synthesizers.base import register
+from privsynth.synthesizers._nets import activate, export_layers, init_output_bias, init_weights, mlp
+from privsynth.synthesizers._numpy_net import Layers
 
 __all__ = ["DPGAN"]
 
-#: Share of epsilon for the DP marginal of the conditioning column.
-CONDITION_SHARE = 0.05
 
-
-@register
 class DPGAN(DPSGDSynthesizer):
     """Conditional GAN with a DP-SGD-trained discriminator (book-keeping clipping by default).
 
@@ -43,8 +36,11 @@ class DPGAN(DPSGDSynthesizer):
         generator_dim, discriminator_dim: Hidden layer sizes.
         noise_dim: Generator input noise dimension.
         generator_lr, discriminator_lr: Adam learning rates.
-        condition: Categorical column to condition on (default: the first categorical column;
-            ``""`` for none). Its frequencies come from a DP marginal (5% of the budget).
+        loss: ``"gan"`` (non-saturating) or ``"wgan"`` (a Wasserstein critic whose weights are
+            clipped to ``critic_clip`` after each step -- post-processing).
+        generator_steps: Generator updates per private discriminator step (free of budget).
+        condition: Categorical column to condition on (default: the first column modelled one-hot;
+            ``""`` for none). Its frequencies come from its DP 1-way marginal.
         Other arguments: as for :class:`~privsynth.synthesizers.DPVAE`. Each step's
         discriminator loss has ``round(sampling_rate * n_hat)`` fakes: a DP number, fixed
         before training, never the size of the real batch.
@@ -63,15 +59,21 @@ class DPGAN(DPSGDSynthesizer):
         epsilon: float = 1.0,
         delta: float | None = None,
         epochs: float = 10,
-        sampling_rate: float = 0.01,
+        sampling_rate: float = 0.02,
         max_grad_norm: float = 1.0,
         generator_dim: tuple = (128, 128),
         discriminator_dim: tuple = (128, 128),
         noise_dim: int = 32,
-        generator_lr: float = 2e-4,
-        discriminator_lr: float = 2e-4,
+        generator_lr: float = 1e-4,
+        discriminator_lr: float = 1e-3,
         condition: str | None = None,
-        numeric: str = "minmax",
+        loss: str = "gan",
+        generator_steps: int = 1,
+        critic_clip: float = 0.05,
+        marginal_share: float = 0.65,
+        calibrate: bool = True,
+        numeric: str = "quantile",
+        onehot_limit: int = 1000,
         bins: int = DEFAULT_BINS,
         engine: str = "auto",
         max_physical_batch_size: int | None = None,
@@ -94,7 +96,13 @@ class DPGAN(DPSGDSynthesizer):
         self.generator_lr = generator_lr
         self.discriminator_lr = discriminator_lr
         self.condition = condition
+        self.loss = loss
+        self.generator_steps = generator_steps
+        self.critic_clip = critic_clip
+        self.marginal_share = marginal_share
+        self.calibrate = calibrate
         self.numeric = numeric
+        self.onehot_limit = onehot_limit
         self.bins = bins
         self.engine = engine
         self.max_physical_batch_size = max_physical_batch_size
@@ -106,40 +114,35 @@ class DPGAN(DPSGDSynthesizer):
         self.secure = secure
         self.progress = progress
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        checks.choice(self.loss, "loss", ("gan", "wgan"), owner="DPGAN")
+        checks.integer(self.generator_steps, "generator_steps", owner="DPGAN")
+        checks.number(self.critic_clip, "critic_clip", low=0, low_open=True, owner="DPGAN")
+        checks.number(self.generator_lr, "generator_lr", low=0, low_open=True, owner="DPGAN")
+        checks.number(self.discriminator_lr, "discriminator_lr", low=0, low_open=True, owner="DPGAN")
+        checks.integer(self.noise_dim, "noise_dim", owner="DPGAN")
+
     # -- conditional vector (a DP marginal) -------------------------------------------------------
-    def _condition_column(self, domain: Domain) -> str | None:
+    def _condition_column(self) -> str | None:
+        """The conditioning column: one with a one-hot block (a categorical column, or an ordinal
+        one with at most ``onehot_limit`` categories)."""
+        onehot = [b.name for b in self.encoder_.blocks if b.kind == "onehot"]
         if self.condition == "":
             return None
         if self.condition is not None:
-            if self.condition not in domain or not isinstance(domain[self.condition], Categorical):
-                raise ValueError(f"condition must name a categorical column of the domain, got {self.condition!r}.")
+            if self.condition not in onehot:
+                raise ValueError(f"condition must name a categorical column modelled one-hot (at most onehot_limit="
+                                 f"{self.onehot_limit} categories); got {self.condition!r}, choose from {onehot}.")
             return self.condition
-        return next((c.name for c in domain if isinstance(c, Categorical)), None)
+        return onehot[0] if onehot else None
 
-    def _histograms(self, domain: Domain) -> dict[str, tuple[float, int]]:
-        return {**super()._histograms(domain), "condition": (CONDITION_SHARE, int(self._condition_column(domain) is not None))}
+    def _after_release(self) -> None:
+        self.condition_ = self._condition_column()
+        self.condition_probs_ = None if self.condition_ is None else self.marginals_[self.encoder_.domain.names.index(self.condition_)]
 
-    def _extra_releases(self, data: pd.DataFrame, ledger: Ledger, plan: FitPlan, rng: np.random.Generator) -> None:
-        self.condition_ = self._condition_column(self.encoder_.domain)
-        self.condition_probs_ = None
-        if self.condition_ is None:
-            return
-        sub = self.encoder_.domain.select([self.condition_])
-        (noise,) = plan["histograms"]["condition"]
-        counts = noisy_histogram(encode(data[[self.condition_]], sub)[:, 0], (levels(sub)[0],), ledger=ledger, rng=rng,
-                                 secure=self.secure, label=f"conditional marginal of {self.condition_!r}", **noise)
-        self.condition_probs_ = normalize_counts(counts)
-
-    def _extra_state(self) -> dict:
-        probs = getattr(self, "condition_probs_", None)
-        return {"condition": getattr(self, "condition_", None), "probs": None if probs is None else [float(p) for p in probs]}
-
-    def _restore_extra_state(self, state: Mapping[str, Any]) -> None:
-        self.condition_ = state.get("condition")
-        self.condition_probs_ = None if state.get("probs") is None else np.asarray(state["probs"], dtype=float)
-
-    def _cond_block(self):
-        return next(b for b in self.encoder_.blocks if b.name == self.condition_ and b.kind == "onehot") if self.condition_ else None
+    def _cond_block(self) -> Any:
+        return next((b for b in self.encoder_.blocks if b.name == self.condition_ and b.kind == "onehot"), None)
 
     def _draw_condition(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         if self.condition_probs_ is None:
@@ -150,11 +153,15 @@ class DPGAN(DPSGDSynthesizer):
 
     # -- networks ----------------------------------------------------------------------------------
     def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
-        cond_dim = 0 if getattr(self, "condition_probs_", None) is None else len(self.condition_probs_)
-        self.generator_ = init_weights(mlp([int(self.noise_dim) + cond_dim, *map(int, self.generator_dim), width]), generator).to(device)
+        probs = getattr(self, "condition_probs_", None)
+        cond_dim = 0 if probs is None else len(probs)
+        gen = mlp([int(self.noise_dim) + cond_dim, *map(int, self.generator_dim), width])
+        init_weights(gen, generator)
+        init_output_bias(cast(nn.Linear, gen[-1]), self.encoder_.blocks, self.encoder_.targets())
+        self.generator_ = gen.to(device)
         self.discriminator_ = init_weights(mlp([width, *map(int, self.discriminator_dim), 1], activation=lambda: nn.LeakyReLU(0.2)),
                                            generator).to(device)
-        self._opt = {
+        self._opt: dict[str, torch.optim.Optimizer] = {
             "private": torch.optim.Adam(self.discriminator_.parameters(), lr=self.discriminator_lr, betas=(0.5, 0.9)),
             "generator": torch.optim.Adam(self.generator_.parameters(), lr=self.generator_lr, betas=(0.5, 0.9)),
         }
@@ -169,10 +176,12 @@ class DPGAN(DPSGDSynthesizer):
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._opt
 
-    def _fake(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fake(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``n`` fakes as the discriminator sees them (one-hot samples), the raw outputs and the conditions."""
         z = torch.randn((n, int(self.noise_dim)), generator=generator, device=self._device)
         cond = self._draw_condition(n, generator, self._device)
-        return activate(self.generator_(torch.cat([z, cond], dim=1)), self.encoder_.blocks), cond
+        raw = self.generator_(torch.cat([z, cond], dim=1))
+        return activate(raw, self.encoder_.blocks, generator), raw, cond
 
     def _public_examples(self) -> int:
         return int(round(self.expected_batch_))
@@ -181,30 +190,44 @@ class DPGAN(DPSGDSynthesizer):
         """Real records and ``n_public`` fakes (a fixed number per step, never the real batch's
         size, which depends on the data) in *one* forward: one privatized backward per step."""
         with torch.no_grad():
-            fake, _ = self._fake(n_public, generator)
+            fake, _, _ = self._fake(n_public, generator)
         logits = module(torch.cat([batch, fake], dim=0)).squeeze(1)
         n = len(batch)
+        if self.loss == "wgan":  # critic: high on real, low on fake
+            return torch.cat([-logits[:n], logits[n:]])
         return torch.cat([F.softplus(-logits[:n]), F.softplus(logits[n:])])
 
     def _after_private_step(self, generator: torch.Generator) -> None:
-        """Generator update: post-processing of the (DP) discriminator."""
+        """Generator updates: post-processing of the (DP) discriminator (as many as
+        ``generator_steps``, free of budget); under ``loss="wgan"`` the critic's weights are
+        clipped first (post-processing too)."""
+        if self.loss == "wgan":
+            with torch.no_grad():
+                for p in self.discriminator_.parameters():
+                    p.clamp_(-self.critic_clip, self.critic_clip)
         opt = self._opt["generator"]
-        opt.zero_grad(set_to_none=True)
-        fake, cond = self._fake(self._public_examples(), generator)
-        loss = F.softplus(-self.discriminator_(fake).squeeze(1)).mean()
         block = self._cond_block()
-        if block is not None:
-            probs = fake[:, block.start : block.start + block.width]
-            loss = loss + F.nll_loss(torch.log(probs + 1e-8), cond.argmax(dim=1))
-        loss.backward()
-        opt.step()
+        for _ in range(int(self.generator_steps)):
+            opt.zero_grad(set_to_none=True)
+            fake, raw, cond = self._fake(self._public_examples(), generator)
+            scores = self.discriminator_(fake).squeeze(1)
+            loss = -scores.mean() if self.loss == "wgan" else F.softplus(-scores).mean()
+            if block is not None:
+                loss = loss + F.cross_entropy(raw[:, block.start : block.start + block.width], cond.argmax(dim=1))
+            loss.backward()
+            opt.step()
         for p in self.discriminator_.parameters():
             p.grad = None
 
-    def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        g = self.generator_.cpu().eval()
-        with torch.no_grad():
-            z = torch.randn((n, int(self.noise_dim)), generator=gen)
-            out = g(torch.cat([z, self._draw_condition(n, gen, torch.device("cpu"))], dim=1)) if n else torch.zeros((0, self.encoder_.width))
-        return self.encoder_.inverse_transform(decode_outputs(out, self.encoder_.blocks, gen), rng)
+    # -- sampling (numpy) ----------------------------------------------------------------------------
+    def _export_layers(self) -> Layers:
+        return export_layers(self.generator_)
+
+    def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        z = rng.standard_normal((int(self.noise_dim), n), dtype=np.float32)
+        if self.condition_probs_ is None:
+            return z
+        probs = np.asarray(self.condition_probs_, dtype=float)
+        cond = np.zeros((len(probs), n), dtype=np.float32)
+        cond[rng.choice(len(probs), size=n, p=probs / probs.sum()), np.arange(n)] = 1.0
+        return np.concatenate([z, cond], axis=0)

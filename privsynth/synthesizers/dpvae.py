@@ -6,19 +6,20 @@ Both the encoder and the decoder see real records, so the whole network is priva
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
+from privsynth.core import checks
 from privsynth.core.domain import DEFAULT_BINS
 from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
-from privsynth.synthesizers._nets import block_loss, decode_outputs, init_weights, mlp
-from privsynth.synthesizers.base import register
+from privsynth.synthesizers._nets import block_loss, export_layers, init_output_bias, init_weights, mlp
+from privsynth.synthesizers._numpy_net import Layers
 
 __all__ = ["DPVAE"]
+
 
 
 class _VAE(nn.Module):
@@ -29,7 +30,6 @@ class _VAE(nn.Module):
         self.decoder = mlp([latent, *reversed(hidden), width])
 
 
-@register
 class DPVAE(DPSGDSynthesizer):
     """Variational autoencoder trained with DP-SGD (book-keeping clipping by default).
 
@@ -45,7 +45,20 @@ class DPVAE(DPSGDSynthesizer):
         hidden: Hidden layer sizes of the encoder (mirrored in the decoder).
         latent: Latent dimension.
         learning_rate: Adam learning rate.
-        numeric: ``"minmax"`` (public bounds) or ``"quantile"`` (DP histograms, charged).
+        kl_weight: Weight of the KL term (1: the evidence lower bound; below 1 keeps more of each
+            record in the latent code, and the calibration fixes the marginals that sampling
+            from the prior then misses).
+        numeric_sigma: Scale of the Gaussian reconstruction loss of numbers and many-level
+            ordinals in the encoded space ``[-1, 1]`` (smaller weighs them more against the
+            categorical columns).
+        marginal_share: Share of epsilon for the DP 1-way marginals (discrete Gaussian, calibrated
+            as if alone; they compose sub-additively with training). They start the output layer,
+            drive the quantile transform and the calibration, and check releases.
+        calibrate: Tilt the outputs onto the DP marginals after training (post-processing), so
+            that every column's 1-way marginal is the DP one; the dependence stays the model's.
+        numeric: ``"quantile"`` (through the DP marginal's CDF; free) or ``"minmax"`` (public bounds).
+        onehot_limit: Ordinal columns with more categories are modelled as one number through
+            their DP CDF (an age, a discretized amount), not one-hot: far fewer parameters.
         engine: ``"auto"``, ``"bookkeeping"`` or ``"opacus"`` (per-sample gradients by hooks).
         max_physical_batch_size: Split logical batches into chunks of at most this many records.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
@@ -70,13 +83,18 @@ class DPVAE(DPSGDSynthesizer):
         *,
         epsilon: float = 1.0,
         delta: float | None = None,
-        epochs: float = 10,
-        sampling_rate: float = 0.01,
+        epochs: float = 40,
+        sampling_rate: float = 0.1,
         max_grad_norm: float = 1.0,
         hidden: tuple = (128, 128),
-        latent: int = 32,
-        learning_rate: float = 1e-3,
-        numeric: str = "minmax",
+        latent: int = 16,
+        learning_rate: float = 1e-2,
+        kl_weight: float = 0.5,
+        numeric_sigma: float = 0.5,
+        marginal_share: float = 0.65,
+        calibrate: bool = True,
+        numeric: str = "quantile",
+        onehot_limit: int = 32,
         bins: int = DEFAULT_BINS,
         engine: str = "auto",
         max_physical_batch_size: int | None = None,
@@ -96,7 +114,12 @@ class DPVAE(DPSGDSynthesizer):
         self.hidden = hidden
         self.latent = latent
         self.learning_rate = learning_rate
+        self.kl_weight = kl_weight
+        self.numeric_sigma = numeric_sigma
+        self.marginal_share = marginal_share
+        self.calibrate = calibrate
         self.numeric = numeric
+        self.onehot_limit = onehot_limit
         self.bins = bins
         self.engine = engine
         self.max_physical_batch_size = max_physical_batch_size
@@ -108,9 +131,19 @@ class DPVAE(DPSGDSynthesizer):
         self.secure = secure
         self.progress = progress
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        checks.number(self.kl_weight, "kl_weight", low=0, owner="DPVAE")
+        checks.number(self.numeric_sigma, "numeric_sigma", low=0, low_open=True, owner="DPVAE")
+        checks.number(self.learning_rate, "learning_rate", low=0, low_open=True, owner="DPVAE")
+        checks.integer(self.latent, "latent", owner="DPVAE")
+
     def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
-        self.vae_ = init_weights(_VAE(width, tuple(int(h) for h in self.hidden), int(self.latent)), generator).to(device)
-        self._opt = {"private": torch.optim.Adam(self.vae_.parameters(), lr=self.learning_rate)}
+        vae = _VAE(width, tuple(int(h) for h in self.hidden), int(self.latent))
+        init_weights(vae, generator)
+        init_output_bias(cast(nn.Linear, vae.decoder[-1]), self.encoder_.blocks, self.encoder_.targets())
+        self.vae_ = vae.to(device)
+        self._opt: dict[str, torch.optim.Optimizer] = {"private": torch.optim.Adam(self.vae_.parameters(), lr=self.learning_rate)}
 
     def _private_module(self) -> nn.Module:
         return self.vae_
@@ -122,18 +155,18 @@ class DPVAE(DPSGDSynthesizer):
         return self._opt
 
     def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
-        vae = module._module if hasattr(module, "_module") else module
+        vae: Any = module._module if hasattr(module, "_module") else module
         stats = vae.encoder(batch)
         mu, logvar = stats[:, : vae.latent], stats[:, vae.latent :].clamp(-10, 10)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + eps * torch.exp(0.5 * logvar)
         out = vae.decoder(z)
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
-        return block_loss(out, batch, self.encoder_.blocks) + kl
+        return block_loss(out, batch, self.encoder_.blocks, numeric_sigma=self.numeric_sigma) + self.kl_weight * kl
 
-    def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        vae = self.vae_.cpu().eval()
-        with torch.no_grad():
-            out = vae.decoder(torch.randn((n, vae.latent), generator=gen)) if n else torch.zeros((0, self.encoder_.width))
-        return self.encoder_.inverse_transform(decode_outputs(out, self.encoder_.blocks, gen), rng)
+    # -- sampling (numpy) ----------------------------------------------------------------------------
+    def _export_layers(self) -> Layers:
+        return export_layers(cast(nn.Sequential, self.vae_.decoder))
+
+    def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal((int(self.latent), n), dtype=np.float32)

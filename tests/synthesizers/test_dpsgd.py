@@ -222,3 +222,25 @@ def test_package_works_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "IMPORT-ERROR" in out.stdout and "deep" in out.stdout
+
+
+def test_a_degenerate_release_is_flagged_naming_the_column(census):
+    """Issue #10: the release's 1-way marginals are compared with the DP marginals the fit already
+    released (no budget); a collapsed model warns, naming the column, a healthy one does not."""
+    import warnings
+
+    from privsynth.synthesizers._calibration import Calibration
+
+    data, domain = census
+    gan = DPGAN(epsilon=2.0, random_state=0, **FAST_GAN).fit(data, domain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ps.ReleaseQualityWarning)
+        gan.sample(5000, random_state=0)  # calibrated: matches the DP marginals
+    block = next(b for b in gan.encoder_.blocks if b.kind == "onehot")
+    w, b, act = gan.layers_[-1]
+    b = b.copy()
+    b[block.start] = 1e3  # every record gets the block's first category
+    gan.layers_ = [*gan.layers_[:-1], (w, b, act)]
+    gan.calibration_ = Calibration()
+    with pytest.warns(ps.ReleaseQualityWarning, match=f"'{block.name}' \\(TVD 0\\.[5-9]"):
+        gan.sample(5000, random_state=0)

@@ -1,0 +1,56 @@
+"""The forward pass of a fitted generator network in numpy: sampling never needs torch.
+
+A network is a list of ``(weight, bias, activation)`` layers in torch's layout (``weight`` is
+``out x in``), exported after training and stored in the model file's ``.npz`` as
+``<prefix>::<i>::w`` / ``::b`` with the activations in the JSON state. The pass runs on
+*column-major batches*: ``x`` is ``features x rows`` and so is the output, so that every
+per-feature step afterwards (one softmax block, one numeric output) reads contiguous rows.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Layers", "forward_numpy", "layers_to_arrays", "layers_from_arrays"]
+
+Layers = Sequence[tuple[np.ndarray, np.ndarray, str]]
+
+
+def forward_numpy(x: np.ndarray, layers: Layers) -> np.ndarray:
+    """The MLP's forward pass in float32 on a ``features x rows`` batch (output: ``width x rows``).
+
+    Example:
+        >>> layers = [(np.eye(2, dtype=np.float32), np.zeros(2, np.float32), "relu")]
+        >>> forward_numpy(np.array([[1.0], [-1.0]]), layers).tolist()
+        [[1.0], [0.0]]
+    """
+    h = np.asarray(x, dtype=np.float32)
+    for w, b, act in layers:
+        h = w @ h
+        h += b[:, None]
+        if act == "relu":
+            np.maximum(h, 0, out=h)
+        elif act.startswith("leaky_relu"):
+            h = np.where(h > 0, h, h * np.float32(act.split(":")[1]))
+        elif act == "tanh":
+            np.tanh(h, out=h)
+        elif act:
+            raise ValueError(f"Unknown activation {act!r} in a stored network.")
+    return h
+
+
+def layers_to_arrays(prefix: str, layers: Layers) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Activations (for the JSON state) and weight arrays (for the ``.npz``) of a network."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, (w, b, _) in enumerate(layers):
+        arrays[f"{prefix}::{i}::w"], arrays[f"{prefix}::{i}::b"] = w, b
+    return [act for _, _, act in layers], arrays
+
+
+def layers_from_arrays(prefix: str, activations: Sequence[str],
+                       arrays: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Inverse of :func:`layers_to_arrays`."""
+    return [(np.asarray(arrays[f"{prefix}::{i}::w"], dtype=np.float32), np.asarray(arrays[f"{prefix}::{i}::b"], dtype=np.float32), str(act))
+            for i, act in enumerate(activations)]
