@@ -86,3 +86,12 @@ def test_one_table_of_synthesizer_names_and_no_back_edge():
 def test_the_numpy_sampling_modules_need_no_torch():
     for name in ("_encoding.py", "_calibration.py", "_numpy_net.py", "_plan.py", "_dpsgd_plan.py"):
         assert not any(n.split(".")[0] in {"torch", "opacus"} for n in imports_of(PKG / "synthesizers" / name)), name
+
+
+def test_the_graphical_room_never_sees_data():
+    """graphical/ is post-processing: it imports only core's errors and numpy, never the dataset,
+    mechanisms, privacy or synthesizer code (DESIGN.md rooms)."""
+    for path in modules("graphical"):
+        inside = [n for n in imports_of(path) if n.startswith("privsynth")]
+        assert all(n.startswith("privsynth.graphical") or n == "privsynth.core.errors" for n in inside), (path, inside)
+        assert not any(n.split(".")[0] in {"pandas", "torch"} for n in imports_of(path)), path

@@ -1,0 +1,16 @@
+"""The graphical-model engine (post-processing only: it never sees data).
+
+Factors over the public domain (:mod:`.factor`), junction trees (:mod:`.junction_tree`), belief
+propagation (:mod:`.inference`), models and their marginals (:mod:`.model`), estimation from
+noisy marginal measurements (:mod:`.estimation`) and i.i.d. sampling (:mod:`.sampling`). MST
+and AIM measure with mechanisms on the ledger and hand the measurements here.
+"""
+
+from privsynth.graphical.estimation import Estimate, Measurement, estimate, estimate_total, model_cells
+from privsynth.graphical.inference import belief_propagation
+from privsynth.graphical.junction_tree import JunctionTree
+from privsynth.graphical.model import GraphicalModel
+from privsynth.graphical.sampling import draw_rows, sample_codes
+
+__all__ = ["Estimate", "GraphicalModel", "JunctionTree", "Measurement", "belief_propagation", "draw_rows",
+           "estimate", "estimate_total", "model_cells", "sample_codes"]

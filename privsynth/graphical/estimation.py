@@ -1,0 +1,177 @@
+"""Fit a graphical model to noisy marginal measurements (Private-PGM: McKenna, Sheldon, Miklau,
+"Graphical-model based estimation and inference for differential privacy", ICML 2019).
+
+The estimate minimizes ``sum_i ||(mu_{S_i} - y_i) / sigma_i||^2 / 2`` over the marginals ``mu``
+of one distribution (scaled to the estimated record count) by entropic mirror descent: the
+natural parameters live on the measured attribute sets, every step is a gradient step on them,
+and belief propagation on the junction tree maps them back to marginals. The solution is the
+maximum-entropy distribution whose measured marginals best fit the measurements. Warm starts
+(AIM adds one measurement per round) keep the previous parameters.
+
+Post-processing only: it sees noisy measurements and public sizes, never data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from privsynth.graphical.factor import Attrs, expand, normalize_attrs, sum_to, table_size
+from privsynth.graphical.inference import belief_propagation
+from privsynth.graphical.junction_tree import JunctionTree
+from privsynth.graphical.model import GraphicalModel
+
+__all__ = ["Measurement", "Estimate", "estimate", "estimate_total"]
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    """A noisy marginal: ``values ≈ counts over attrs + noise`` with standard deviation ``sigma``
+    (a number, or one per cell).
+
+    Example:
+        >>> Measurement((0,), np.array([10.0, 5.0]), sigma=2.0).attrs
+        (0,)
+    """
+
+    attrs: Attrs
+    values: np.ndarray
+    sigma: float | np.ndarray
+
+    def __post_init__(self) -> None:
+        if tuple(self.attrs) != normalize_attrs(self.attrs):
+            raise ValueError(f"measurement attributes must be sorted and distinct, got {self.attrs}.")
+        object.__setattr__(self, "attrs", tuple(int(a) for a in self.attrs))
+        object.__setattr__(self, "values", np.asarray(self.values, dtype=float))
+        sigma = np.asarray(self.sigma, dtype=float)
+        if np.any(~(sigma > 0)):
+            raise ValueError("sigma must be positive.")
+        object.__setattr__(self, "sigma", sigma if sigma.ndim else float(sigma))
+
+
+@dataclass
+class Estimate:
+    """A fitted model with the natural parameters that produced it (for warm starts)."""
+
+    model: GraphicalModel
+    parameters: dict[Attrs, np.ndarray] = field(default_factory=dict)
+    loss: float = float("nan")
+    iterations: int = 0
+
+
+def estimate_total(measurements: Sequence[Measurement]) -> float:
+    """Record count estimated from the measurements' sums, each weighted by the inverse of its
+    variance (at least 1).
+
+    Example:
+        >>> estimate_total([Measurement((0,), np.array([60.0, 40.0]), sigma=1.0)])
+        100.0
+    """
+    if not measurements:
+        raise ValueError("need at least one measurement to estimate the record count.")
+    sums, weights = [], []
+    for m in measurements:
+        variance = float(np.sum(np.broadcast_to(np.asarray(m.sigma) ** 2, m.values.shape)))
+        sums.append(float(m.values.sum()))
+        weights.append(1.0 / variance)
+    return max(1.0, float(np.average(sums, weights=weights)))
+
+
+def _check(sizes: Sequence[int], m: Measurement) -> None:
+    shape = tuple(sizes[a] for a in m.attrs)
+    if m.values.shape != shape:
+        raise ValueError(f"measurement over {m.attrs} has shape {m.values.shape}, expected {shape}.")
+
+
+def estimate(
+    sizes: Sequence[int],
+    measurements: Sequence[Measurement],
+    *,
+    iterations: int = 500,
+    warm_start: Estimate | None = None,
+    total: float | None = None,
+    tree: JunctionTree | None = None,
+    callback: Callable[[int, float], None] | None = None,
+) -> Estimate:
+    """Fit a graphical model to ``measurements`` by mirror descent with a backtracking step.
+
+    Args:
+        sizes: Levels per attribute (public domain).
+        measurements: Noisy marginals.
+        iterations: Mirror-descent steps.
+        warm_start: A previous :class:`Estimate` whose parameters start this one.
+        total: The record count the model sums to (default: :func:`estimate_total`).
+        tree: A junction tree covering the measured sets (default: built from them).
+        callback: Called as ``callback(iteration, loss)``.
+
+    Returns:
+        The :class:`Estimate`.
+
+    Example:
+        >>> y = Measurement((0, 1), np.array([[30.0, 10.0], [10.0, 50.0]]), sigma=1.0)
+        >>> fit = estimate((2, 2), [y], iterations=200)
+        >>> fit.model.project((0, 1)).round(1)
+        array([[30., 10.],
+               [10., 50.]])
+    """
+    sizes = tuple(int(s) for s in sizes)
+    for m in measurements:
+        _check(sizes, m)
+    total = estimate_total(measurements) if total is None else float(total)
+    sets = sorted({m.attrs for m in measurements})
+    tree = tree or JunctionTree.build(sizes, sets)
+    home = {s: tree.containing(s) for s in sets}
+    if any(h is None for h in home.values()):
+        raise ValueError("the junction tree does not cover every measured set.")
+    old = warm_start.parameters if warm_start is not None else {}
+    theta = {s: np.array(old[s], copy=True) if s in old else np.zeros([sizes[a] for a in s]) for s in sets}
+    by_set: dict[Attrs, list[Measurement]] = {s: [] for s in sets}
+    for m in measurements:
+        by_set[m.attrs].append(m)
+
+    def marginals(params: dict[Attrs, np.ndarray]) -> list[np.ndarray]:
+        potentials = [np.zeros([sizes[a] for a in c]) for c in tree.cliques]
+        for s, p in params.items():
+            potentials[home[s]] += expand(p, s, tree.cliques[home[s]])  # type: ignore[index]
+        return belief_propagation(tree, potentials, total)
+
+    def loss_and_gradient(beliefs: list[np.ndarray]) -> tuple[float, dict[Attrs, np.ndarray], dict[Attrs, np.ndarray]]:
+        loss, grads, mus = 0.0, {}, {}
+        for s in sets:
+            mu = sum_to(beliefs[home[s]], tree.cliques[home[s]], s)  # type: ignore[index]
+            g = np.zeros_like(mu)
+            for m in by_set[s]:
+                r = (mu - m.values) / m.sigma
+                loss += 0.5 * float(np.sum(r * r))
+                g += r / m.sigma
+            grads[s], mus[s] = g, mu
+        return loss, grads, mus
+
+    beliefs = marginals(theta)
+    loss, grad, mu = loss_and_gradient(beliefs)
+    alpha = 1.0 / max(total, 1.0)
+    done = 0
+    for done in range(1, int(iterations) + 1):
+        alpha *= 2.0
+        for _ in range(30):
+            trial = {s: theta[s] - alpha * grad[s] for s in sets}
+            new_beliefs = marginals(trial)
+            new_loss, new_grad, new_mu = loss_and_gradient(new_beliefs)
+            decrease = sum(float(np.sum(grad[s] * (mu[s] - new_mu[s]))) for s in sets)
+            if loss - new_loss >= 0.5 * decrease:
+                break
+            alpha *= 0.5
+        else:
+            break  # no step decreases the loss: converged to machine precision
+        theta, beliefs, loss, grad, mu = trial, new_beliefs, new_loss, new_grad, new_mu
+        if callback is not None:
+            callback(done, loss)
+    model = GraphicalModel(tree, beliefs, total=total)
+    return Estimate(model=model, parameters=theta, loss=loss, iterations=done)
+
+
+def model_cells(sizes: Sequence[int], sets: Sequence[Sequence[int]]) -> int:
+    """Cells of the junction tree a model over ``sets`` needs (AIM's model-size check)."""
+    return JunctionTree.build(sizes, sets).size if sets else sum(table_size((a,), sizes) for a in range(len(sizes)))
