@@ -43,9 +43,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     read_kwargs = {"sep": args.sep} if args.sep else {}
     data = read_table(args.data, domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding, **read_kwargs)
     cls = synthesizer_class(args.synthesizer)
-    deep = args.synthesizer in ("dpvae", "dpgan")
-    delta = args.delta if args.delta is not None else (None if deep else 0.0)  # DP-SGD: its public default
-    synth = cls(epsilon=args.epsilon, delta=delta, accountant=args.accountant, random_state=args.seed, secure=args.secure)
+    params = {} if args.delta is None else {"delta": args.delta}  # default: the synthesizer's own (0, 1e-9 or 1e-5)
+    synth = cls(epsilon=args.epsilon, accountant=args.accountant, random_state=args.seed, secure=args.secure, **params)
     synth.fit(data, domain)
     path = synth.save(args.out, sign_key=args.sign_key)
     print(synth.certificate_.summary())
@@ -194,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
     p.add_argument("--synthesizer", choices=list(ALL_NAMES), default="privbayes")
     p.add_argument("--epsilon", type=float, required=True)
-    p.add_argument("--delta", type=float, default=None, help="default 0 (pure DP); 1e-5 for dpvae/dpgan")
+    p.add_argument("--delta", type=float, default=None,
+                   help="default: the synthesizer's own -- 0 (pure DP), 1e-9 for mst/aim, 1e-5 for dpvae/dpgan")
     p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
     p.add_argument("--seed", type=int, default=None,
                    help="SECRET seed that makes the fit reproducible (research only): written nowhere, and the guarantee "

@@ -13,11 +13,11 @@ import math
 import pandas as pd
 import pytest
 
-from privsynth.synthesizers import DPGaussianCopula, IndependentMarginals, PrivBayes
+from privsynth.synthesizers import AIM, MST, DPGaussianCopula, IndependentMarginals, PrivBayes
 from privsynth.testing import artifact_structure, replay_attack
 
 TINY_EPSILON = 1e-4  # test-only: DP outputs are noise-dominated, so any exact dependence on the data shows
-TINY_DPSGD = 0.05  # Gaussian releases cannot be certified below ~0.004 at delta 1e-5 under RDP; the DP-SGD plan is public anyway
+TINY_DPSGD = 0.05  # Gaussian releases cannot be certified below ~0.004 at delta 1e-5 under RDP (DP-SGD, MST, AIM)
 SECRET = 2**62 + 12345
 
 
@@ -26,6 +26,8 @@ def makers(epsilon, **extra):
         "independent": lambda s: IndependentMarginals(epsilon=epsilon, random_state=s, **extra),
         "privbayes": lambda s: PrivBayes(epsilon=epsilon, random_state=s, progress=False, **extra),
         "dpgaussiancopula": lambda s: DPGaussianCopula(epsilon=epsilon, delta=1e-6, random_state=s, **extra),
+        "mst": lambda s: MST(epsilon=epsilon, random_state=s, progress=False, **extra),
+        "aim": lambda s: AIM(epsilon=epsilon, degree=2, random_state=s, progress=False, **extra),
     }
     try:
         import opacus  # noqa: F401
@@ -56,7 +58,10 @@ EPSILON = 0.05
 BEST_ACCURACY = math.exp(EPSILON) / (1 + math.exp(EPSILON))  # of any attack on an EPSILON-DP release
 
 
-@pytest.mark.parametrize("name", list(makers(EPSILON)))
+SLOW_REPLAY = ("mst", "aim")  # 35 s and 90 s on 2 cores: in the slow test below
+
+
+@pytest.mark.parametrize("name", [n for n in makers(EPSILON) if n not in SLOW_REPLAY])
 def test_replay_attack_cannot_reproduce_the_release(small, name):
     """20 trials: no trial may reproduce a release, and the attacker's accuracy must be consistent
     with what epsilon allows (99.9% Clopper-Pearson interval; on aa501fd: 20 of 20)."""
@@ -67,9 +72,10 @@ def test_replay_attack_cannot_reproduce_the_release(small, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dpgan-ddp"])
-def test_replay_attack_on_dpsgd_full(small, name):
-    pytest.importorskip("torch")
+@pytest.mark.parametrize("name", ["dpgan-ddp", *SLOW_REPLAY])
+def test_replay_attack_slow(small, name):
+    if name == "dpgan-ddp":
+        pytest.importorskip("torch")
     data, target, domain = neighbour_pair(small)
     make = makers(EPSILON, devices=2)["dpgan"] if name == "dpgan-ddp" else makers(EPSILON)[name]
     result = replay_attack(make, data, domain, target, trials=20)
@@ -80,7 +86,7 @@ def test_replay_attack_on_dpsgd_full(small, name):
 @pytest.mark.parametrize("name", list(makers(TINY_EPSILON)))
 def test_neighbours_release_the_same_structure(small, name):
     data, target, domain = neighbour_pair(small)
-    make = makers(TINY_DPSGD if name in ("dpvae", "dpgan") else TINY_EPSILON)[name]
+    make = makers(TINY_DPSGD if name in ("dpvae", "dpgan", "mst", "aim") else TINY_EPSILON)[name]
     without = artifact_structure(make(SECRET).fit(data, domain))
     with_t = artifact_structure(make(SECRET).fit(pd.concat([data, target], ignore_index=True), domain))
     assert without["certificate"] == with_t["certificate"]

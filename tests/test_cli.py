@@ -39,7 +39,7 @@ def test_fit_sample_certificate_verify(files, capsys):
         assert code == 0 and "VERIFIED" in out
 
 
-@pytest.mark.parametrize("name", ["independent", "privbayes", "dpgaussiancopula", "dpvae", "dpgan"])
+@pytest.mark.parametrize("name", ["independent", "privbayes", "dpgaussiancopula", "mst", "aim", "dpvae", "dpgan"])
 @pytest.mark.parametrize("delta", ["1e-6"])
 def test_verify_passes_on_saved_models_of_every_synthesizer(files, capsys, name, delta):
     model = files / f"{name}.privsynth"

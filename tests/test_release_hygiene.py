@@ -16,14 +16,21 @@ from privsynth import BudgetExceededError, DomainError
 from privsynth.datasets import read_table
 from privsynth.mechanisms import gaussian, laplace
 from privsynth.privacy import Budget, Ledger
-from privsynth.synthesizers import DPGaussianCopula, IndependentMarginals, PrivBayes
+from privsynth.synthesizers import AIM, MST, DPGaussianCopula, IndependentMarginals, PrivBayes
 
 SEED = 918_273_645_546_372  # a secret-looking seed: it must appear in no artifact
 
 
 def discrete(eps=1.0, **kw):
     return [IndependentMarginals(epsilon=eps, **kw), PrivBayes(epsilon=eps, progress=False, **kw),
-            DPGaussianCopula(epsilon=eps, delta=1e-6, **kw)]
+            DPGaussianCopula(epsilon=eps, delta=1e-6, **kw), *gaussian_measurements(eps, **kw)]
+
+
+def gaussian_measurements(eps, **kw):
+    """MST and AIM at delta 1e-5 (the ledgers' delta here); RDP cannot certify Gaussian
+    measurements below epsilon ~0.004 there, so tiny budgets become 0.05."""
+    eps = max(eps, 0.05)
+    return [MST(epsilon=eps, delta=1e-5, progress=False, **kw), AIM(epsilon=eps, delta=1e-5, degree=2, progress=False, **kw)]
 
 
 def deep(eps=1.0, **kw):

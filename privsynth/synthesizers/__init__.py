@@ -4,9 +4,11 @@
 Short names for the command line and configs are in :mod:`privsynth.synthesizers.names`.
 """
 
+from privsynth.synthesizers.aim import AIM
 from privsynth.synthesizers.base import Synthesizer, load
 from privsynth.synthesizers.copula import DPGaussianCopula
 from privsynth.synthesizers.independent import IndependentMarginals
+from privsynth.synthesizers.mst import MST
 from privsynth.synthesizers.names import ALL_NAMES, BASIC_NAMES, SYNTHESIZERS, synthesizer_class
 from privsynth.synthesizers.privbayes import PrivBayes
 
@@ -19,4 +21,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["Synthesizer", "load", "synthesizer_class", "ALL_NAMES", "BASIC_NAMES", "SYNTHESIZERS",
-           "IndependentMarginals", "PrivBayes", "DPGaussianCopula", "DPVAE", "DPGAN"]
+           "IndependentMarginals", "PrivBayes", "DPGaussianCopula", "MST", "AIM", "DPVAE", "DPGAN"]

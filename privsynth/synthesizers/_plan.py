@@ -4,6 +4,13 @@ DESIGN.md rule 3: a fit plans all its charges and checks the whole plan against 
 before its first charge, so a refused fit spends nothing. The plan is public (it depends on no
 record), goes into the certificate's parameters, and :meth:`Synthesizer.fit` checks afterwards
 that the fit charged exactly the planned events.
+
+An *adaptive* fit (AIM: how many rounds it runs depends on what it measures) plans an envelope
+instead: one Gaussian event with the fit's whole zCDP budget ``rho``. Every event it charges is
+``rho_i``-zCDP with an RDP curve ``alpha * rho_i`` under the RDP accountant (Gaussian, discrete
+Gaussian, exponential as a bounded-range mechanism), so charges whose ``rho_i`` sum to at most
+``rho`` compose, with anything else on the ledger, to at most what the envelope does: checking
+the envelope before the first charge is checking the fit.
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.calibrate import gaussian_noise_multiplier, laplace_noise_multiplier, split_epsilon
-from privsynth.privacy.events import Event, GaussianEvent, LaplaceEvent, SubsampledGaussianEvent
+from privsynth.privacy.events import ComposedEvent, Event, ExponentialEvent, GaussianEvent, LaplaceEvent, SubsampledGaussianEvent
 
-__all__ = ["FitPlan", "histogram_noise", "count_event", "same_charges"]
+__all__ = ["FitPlan", "histogram_noise", "count_event", "same_charges", "zcdp_budget", "zcdp_rho", "within_envelope"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,8 @@ class FitPlan:
         settings: Noise levels and other public values the fit reads back (``plan["key"]``).
         parameters: Public values worth stating in the certificate.
         assumptions: Plan-specific assumption lines for the certificate.
+        adaptive: ``events`` is an envelope (see the module docstring): the fit charges other
+            events whose zCDP parameters sum to at most the envelope's.
     """
 
     events: Sequence[Event]
@@ -36,6 +45,7 @@ class FitPlan:
     settings: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
     assumptions: Sequence[str] = ()
+    adaptive: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(self.events))
@@ -89,3 +99,36 @@ def _expanded(events: Iterable[Event]) -> Counter:
 def same_charges(planned: Iterable[Event], charged: Iterable[Event]) -> bool:
     """Whether ``charged`` are exactly the ``planned`` events (order and step coalescing aside)."""
     return _expanded(planned) == _expanded(charged)
+
+
+def zcdp_budget(*, epsilon: float, delta: float, accountant: Accountant) -> float:
+    """The largest zCDP ``rho`` whose Gaussian mechanism the ``accountant`` certifies at
+    ``(epsilon, delta)`` (the accountant's own conversion, tighter than ``rho + 2 sqrt(rho log 1/delta)``).
+
+    Example:
+        >>> from privsynth.privacy.accountants import RdpAccountant
+        >>> round(zcdp_budget(epsilon=1.0, delta=1e-9, accountant=RdpAccountant()), 4)
+        0.015
+    """
+    if accountant.name != "rdp":
+        raise ValueError("zCDP budgets (MST, AIM) are composed with the RDP accountant; use accountant='rdp'.")
+    nm = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=accountant)
+    return 1.0 / (2.0 * nm**2)
+
+
+def zcdp_rho(event: Event) -> float:
+    """The zCDP parameter the RDP accountant composes ``event`` with (``alpha * rho`` at every order)."""
+    if isinstance(event, GaussianEvent):
+        return event.rho
+    if isinstance(event, ExponentialEvent):
+        return event.epsilon**2 / 8.0
+    if isinstance(event, LaplaceEvent) and event.discrete:
+        return event.epsilon**2 / 2.0
+    if isinstance(event, ComposedEvent):
+        return sum(zcdp_rho(e) for e in event.events)
+    raise TypeError(f"{type(event).__name__} has no zCDP parameter in the RDP accountant.")
+
+
+def within_envelope(envelope: Iterable[Event], charged: Iterable[Event]) -> bool:
+    """Whether ``charged`` events spend at most the zCDP ``rho`` of the ``envelope``."""
+    return sum(zcdp_rho(e) for e in charged) <= sum(zcdp_rho(e) for e in envelope)

@@ -35,7 +35,7 @@ from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.certificate import Certificate, check_policy
 from privsynth.privacy.ledger import Ledger
-from privsynth.synthesizers._plan import FitPlan, same_charges
+from privsynth.synthesizers._plan import FitPlan, same_charges, within_envelope
 from privsynth.synthesizers.names import synthesizer_class
 
 __all__ = ["Synthesizer", "load"]
@@ -173,7 +173,8 @@ class Synthesizer(ABC):
         randomness = PrivateRandomness(self.random_state, secure=self.secure)
         start = len(ledger.entries)
         self._fit(checked, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
-        if not same_charges(plan.events, [e.event for e in ledger.entries[start:]]):
+        charged = [e.event for e in ledger.entries[start:]]
+        if not (within_envelope(plan.events, charged) if plan.adaptive else same_charges(plan.events, charged)):
             raise PrivsynthError(f"Internal error: {type(self).__name__} charged events it did not plan; please report it.")
         self._certify(ledger, domain, plan, randomness)
         return self

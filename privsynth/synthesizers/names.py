@@ -17,6 +17,8 @@ SYNTHESIZERS: dict[str, tuple[str, str, str | None]] = {
     "independent": ("privsynth.synthesizers.independent", "IndependentMarginals", None),
     "privbayes": ("privsynth.synthesizers.privbayes", "PrivBayes", None),
     "dpgaussiancopula": ("privsynth.synthesizers.copula", "DPGaussianCopula", None),
+    "mst": ("privsynth.synthesizers.mst", "MST", None),
+    "aim": ("privsynth.synthesizers.aim", "AIM", None),
     "dpvae": ("privsynth.synthesizers.dpvae", "DPVAE", "deep"),
     "dpgan": ("privsynth.synthesizers.dpgan", "DPGAN", "deep"),
 }

@@ -80,6 +80,8 @@ def test_fit_never_reads_the_domain_off_the_data(cls, census):
 
 @pytest.mark.parametrize("epsilon", [0.1, 1.0, 7.0])
 def test_pure_dp_entries_sum_to_the_certificate(cls, census, epsilon):
+    if cls.__name__ in ("MST", "AIM"):
+        pytest.skip("Gaussian measurements: MST and AIM need delta > 0 (tests/synthesizers/test_marginal_methods.py)")
     data, domain = census
     cert = cls(epsilon=epsilon, random_state=0).fit(data, domain).certificate_
     total = sum(e.event.epsilon for e in cert.entries)

@@ -1,0 +1,107 @@
+"""What MST and AIM share: marginal counting on integer codes (one pass per marginal), the
+domain compression of rare values (MST's, post-processing of DP 1-way marginals), and moving
+codes between the original and the compressed domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["marginal_counts", "Compression"]
+
+
+def marginal_counts(codes: np.ndarray, attrs: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
+    """Exact counts of ``codes[:, attrs]`` over their grid (one ``bincount``). Private: release
+    only through a mechanism.
+
+    Example:
+        >>> marginal_counts(np.array([[0, 1], [1, 1], [0, 1]]), (0, 1), (2, 2))
+        array([[0, 2],
+               [0, 1]])
+    """
+    shape = [int(sizes[a]) for a in attrs]
+    if not len(attrs):
+        return np.asarray(len(codes))
+    flat = np.ravel_multi_index(tuple(codes[:, a] for a in attrs), shape) if len(codes) else np.zeros(0, dtype=np.int64)
+    return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Compression:
+    """Per attribute, the values kept and the values merged into one trailing "rare" level.
+
+    MST (McKenna et al. 2021, Sec. 4) merges the values whose noisy 1-way count is below
+    ``3 sigma``: they are mostly noise, and merging them shrinks every table they enter. A row
+    sampled in the rare level gets one of the merged values uniformly.
+
+    Example:
+        >>> c = Compression.from_noisy([np.array([50.0, 1.0, -2.0, 40.0])], threshold=10.0)
+        >>> c.sizes, c.forward(np.array([[0], [1], [2], [3]]))[:, 0].tolist()
+        ((3,), [0, 2, 2, 1])
+    """
+
+    kept: tuple[np.ndarray, ...]
+    rare: tuple[np.ndarray, ...]
+
+    @classmethod
+    def from_noisy(cls, noisy: Sequence[np.ndarray], *, threshold: float) -> "Compression":
+        kept, rare = [], []
+        for y in noisy:
+            big = np.asarray(y) >= threshold
+            if big.sum() >= len(big) - 1:  # merging fewer than two values changes nothing
+                big[:] = True
+            kept.append(np.flatnonzero(big))
+            rare.append(np.flatnonzero(~big))
+        return cls(tuple(kept), tuple(rare))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(len(k) + int(len(r) > 0) for k, r in zip(self.kept, self.rare))
+
+    def forward(self, codes: np.ndarray) -> np.ndarray:
+        """Original codes to compressed codes."""
+        out = np.empty_like(codes)
+        for j, (k, r) in enumerate(zip(self.kept, self.rare)):
+            table = np.empty(len(k) + len(r), dtype=np.int64)
+            table[k] = np.arange(len(k))
+            table[r] = len(k)
+            out[:, j] = table[codes[:, j]]
+        return out
+
+    def backward(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Compressed codes to original codes (rare values drawn uniformly among the merged)."""
+        out = np.empty_like(codes)
+        for j, (k, r) in enumerate(zip(self.kept, self.rare)):
+            col = codes[:, j]
+            is_rare = col >= len(k)
+            out[:, j] = k[np.minimum(col, max(len(k) - 1, 0))] if len(k) else 0
+            if len(r) and is_rare.any():
+                out[is_rare, j] = r[rng.integers(len(r), size=int(is_rare.sum()))]
+        return out
+
+    def measurement(self, j: int, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+        """The noisy 1-way marginal of attribute ``j`` on the compressed domain, with per-cell
+        standard deviations (the merged cell sums ``len(rare)`` noisy cells)."""
+        k, r = self.kept[j], self.rare[j]
+        if not len(r):
+            return np.asarray(noisy, dtype=float), np.full(len(k), float(sigma))
+        values = np.append(np.asarray(noisy, dtype=float)[k], float(np.sum(np.asarray(noisy)[r])))
+        return values, np.append(np.full(len(k), float(sigma)), float(sigma) * np.sqrt(len(r)))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for j, (k, r) in enumerate(zip(self.kept, self.rare)):
+            out[f"kept_{j}"], out[f"rare_{j}"] = k.astype(np.int64), r.astype(np.int64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays, d: int) -> "Compression":
+        return cls(tuple(np.asarray(arrays[f"kept_{j}"], dtype=np.int64) for j in range(d)),
+                   tuple(np.asarray(arrays[f"rare_{j}"], dtype=np.int64) for j in range(d)))
+
+    @classmethod
+    def identity(cls, sizes: Sequence[int]) -> "Compression":
+        return cls(tuple(np.arange(s) for s in sizes), tuple(np.zeros(0, dtype=np.int64) for _ in sizes))

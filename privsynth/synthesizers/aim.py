@@ -1,0 +1,272 @@
+"""``AIM``: adaptive, iterative marginal selection on a graphical model (McKenna, Mullins,
+Sheldon, Miklau, "AIM: An Adaptive and Iterative Mechanism for Differentially Private Synthetic
+Data", VLDB 2022).
+
+The workload is a set of marginals the release should preserve (default: every 2- and 3-way
+marginal). AIM measures all 1-way marginals, then in rounds: picks the candidate marginal (a
+subset of a workload marginal) the current model gets most wrong, by the exponential mechanism
+on the paper's score ``w_r (||M_r(D) - M_r(model)||_1 - sqrt(2/pi) sigma |r|)`` (sensitivity
+``max w_r``) among candidates that keep the model under a size limit growing with the budget
+spent; measures it with Gaussian noise; re-estimates the model (warm start); and halves the
+noise when the measurement barely moved the model. It stops when the budget is spent.
+
+Accounting: the plan is an envelope (see :mod:`privsynth.synthesizers._plan`), one Gaussian
+event with the zCDP ``rho`` the RDP accountant certifies at ``(epsilon, delta)``. Every
+selection and measurement is charged to the ledger as its own event before it runs, and each
+round is sized from what the ledger's entries for this fit have spent, so the fit never spends
+more than the envelope and the certificate lists every call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from privsynth.core import checks
+from privsynth.core.dataset import decode, encode, levels
+from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.rng import PrivateRandomness
+from privsynth.graphical import GraphicalModel, JunctionTree, Measurement, estimate, sample_codes
+from privsynth.graphical.factor import Attrs, table_size
+from privsynth.mechanisms.counts import noisy_histogram
+from privsynth.mechanisms.exponential import exponential
+from privsynth.privacy.accountants import Accountant
+from privsynth.privacy.events import GaussianEvent
+from privsynth.privacy.ledger import Ledger
+from privsynth.synthesizers._marginals import marginal_counts
+from privsynth.synthesizers._plan import FitPlan, zcdp_budget, zcdp_rho
+from privsynth.synthesizers.base import Synthesizer
+from privsynth.synthesizers.mst import RHO_MARGIN
+
+__all__ = ["AIM", "candidate_weights"]
+
+_BYTES_PER_CELL = 8
+_MB = 2**20
+
+
+def candidate_weights(workload: Sequence[Attrs]) -> dict[Attrs, float]:
+    """Every non-empty subset ``r`` of a workload marginal, weighted ``sum_s |r ∩ s|`` (paper, Sec. 4).
+
+    Example:
+        >>> candidate_weights([(0, 1)])
+        {(0,): 1.0, (1,): 1.0, (0, 1): 2.0}
+    """
+    out: dict[Attrs, float] = {}
+    closure = sorted({sub for s in workload for k in range(1, len(s) + 1) for sub in itertools.combinations(s, k)},
+                     key=lambda r: (len(r), r))
+    for r in closure:
+        out[r] = float(sum(len(set(r) & set(s)) for s in workload))
+    return out
+
+
+class AIM(Synthesizer):
+    """Adaptive and iterative marginal selection (AIM, McKenna et al. VLDB 2022).
+
+    Args:
+        epsilon: Privacy budget.
+        delta: Its delta (``> 0``: the measurements are Gaussian).
+        workload: Marginals to preserve, as tuples of column names; default every set of 2 to
+            ``degree`` columns.
+        degree: Largest marginal of the default workload.
+        rounds: The paper's ``T``, which sizes the first rounds (default ``16 * columns``); the
+            fit stops when the budget is spent, usually well before.
+        max_model_size: Largest model (junction-tree tables) in megabytes of float64.
+        iterations: Mirror-descent steps of each round's warm-started estimation.
+        final_iterations: Steps of the final estimation.
+        bins: Bins for numeric columns whose domain declares none.
+        accountant: ``"rdp"`` (the rounds are sized in zCDP units, which it composes exactly).
+        random_state: Secret seed that makes the fit reproducible (research only; see
+            :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
+        secure: Exact discrete samplers on the OS CSPRNG for every measurement and selection.
+        progress: Show a progress bar (``None``: only in a terminal); it shows the share of the
+            budget spent.
+
+    Attributes:
+        selected_: The marginals measured after the 1-way ones (column names), in order (DP output).
+        model_: The estimated :class:`~privsynth.graphical.GraphicalModel`.
+        marginals_: Noisy 1-way counts per column, clipped at 0 (DP output).
+        n_hat_: The model's record count (post-processing of the measurements).
+
+    Example:
+        >>> import privsynth as ps
+        >>> df, domain = ps.datasets.make_census(2000, random_state=0)
+        >>> syn = AIM(epsilon=1.0, degree=2, random_state=0).fit(df, domain)
+        >>> syn.sample(5).shape, syn.certificate_.spent.epsilon <= 1.0
+        ((5, 10), True)
+    """
+
+    assumptions = ("AIM: 1-way marginals, then marginals chosen by the exponential mechanism round by round, Gaussian "
+                   "measurements; rounds sized in zCDP units, composed exactly by the RDP accountant",)
+
+    def __init__(
+        self,
+        *,
+        epsilon: float = 1.0,
+        delta: float = 1e-9,
+        workload: Sequence[Sequence[str]] | None = None,
+        degree: int = 3,
+        rounds: int | None = None,
+        max_model_size: float = 80.0,
+        iterations: int = 100,
+        final_iterations: int = 1000,
+        bins: int = DEFAULT_BINS,
+        accountant: str = "rdp",
+        random_state: Any = None,
+        secure: bool = False,
+        progress: bool | None = None,
+    ) -> None:
+        self.epsilon = epsilon
+        self.delta = delta
+        self.workload = workload
+        self.degree = degree
+        self.rounds = rounds
+        self.max_model_size = max_model_size
+        self.iterations = iterations
+        self.final_iterations = final_iterations
+        self.bins = bins
+        self.accountant = accountant
+        self.random_state = random_state
+        self.secure = secure
+        self.progress = progress
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        owner = "AIM"
+        checks.number(self.delta, "delta", low=0, high=1, low_open=True, high_open=True, owner=owner)
+        checks.integer(self.degree, "degree", low=1, owner=owner)
+        if self.rounds is not None:
+            checks.integer(self.rounds, "rounds", low=1, owner=owner)
+        checks.number(self.max_model_size, "max_model_size", low=0, low_open=True, owner=owner)
+        checks.integer(self.iterations, "iterations", low=1, owner=owner)
+        checks.integer(self.final_iterations, "final_iterations", low=1, owner=owner)
+        checks.choice(self.accountant, "accountant", ("rdp",), owner=owner)
+        if self.workload is not None and (isinstance(self.workload, str) or not all(
+                not isinstance(w, str) and len(w) >= 1 for w in self.workload)):
+            raise ValueError("AIM: workload must be a list of tuples of column names, e.g. [('age', 'sex'), ...].")
+
+    def _workload(self, domain: Domain) -> list[Attrs]:
+        position = {name: j for j, name in enumerate(domain.names)}
+        if self.workload is None:
+            d = len(domain)
+            top = min(int(self.degree), d)
+            sets = [c for k in range(min(2, top), top + 1) for c in itertools.combinations(range(d), k)]
+            return sets or [(j,) for j in range(d)]
+        unknown = sorted({c for w in self.workload for c in w if c not in position})
+        if unknown:
+            raise ValueError(f"AIM: workload names columns that are not in the domain: {unknown}.")
+        return sorted({tuple(sorted(position[c] for c in w)) for w in self.workload})
+
+    # -- fitting ---------------------------------------------------------------------------
+    def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
+        full = zcdp_budget(epsilon=self.epsilon, delta=self.delta, accountant=accountant)
+        self._workload(domain)  # unknown columns fail before anything is charged
+        envelope = GaussianEvent(noise_multiplier=math.sqrt(1.0 / (2.0 * full)))
+        rho = full * (1 - RHO_MARGIN)
+        return FitPlan(events=(envelope,), delta=self.delta, adaptive=True, settings={"rho": rho},
+                       parameters={"rho": rho})
+
+    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+             checkpoint_dir: Any = None) -> None:
+        codes = encode(data, domain, bins=self.bins)
+        sizes = levels(domain, bins=self.bins)
+        names, d = domain.names, len(domain)
+        rng = randomness.generator("releases")
+        rho = plan["rho"]
+        start = len(ledger.entries)
+
+        def spent() -> float:  # zCDP spent by this fit, read off the ledger
+            return sum(zcdp_rho(e.event) for e in ledger.entries[start:])
+
+        rounds = int(self.rounds) if self.rounds is not None else 16 * d
+        sigma = math.sqrt(rounds / (2 * 0.9 * rho))
+        eps = math.sqrt(8 * 0.1 * rho / rounds)
+        weights = candidate_weights(self._workload(domain))
+        answers: dict[Attrs, np.ndarray] = {}
+
+        def answer(r: Attrs) -> np.ndarray:
+            if r not in answers:
+                answers[r] = marginal_counts(codes, r, sizes).astype(np.int32 if len(codes) < 2**31 else np.int64)
+            return answers[r]
+
+        bar = tqdm(total=100, desc="AIM", unit="% budget", disable=None if self.progress is None else not self.progress)
+        measurements, noisy_one = [], []
+        for j in range(d):
+            y = noisy_histogram(codes[:, j], (sizes[j],), noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
+                                label=f"1-way marginal of {names[j]!r}").astype(float)
+            noisy_one.append(y)
+            measurements.append(Measurement((j,), y, sigma))
+        fit = estimate(sizes, measurements, iterations=int(self.iterations))
+        selected: list[Attrs] = []
+        limit_cells = float(self.max_model_size) * _MB / _BYTES_PER_CELL
+        while True:
+            remaining = rho - spent()
+            if remaining <= rho * 1e-6:
+                break
+            final = remaining < 2 * (1 / (2 * sigma**2) + eps**2 / 8)
+            if final:
+                sigma, eps = math.sqrt(1 / (2 * 0.9 * remaining)), math.sqrt(8 * 0.1 * remaining)
+            cost = 1 / (2 * sigma**2) + eps**2 / 8
+            allowed = limit_cells * (rho - remaining + cost) / rho
+            pool = self._candidates(weights, fit.model, allowed, measured=[m.attrs for m in measurements])
+            bias = math.sqrt(2 / math.pi) * sigma
+            scores = np.array([weights[r] * (float(np.abs(answer(r) - fit.model.project(r)).sum()) - bias * table_size(r, sizes))
+                               for r in pool])
+            r = pool[exponential(scores, sensitivity=max(weights[c] for c in pool), epsilon=eps, ledger=ledger, rng=rng,
+                                 secure=self.secure, label=f"AIM round {len(selected) + 1}: choose a marginal")]
+            y = noisy_histogram(codes[:, list(r)], tuple(sizes[a] for a in r), noise_multiplier=sigma, ledger=ledger, rng=rng,
+                                secure=self.secure, label=f"marginal of {[names[a] for a in r]}").astype(float)
+            measurements.append(Measurement(r, y, sigma))
+            selected.append(r)
+            before = fit.model.project(r)
+            fit = estimate(sizes, measurements, iterations=int(self.iterations), warm_start=fit, total=fit.model.total)
+            if float(np.abs(fit.model.project(r) - before).sum()) <= bias * table_size(r, sizes):
+                sigma, eps = sigma / 2, eps * 2
+            bar.n = min(100, int(100 * spent() / rho))
+            bar.refresh()
+            if final:
+                break
+        bar.close()
+        fit = estimate(sizes, measurements, iterations=int(self.final_iterations), warm_start=fit)
+        self.model_ = fit.model
+        self.selected_ = [tuple(names[a] for a in r) for r in selected]
+        self.marginals_ = [np.clip(y, 0, None) for y in noisy_one]
+        self.n_hat_ = max(0, int(round(fit.model.total)))
+
+    @staticmethod
+    def _candidates(weights: Mapping[Attrs, float], model: GraphicalModel, allowed_cells: float,
+                    measured: Sequence[Attrs]) -> list[Attrs]:
+        """Candidates inside a model clique (free) or whose addition keeps the model within
+        ``allowed_cells``."""
+        tree, sizes = model.tree, model.sizes
+        cliques = [set(c) for c in tree.cliques]
+        pool = []
+        for r in weights:
+            if any(set(r) <= c for c in cliques):
+                pool.append(r)
+            elif table_size(r, sizes) <= allowed_cells and JunctionTree.build(sizes, [*measured, r]).size <= allowed_cells:
+                pool.append(r)
+        return pool
+
+    # -- sampling ---------------------------------------------------------------------------
+    def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+        return decode(sample_codes(self.model_, n, rng), self.domain_, bins=self.bins, rng=rng)
+
+    # -- persistence --------------------------------------------------------------------------
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        model_state, model_arrays = self.model_.to_state()
+        arrays = {**{f"model_{k}": v for k, v in model_arrays.items()}, **{f"marginal_{j}": m for j, m in enumerate(self.marginals_)}}
+        return {"model": model_state, "selected": [list(r) for r in self.selected_], "n_hat": int(self.n_hat_)}, arrays
+
+    def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        d = len(state["model"]["sizes"])
+        self.model_ = GraphicalModel.from_state(state["model"], {k[len("model_"):]: v for k, v in arrays.items() if k.startswith("model_")})
+        self.selected_ = [tuple(str(c) for c in r) for r in state["selected"]]
+        self.marginals_ = [np.asarray(arrays[f"marginal_{j}"], dtype=float) for j in range(d)]
+        self.n_hat_ = int(state["n_hat"])
+
+
