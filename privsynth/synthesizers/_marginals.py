@@ -91,6 +91,16 @@ class Compression:
         values = np.append(np.asarray(noisy, dtype=float)[k], float(np.sum(np.asarray(noisy)[r])))
         return values, np.append(np.full(len(k), float(sigma)), float(sigma) * np.sqrt(len(r)))
 
+    def expand_marginal(self, j: int, compressed: np.ndarray) -> np.ndarray:
+        """A 1-way marginal of attribute ``j`` on the original values: kept values as given,
+        the rare level's mass spread evenly over the merged values (as sampling does)."""
+        k, r = self.kept[j], self.rare[j]
+        out = np.zeros(len(k) + len(r))
+        out[k] = np.asarray(compressed, dtype=float)[: len(k)]
+        if len(r):
+            out[r] = float(compressed[len(k)]) / len(r)
+        return out
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {}
         for j, (k, r) in enumerate(zip(self.kept, self.rare)):

@@ -89,7 +89,8 @@ class AIM(Synthesizer):
     Attributes:
         selected_: The marginals measured after the 1-way ones (column names), in order (DP output).
         model_: The estimated :class:`~privsynth.graphical.GraphicalModel`.
-        marginals_: Noisy 1-way counts per column, clipped at 0 (DP output).
+        marginals_: The model's 1-way marginals per column (DP: post-processing of every
+            measurement), which sampled releases are checked against.
         n_hat_: The model's record count (post-processing of the measurements).
 
     Example:
@@ -194,11 +195,10 @@ class AIM(Synthesizer):
             return answers[r]
 
         bar = tqdm(total=100, desc="AIM", unit="% budget", disable=None if self.progress is None else not self.progress)
-        measurements, noisy_one = [], []
+        measurements = []
         for j in range(d):
             y = noisy_histogram(codes[:, j], (sizes[j],), noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
                                 label=f"1-way marginal of {names[j]!r}").astype(float)
-            noisy_one.append(y)
             measurements.append(Measurement((j,), y, sigma))
         fit = estimate(sizes, measurements, iterations=int(self.iterations))
         selected: list[Attrs] = []
@@ -234,7 +234,7 @@ class AIM(Synthesizer):
         fit = estimate(sizes, measurements, iterations=int(self.final_iterations), warm_start=fit)
         self.model_ = fit.model
         self.selected_ = [tuple(names[a] for a in r) for r in selected]
-        self.marginals_ = [np.clip(y, 0, None) for y in noisy_one]
+        self.marginals_ = [fit.model.project((j,)) for j in range(d)]
         self.n_hat_ = max(0, int(round(fit.model.total)))
 
     @staticmethod

@@ -66,7 +66,8 @@ class MST(Synthesizer):
     Attributes:
         tree_: The selected attribute pairs (names), in selection order (DP output).
         model_: The estimated :class:`~privsynth.graphical.GraphicalModel` (compressed domain).
-        marginals_: Noisy 1-way counts per column, clipped at 0 (DP output).
+        marginals_: The model's 1-way marginals per column (DP: post-processing of every
+            measurement), which sampled releases are checked against.
         n_hat_: The model's record count (post-processing of the measurements).
 
     Example:
@@ -158,7 +159,7 @@ class MST(Synthesizer):
         self.model_ = fitted.model
         self.compression_ = comp
         self.tree_ = [(names[i], names[j]) for i, j in tree]
-        self.marginals_ = [np.clip(y, 0, None) for y in noisy_one]
+        self.marginals_ = [comp.expand_marginal(j, fitted.model.project((j,))) for j in range(d)]
         self.n_hat_ = max(0, int(round(fitted.model.total)))
 
     def _select(self, codes: np.ndarray, sizes: tuple[int, ...], model: GraphicalModel, eps: float, ledger: Ledger,

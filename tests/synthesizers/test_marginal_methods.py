@@ -140,5 +140,25 @@ def test_audit_lower_bound_stays_below_the_claim(make):
     bound must not exceed the certified epsilon."""
     data, domain = chain(n=200, d=4, k=3, seed=1)
     result = ps.evaluation.audit(make, data, domain, n_trials=100, n_synthetic=2000, progress=False)
+    print(result.to_dict())
     assert result.claimed_epsilon <= 1.0
     assert not result.exceeds_claim, result.to_dict()
+
+
+def test_a_broken_sampler_is_flagged_against_the_models_dp_marginals():
+    import warnings
+
+    from privsynth.graphical import GraphicalModel
+
+    data, domain = chain()
+    syn = MST(epsilon=1.0, random_state=0, progress=False).fit(data, domain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ps.ReleaseQualityWarning)
+        syn.sample(5000, random_state=0)
+    model = syn.model_
+    broken = [np.zeros_like(m) for m in model.marginals]
+    for m in broken:
+        m.flat[0] = model.total  # every row gets the first value of every attribute
+    syn.model_ = GraphicalModel(model.tree, broken, total=model.total)
+    with pytest.warns(ps.ReleaseQualityWarning, match="'c0' \\(TVD 0\\.[5-9]"):
+        syn.sample(5000, random_state=0)
