@@ -6,11 +6,11 @@ noisy marginal measurements (:mod:`.estimation`) and i.i.d. sampling (:mod:`.sam
 and AIM measure with mechanisms on the ledger and hand the measurements here.
 """
 
-from privsynth.graphical.estimation import Estimate, Measurement, estimate, estimate_total, model_cells
+from privsynth.graphical.estimation import Estimate, Measurement, estimate, estimate_total
 from privsynth.graphical.inference import belief_propagation
 from privsynth.graphical.junction_tree import JunctionTree
 from privsynth.graphical.model import GraphicalModel
 from privsynth.graphical.sampling import draw_rows, sample_codes
 
 __all__ = ["Estimate", "GraphicalModel", "JunctionTree", "Measurement", "belief_propagation", "draw_rows",
-           "estimate", "estimate_total", "model_cells", "sample_codes"]
+           "estimate", "estimate_total", "sample_codes"]

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from privsynth.graphical.factor import Attrs, expand, normalize_attrs, sum_to, table_size
+from privsynth.graphical.factor import Attrs, expand, normalize_attrs, sum_to
 from privsynth.graphical.inference import belief_propagation
 from privsynth.graphical.junction_tree import JunctionTree
 from privsynth.graphical.model import GraphicalModel
@@ -171,7 +171,3 @@ def estimate(
     model = GraphicalModel(tree, beliefs, total=total)
     return Estimate(model=model, parameters=theta, loss=loss, iterations=done)
 
-
-def model_cells(sizes: Sequence[int], sets: Sequence[Sequence[int]]) -> int:
-    """Cells of the junction tree a model over ``sets`` needs (AIM's model-size check)."""
-    return JunctionTree.build(sizes, sets).size if sets else sum(table_size((a,), sizes) for a in range(len(sizes)))
