@@ -112,12 +112,11 @@ def _eliminate(sizes: tuple[int, ...], sets: list[Attrs]) -> list[Attrs]:
     log_size = np.log(np.asarray(sizes, dtype=float))
     found: list[Attrs] = []
     while adjacent:
-        def cost(v: int) -> tuple[float, int, int]:
-            nb = adjacent[v]
-            fill = sum(1 for a, b in itertools.combinations(nb, 2) if b not in adjacent[a])
-            return (float(log_size[v] + sum(log_size[u] for u in nb)), fill, v)
-
-        v = min(adjacent, key=cost)
+        size = {v: float(log_size[v] + sum(log_size[u] for u in nb)) for v, nb in adjacent.items()}
+        smallest = min(size.values())
+        tied = [v for v, c in size.items() if c == smallest]  # fill-in only breaks exact ties (it is the costly part)
+        v = tied[0] if len(tied) == 1 else min(
+            tied, key=lambda t: (sum(1 for a, b in itertools.combinations(adjacent[t], 2) if b not in adjacent[a]), t))
         nb = adjacent.pop(v)
         found.append(normalize_attrs([v, *nb]))
         for a, b in itertools.combinations(nb, 2):

@@ -87,7 +87,8 @@ class GraphicalModel:
         args: list = []
         for clique, table in operands:
             args += [table, [labels[a] for a in clique]]
-        return np.einsum(*args, [labels[a] for a in attrs], optimize="greedy")
+        # a contraction order only pays off beyond two tables; finding one costs more than small products
+        return np.einsum(*args, [labels[a] for a in attrs], optimize="greedy" if len(operands) > 2 else False)
 
     @cached_property
     def _conditionals(self) -> dict[int, np.ndarray]:
