@@ -1,16 +1,19 @@
 """What MST and AIM share: marginal counting on integer codes (one pass per marginal), the
-domain compression of rare values (MST's, post-processing of DP 1-way marginals), and moving
-codes between the original and the compressed domain.
+domain compression of rare values (MST's, post-processing of DP 1-way marginals), moving codes
+between the original and the compressed domain, and the fitted model's saved form (the model's
+tables only; its 1-way marginals and record count are derived from them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["marginal_counts", "Compression"]
+from privsynth.graphical import GraphicalModel
+
+__all__ = ["marginal_counts", "Compression", "model_summary", "model_to_state", "model_from_state"]
 
 
 def marginal_counts(codes: np.ndarray, attrs: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
@@ -22,10 +25,10 @@ def marginal_counts(codes: np.ndarray, attrs: Sequence[int], sizes: Sequence[int
         array([[0, 2],
                [0, 1]])
     """
-    shape = [int(sizes[a]) for a in attrs]
     if not len(attrs):
-        return np.asarray(len(codes))
-    flat = np.ravel_multi_index(tuple(codes[:, a] for a in attrs), shape) if len(codes) else np.zeros(0, dtype=np.int64)
+        raise ValueError("a marginal needs at least one attribute.")
+    shape = [int(sizes[a]) for a in attrs]
+    flat = np.ravel_multi_index(tuple(codes[:, a] for a in attrs), shape)
     return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
 
 
@@ -115,3 +118,20 @@ class Compression:
     @classmethod
     def identity(cls, sizes: Sequence[int]) -> "Compression":
         return cls(tuple(np.arange(s) for s in sizes), tuple(np.zeros(0, dtype=np.int64) for _ in sizes))
+
+
+def model_summary(model: GraphicalModel, compression: Compression) -> tuple[list[np.ndarray], int]:
+    """The model's 1-way marginals on the original values (what releases are checked against)
+    and its record count: both post-processing of the DP measurements."""
+    marginals = [compression.expand_marginal(j, model.project((j,))) for j in range(len(model.sizes))]
+    return marginals, max(0, int(round(model.total)))
+
+
+def model_to_state(model: GraphicalModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A model's JSON structure and its tables, named ``model_*`` for a synthesizer's arrays."""
+    state, arrays = model.to_state()
+    return state, {f"model_{k}": v for k, v in arrays.items()}
+
+
+def model_from_state(state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> GraphicalModel:
+    return GraphicalModel.from_state(state, {k[len("model_"):]: v for k, v in arrays.items() if k.startswith("model_")})

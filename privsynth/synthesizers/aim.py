@@ -38,7 +38,7 @@ from privsynth.mechanisms.exponential import exponential
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.events import GaussianEvent
 from privsynth.privacy.ledger import Ledger
-from privsynth.synthesizers._marginals import marginal_counts
+from privsynth.synthesizers._marginals import Compression, marginal_counts, model_from_state, model_summary, model_to_state
 from privsynth.synthesizers._plan import FitPlan, zcdp_budget, zcdp_rho
 from privsynth.synthesizers.base import Synthesizer
 from privsynth.synthesizers.mst import RHO_MARGIN
@@ -165,10 +165,10 @@ class AIM(Synthesizer):
     # -- fitting ---------------------------------------------------------------------------
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
         full = zcdp_budget(epsilon=self.epsilon, delta=self.delta, accountant=accountant)
-        self._workload(domain)  # unknown columns fail before anything is charged
+        workload = self._workload(domain)  # unknown columns fail before anything is charged
         envelope = GaussianEvent(noise_multiplier=math.sqrt(1.0 / (2.0 * full)))
         rho = full * (1 - RHO_MARGIN)
-        return FitPlan(events=(envelope,), delta=self.delta, adaptive=True, settings={"rho": rho},
+        return FitPlan(events=(envelope,), delta=self.delta, adaptive=True, settings={"rho": rho, "workload": workload},
                        parameters={"rho": rho})
 
     def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
@@ -186,12 +186,12 @@ class AIM(Synthesizer):
         rounds = int(self.rounds) if self.rounds is not None else 16 * d
         sigma = math.sqrt(rounds / (2 * 0.9 * rho))
         eps = math.sqrt(8 * 0.1 * rho / rounds)
-        weights = candidate_weights(self._workload(domain))
+        weights = candidate_weights(plan["workload"])
         answers: dict[Attrs, np.ndarray] = {}
 
         def answer(r: Attrs) -> np.ndarray:
             if r not in answers:
-                answers[r] = marginal_counts(codes, r, sizes).astype(np.int32 if len(codes) < 2**31 else np.int64)
+                answers[r] = marginal_counts(codes, r, sizes)
             return answers[r]
 
         bar = tqdm(total=100, desc="AIM", unit="% budget", disable=None if self.progress is None else not self.progress)
@@ -234,8 +234,7 @@ class AIM(Synthesizer):
         fit = estimate(sizes, measurements, iterations=int(self.final_iterations), warm_start=fit)
         self.model_ = fit.model
         self.selected_ = [tuple(names[a] for a in r) for r in selected]
-        self.marginals_ = [fit.model.project((j,)) for j in range(d)]
-        self.n_hat_ = max(0, int(round(fit.model.total)))
+        self.marginals_, self.n_hat_ = model_summary(fit.model, Compression.identity(sizes))
 
     @staticmethod
     def _candidates(weights: Mapping[Attrs, float], model: GraphicalModel, allowed_cells: float,
@@ -258,15 +257,10 @@ class AIM(Synthesizer):
 
     # -- persistence --------------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        model_state, model_arrays = self.model_.to_state()
-        arrays = {**{f"model_{k}": v for k, v in model_arrays.items()}, **{f"marginal_{j}": m for j, m in enumerate(self.marginals_)}}
-        return {"model": model_state, "selected": [list(r) for r in self.selected_], "n_hat": int(self.n_hat_)}, arrays
+        model_state, model_arrays = model_to_state(self.model_)
+        return {"model": model_state, "selected": [list(r) for r in self.selected_]}, model_arrays
 
     def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        d = len(state["model"]["sizes"])
-        self.model_ = GraphicalModel.from_state(state["model"], {k[len("model_"):]: v for k, v in arrays.items() if k.startswith("model_")})
+        self.model_ = model_from_state(state["model"], arrays)
         self.selected_ = [tuple(str(c) for c in r) for r in state["selected"]]
-        self.marginals_ = [np.asarray(arrays[f"marginal_{j}"], dtype=float) for j in range(d)]
-        self.n_hat_ = int(state["n_hat"])
-
-
+        self.marginals_, self.n_hat_ = model_summary(self.model_, Compression.identity(self.model_.sizes))

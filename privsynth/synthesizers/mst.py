@@ -36,7 +36,7 @@ from privsynth.mechanisms.exponential import exponential
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.events import ExponentialEvent, GaussianEvent
 from privsynth.privacy.ledger import Ledger
-from privsynth.synthesizers._marginals import Compression, marginal_counts
+from privsynth.synthesizers._marginals import Compression, marginal_counts, model_from_state, model_summary, model_to_state
 from privsynth.synthesizers._plan import FitPlan, zcdp_budget
 from privsynth.synthesizers.base import Synthesizer
 
@@ -159,8 +159,7 @@ class MST(Synthesizer):
         self.model_ = fitted.model
         self.compression_ = comp
         self.tree_ = [(names[i], names[j]) for i, j in tree]
-        self.marginals_ = [comp.expand_marginal(j, fitted.model.project((j,))) for j in range(d)]
-        self.n_hat_ = max(0, int(round(fitted.model.total)))
+        self.marginals_, self.n_hat_ = model_summary(fitted.model, comp)
 
     def _select(self, codes: np.ndarray, sizes: tuple[int, ...], model: GraphicalModel, eps: float, ledger: Ledger,
                 rng: np.random.Generator, names: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -191,15 +190,11 @@ class MST(Synthesizer):
 
     # -- persistence --------------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        model_state, model_arrays = self.model_.to_state()
-        arrays = {**{f"model_{k}": v for k, v in model_arrays.items()}, **self.compression_.to_arrays(),
-                  **{f"marginal_{j}": m for j, m in enumerate(self.marginals_)}}
-        return {"model": model_state, "tree": [list(e) for e in self.tree_], "n_hat": int(self.n_hat_)}, arrays
+        model_state, model_arrays = model_to_state(self.model_)
+        return {"model": model_state, "tree": [list(e) for e in self.tree_]}, {**model_arrays, **self.compression_.to_arrays()}
 
     def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        d = len(state["model"]["sizes"])
-        self.model_ = GraphicalModel.from_state(state["model"], {k[len("model_"):]: v for k, v in arrays.items() if k.startswith("model_")})
-        self.compression_ = Compression.from_arrays(arrays, d)
+        self.model_ = model_from_state(state["model"], arrays)
+        self.compression_ = Compression.from_arrays(arrays, len(self.model_.sizes))
         self.tree_ = [(str(a), str(b)) for a, b in state["tree"]]
-        self.marginals_ = [np.asarray(arrays[f"marginal_{j}"], dtype=float) for j in range(d)]
-        self.n_hat_ = int(state["n_hat"])
+        self.marginals_, self.n_hat_ = model_summary(self.model_, self.compression_)
