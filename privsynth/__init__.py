@@ -8,11 +8,12 @@ Example:
     True
 """
 
-from privsynth import datasets, evaluation, mechanisms, privacy, synthesizers
+from privsynth import datasets, evaluation, mechanisms, privacy, profiling, synthesizers
 from privsynth.core.domain import Categorical, Domain, Numeric, Ordinal
 from privsynth.core.errors import (
     BudgetExceededError,
     DomainError,
+    IdentifierWarning,
     IntegrityError,
     NotFittedError,
     PrivacyLeakWarning,
@@ -23,6 +24,7 @@ from privsynth.core.errors import (
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.privacy.ledger import Ledger
+from privsynth.profiling import detect_identifiers, estimate_domain, profile
 from privsynth.synthesizers.base import load
 
 try:
@@ -34,7 +36,8 @@ except Exception:  # noqa: BLE001 - not installed (running from a checkout)
 
 __all__ = [
     "Domain", "Categorical", "Ordinal", "Numeric", "Budget", "Ledger", "Certificate", "verify", "load",
-    "synthesizers", "evaluation", "datasets", "mechanisms", "privacy",
+    "synthesizers", "evaluation", "datasets", "mechanisms", "privacy", "profiling", "profile", "detect_identifiers",
+    "estimate_domain", "IdentifierWarning",
     "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError", "ReleaseQualityWarning",
     "PrivacyLeakWarning",
     "__version__",

@@ -179,7 +179,11 @@ def _evaluate(members: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
         metrics["k_anonymity"] = ev.k_anonymity(synthetic, qis).k
         if sensitive and not synthetic[sensitive].isna().any():
             metrics["l_diversity"] = ev.l_diversity(synthetic, qis, sensitive).l
-            metrics["t_closeness"] = ev.t_closeness(synthetic, qis, sensitive).t
+            metrics["t_closeness"] = ev.t_closeness(synthetic, qis, sensitive, domain=domain).t
+    if domain.rules:
+        table = ev.rule_violations(domain, real=members, synthetic=synthetic)
+        metrics["rule_violations"] = {row["rule"]: {"real": int(row["real"]), "synthetic": int(row["synthetic"])}
+                                      for row in table.to_dict("records")}
     if spec.membership:
         mia = ev.membership_inference(synthetic, members, holdout, domain, n_eval=spec.mia_n_eval, n_bootstrap=spec.mia_bootstrap,
                                       random_state=seed)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "privsynth"
-ROOMS = ["core", "privacy", "mechanisms", "synthesizers"]
+ROOMS = ["core", "privacy", "mechanisms", "profiling", "synthesizers"]
 
 
 def imports_of(path: Path) -> set[str]:

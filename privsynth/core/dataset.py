@@ -41,7 +41,9 @@ def _validate_categorical(s: pd.Series, col: Categorical) -> pd.Categorical:
     if missing.any() and not col.nullable:
         raise DomainError(_MISSING.format(name=col.name))
     present = s[~missing]
-    if not present.isin(col.categories).all():
+    if col.other is not None:
+        s = s.where(missing | s.isin(col.categories), col.other)  # undeclared values are read as the 'other' category
+    elif not present.isin(col.categories).all():
         raise DomainError(
             f"Column {col.name!r} has values outside its declared categories; add the categories to the "
             "domain file (from public knowledge) or map those values to declared ones."
@@ -65,7 +67,8 @@ def _validate_numeric(s: pd.Series, col: Numeric, clip: bool) -> np.ndarray:
         if not clip:
             raise DomainError(
                 f"Column {col.name!r} has values outside its public bounds [{col.lower}, {col.upper}]; widen the "
-                "bounds in the domain file (from public knowledge, not the data's min/max) or clip them (clip=True)."
+                "bounds in the domain file (from public knowledge, not the data's min/max) or clip them (clip=True; "
+                "on the command line --clip)."
             )
         values = np.where(present, np.clip(values, col.lower, col.upper), np.nan)
     if col.integer and (present & (np.mod(values, 1) != 0)).any():
@@ -83,7 +86,8 @@ def validate(df: pd.DataFrame, domain: Domain, *, clip: bool = False) -> pd.Data
     Args:
         df: The data.
         domain: The public domain.
-        clip: Clip numeric values to the public bounds instead of raising.
+        clip: Clip numeric values to the public bounds instead of raising (always done for a
+            domain estimated with DP, whose bounds are estimates).
 
     Raises:
         DomainError: a declared column is missing, a value is outside the declared categories
@@ -98,6 +102,7 @@ def validate(df: pd.DataFrame, domain: Domain, *, clip: bool = False) -> pd.Data
         [20.0, 90.0]
     """
     _check_frame(df, domain)
+    clip = clip or domain.provenance == "dp"  # a DP domain's bounds are estimates: values beyond them are clipped
     data: dict[str, object] = {}
     for col in domain:
         s = df[col.name].reset_index(drop=True)

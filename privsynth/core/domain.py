@@ -5,6 +5,13 @@ public metadata every synthesizer and evaluator relies on: reading categories, b
 edges off private data would leak them, so they come from a declared file. ``Domain.infer``
 exists for exploration only; it warns with :class:`PrivacyLeakWarning` and marks the domain
 ``provenance="inferred"``, which makes every certificate built on it invalid.
+:func:`privsynth.profiling.estimate_domain` reads one off the data *with differential privacy*:
+``provenance="dp"``, and the domain carries the ledger entries of that estimation, which every
+fit on it charges first, so its certificate stays valid and covers the whole pipeline.
+
+Columns declared ``role: identifier`` are direct identifiers: they are kept by name in
+``Domain.identifiers`` and are never synthesized (readers drop them). Public business
+``rules`` (see :mod:`privsynth.core.rules`) are enforced when sampling.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from privsynth.core.errors import DomainError, PrivacyLeakWarning
 __all__ = ["Categorical", "Ordinal", "Numeric", "Column", "Domain", "ROLES", "PROVENANCES"]
 
 ROLES = ("identifier", "quasi_identifier", "sensitive")
-PROVENANCES = ("declared", "inferred")
+PROVENANCES = ("declared", "inferred", "dp")
 DEFAULT_BINS = 16
 
 
@@ -52,6 +59,8 @@ class Categorical:
         categories: The public categories (strings, ints or bools), in a fixed order.
         nullable: Whether missing values are allowed; they become one extra state.
         role: ``"identifier"``, ``"quasi_identifier"``, ``"sensitive"`` or ``None``.
+        other: A category (one of ``categories``) that takes every value not declared, e.g.
+            ``"(other)"`` in a DP-estimated domain; ``None``: undeclared values are refused.
 
     Example:
         >>> Categorical("sex", ("Female", "Male")).levels
@@ -62,6 +71,7 @@ class Categorical:
     categories: tuple
     nullable: bool = False
     role: str | None = None
+    other: str | None = None
     kind: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
@@ -79,6 +89,8 @@ class Categorical:
             raise DomainError(f"Column {self.name!r}: categories must be unique.")
         object.__setattr__(self, "categories", cats)
         object.__setattr__(self, "nullable", bool(self.nullable))
+        if self.other is not None and self.other not in cats:
+            raise DomainError(f"Column {self.name!r}: other={self.other!r} must be one of its categories.")
 
     @property
     def levels(self) -> int:
@@ -92,6 +104,8 @@ class Categorical:
             out["nullable"] = True
         if self.role is not None:
             out["role"] = self.role
+        if self.other is not None:
+            out["other"] = self.other
         return out
 
 
@@ -219,9 +233,16 @@ class Domain:
     """The public schema of a table: one :class:`Column` per attribute.
 
     Args:
-        columns: The columns, in table order.
-        provenance: ``"declared"`` (public metadata) or ``"inferred"`` (read off data by
-            :meth:`infer`; certificates built on it are invalid).
+        columns: The columns, in table order. A column with ``role="identifier"`` is moved to
+            ``identifiers``: it is a direct identifier and is never synthesized.
+        provenance: ``"declared"`` (public metadata), ``"inferred"`` (read off data by
+            :meth:`infer`; certificates built on it are invalid) or ``"dp"`` (estimated with
+            differential privacy; ``estimation`` holds what that spent).
+        identifiers: Names of direct-identifier columns: accepted in the data and dropped.
+        rules: Public business rules (strings or mappings, see :mod:`privsynth.core.rules`),
+            enforced when sampling.
+        estimation: For ``provenance="dp"``: the DP estimation's accountant and ledger entries
+            (plain JSON), charged first by every fit on this domain.
 
     Example:
         >>> d = Domain((Numeric("age", 17, 90, integer=True), Categorical("sex", ("F", "M"))))
@@ -235,21 +256,40 @@ class Domain:
 
     columns: tuple
     provenance: str = "declared"
+    identifiers: tuple = ()
+    rules: tuple = ()
+    estimation: Any = None
 
     def __post_init__(self) -> None:
         cols = tuple(self.columns)
-        if not cols:
-            raise DomainError("A domain needs at least one column.")
         for c in cols:
             if not isinstance(c, (Categorical, Numeric)):
                 raise DomainError(f"Domain columns must be Categorical, Ordinal or Numeric; got {type(c).__name__}.")
-        names = [c.name for c in cols]
+        identifiers = tuple(str(n) for n in self.identifiers) + tuple(c.name for c in cols if c.role == "identifier")
+        cols = tuple(c for c in cols if c.role != "identifier")
+        if not cols:
+            raise DomainError("A domain needs at least one column that is not an identifier.")
+        names = [c.name for c in cols] + list(identifiers)
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise DomainError(f"Duplicate column names in domain: {dupes}.")
         if self.provenance not in PROVENANCES:
             raise DomainError(f"provenance must be one of {PROVENANCES}, got {self.provenance!r}.")
+        if self.provenance == "dp" and not isinstance(self.estimation, Mapping):
+            raise DomainError("A domain with provenance 'dp' needs its 'estimation' block (accountant and ledger entries); "
+                              "write it with privsynth.profiling.estimate_domain or `privsynth profile --dp`.")
+        if self.provenance != "dp" and self.estimation is not None:
+            raise DomainError("Only a domain with provenance 'dp' has an 'estimation' block.")
         object.__setattr__(self, "columns", cols)
+        object.__setattr__(self, "identifiers", identifiers)
+        object.__setattr__(self, "rules", tuple(self.rules or ()))
+        if self.rules:
+            from privsynth.core.rules import parse_rules
+
+            parse_rules(self.rules, self)  # refuse a malformed rule now, naming it
+
+    def __hash__(self) -> int:  # rules and the estimation block hold dicts: hash the canonical form
+        return hash(self.fingerprint())
 
     # -- access ---------------------------------------------------------------------------
     @property
@@ -273,8 +313,13 @@ class Domain:
         return len(self.columns)
 
     def select(self, names: Sequence[str]) -> "Domain":
-        """The sub-domain of ``names`` (in the order given)."""
-        return Domain(tuple(self[n] for n in names), provenance=self.provenance)
+        """The sub-domain of ``names`` (in the order given). Rules on the columns kept stay."""
+        from privsynth.core.rules import parse_rules
+
+        keep = set(names)
+        rules = tuple(r.source for r in parse_rules(self.rules, self) if set(r.columns) <= keep)
+        return Domain(tuple(self[n] for n in names), provenance=self.provenance, identifiers=self.identifiers,
+                      rules=rules, estimation=self.estimation)
 
     def with_role(self, role: str) -> tuple[str, ...]:
         """Names of the columns declared with ``role``."""
@@ -288,7 +333,13 @@ class Domain:
     # -- serialization ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, as written to domain files."""
-        return {"provenance": self.provenance, "columns": [c.to_dict() for c in self.columns]}
+        out: dict[str, Any] = {"provenance": self.provenance, "columns": [c.to_dict() for c in self.columns]
+                               + [{"name": n, "role": "identifier"} for n in self.identifiers]}
+        if self.rules:
+            out["rules"] = [dict(r) if isinstance(r, Mapping) else r for r in self.rules]
+        if self.estimation is not None:
+            out["estimation"] = dict(self.estimation)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Domain":
@@ -306,7 +357,14 @@ class Domain:
         entries = data["columns"]
         if isinstance(entries, Mapping):  # {name: {kind: ...}}
             entries = [{"name": k, **v} for k, v in entries.items()]
-        return cls(tuple(_column_from_dict(e) for e in entries), provenance=data.get("provenance", "declared"))
+        unknown = sorted(set(data) - {"columns", "provenance", "rules", "estimation", "identifiers"})
+        if unknown:
+            raise DomainError(f"Unknown top-level key {unknown[0]!r} in the domain; it takes columns, provenance, rules, "
+                              "estimation.")
+        identifiers = [str(e["name"]) for e in entries if isinstance(e, Mapping) and e.get("role") == "identifier"]
+        columns = tuple(_column_from_dict(e) for e in entries if not (isinstance(e, Mapping) and e.get("role") == "identifier"))
+        return cls(columns, provenance=data.get("provenance", "declared"), identifiers=(*data.get("identifiers", ()), *identifiers),
+                   rules=tuple(data.get("rules") or ()), estimation=data.get("estimation"))
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys)."""
@@ -387,8 +445,9 @@ class Domain:
                 cats = sorted({_plain(v) for v in values}, key=lambda v: (str(type(v)), v))
                 if len(cats) > max_categories:
                     raise DomainError(
-                        f"Column {name!r} has more than {max_categories} distinct values; "
-                        "declare it (e.g. as numeric, or drop an identifier) instead of inferring."
+                        f"Column {name!r} has more than {max_categories} distinct values: an identifier, free text "
+                        "or a number read as text. Draft the domain with privsynth.profile / `privsynth profile`, which "
+                        "flags identifiers and declares them `role: identifier` (dropped), then edit it."
                     )
                 cols.append(Categorical(str(name), tuple(cats) or ("",), nullable=nullable))
             else:

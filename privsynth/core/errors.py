@@ -15,6 +15,7 @@ __all__ = [
     "TrustError",
     "PrivacyLeakWarning",
     "ReleaseQualityWarning",
+    "IdentifierWarning",
 ]
 
 
@@ -49,6 +50,11 @@ class TrustError(IntegrityError):
 
 class PrivacyLeakWarning(UserWarning):
     """Something data-dependent was released or read without being charged to a privacy budget."""
+
+
+class IdentifierWarning(UserWarning):
+    """A column being synthesized looks like a direct identifier (a name, an SSN, an e-mail ...):
+    its declared categories or values are probably the real identifiers of real people."""
 
 
 class ReleaseQualityWarning(UserWarning):

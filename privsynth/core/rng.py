@@ -42,6 +42,7 @@ STREAMS = {
     "loss": 5,  # randomness inside per-record losses: (rank, step)
     "generator": 6,  # post-processing updates (the GAN's generator): (step,)
     "dequantize": 7,  # jitter of the training records' encoding: (rank,)
+    "domain": 8,  # DP domain estimation: (column,)
 }
 
 

@@ -17,6 +17,7 @@ from privsynth.evaluation.fidelity import (
 )
 from privsynth.evaluation.generalize import apply_hierarchy, band, generalize
 from privsynth.evaluation.membership import AttackResult, MembershipInference, TargetResult, membership_inference
+from privsynth.evaluation.rules import rule_violations
 from privsynth.evaluation.utility import TSTRResult, train_synthetic_test_real
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "audit", "AuditResult", "worst_case_canary",
     "marginal_tvd", "MarginalTVD", "correlation_difference", "CorrelationDifference",
     "plot_marginals", "plot_correlation_difference", "train_synthetic_test_real", "TSTRResult",
+    "rule_violations",
 ]

@@ -15,6 +15,7 @@ from privsynth.privacy.events import (
     ExponentialEvent,
     GaussianEvent,
     LaplaceEvent,
+    PartitionSelectionEvent,
     PureDpEvent,
     SubsampledGaussianEvent,
     event_from_dict,
@@ -28,5 +29,6 @@ __all__ = [
     "calibrate_noise_multiplier", "dpsgd_noise_multiplier", "gaussian_noise_multiplier",
     "laplace_noise_multiplier", "split_epsilon",
     "LaplaceEvent", "GaussianEvent", "ExponentialEvent", "PureDpEvent", "SubsampledGaussianEvent",
+    "PartitionSelectionEvent",
     "ComposedEvent", "event_to_dict", "event_from_dict",
 ]

@@ -32,8 +32,10 @@ from privsynth.privacy.events import (
     ExponentialEvent,
     GaussianEvent,
     LaplaceEvent,
+    PartitionSelectionEvent,
     PureDpEvent,
     SubsampledGaussianEvent,
+    approximate_delta,
     pure_epsilon,
 )
 
@@ -101,7 +103,16 @@ def _canonical(leaves: Counter) -> list:
     return sorted(leaves.items(), key=lambda item: repr(item[0]))
 
 
-_LEAF_TYPES = (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent)
+_LEAF_TYPES = (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent, PartitionSelectionEvent)
+
+
+def _gaussian_part_delta(leaves: Counter, delta: float) -> float | None:
+    """The delta left for the Gaussian/RDP part once partition selections take theirs (``None``:
+    they take it all, so no finite epsilon holds at ``delta``)."""
+    extra = approximate_delta(leaves)
+    if extra == 0:
+        return delta
+    return delta - extra if delta > extra else None
 
 
 def _check_delta(delta: float) -> float:
@@ -155,7 +166,7 @@ class RdpAccountant:
         if isinstance(e, LaplaceEvent):
             # Discrete Laplace is covered by its pure-DP guarantee, not the continuous RDP curve.
             return dpe.ZCDpEvent(e.epsilon**2 / 2) if e.discrete else dpe.LaplaceDpEvent(e.noise_multiplier)
-        if isinstance(e, GaussianEvent):
+        if isinstance(e, (GaussianEvent, PartitionSelectionEvent)):
             return dpe.GaussianDpEvent(e.noise_multiplier)
         if isinstance(e, ExponentialEvent):
             return dpe.ZCDpEvent(e.epsilon**2 / 8)
@@ -180,6 +191,10 @@ class RdpAccountant:
         unsupported = [type(e).__name__ for e in leaves if not isinstance(e, _LEAF_TYPES)]
         if unsupported:
             raise TypeError(f"The RDP accountant does not support {sorted(set(unsupported))}.")
+        remaining = _gaussian_part_delta(leaves, delta)
+        if remaining is None:
+            return math.inf
+        delta = remaining
         full = self._compose(leaves, delta)
         pure = Counter({e: c for e, c in leaves.items() if pure_epsilon(e) is not None})
         rest = leaves - pure
@@ -236,10 +251,15 @@ class PldAccountant:
                 f"The PLD accountant does not support {sorted(set(bad))} (discrete Gaussian "
                 "noise needs the RDP accountant: accountant='rdp')."
             )
+        remaining = _gaussian_part_delta(leaves, delta)
+        if remaining is None:
+            return math.inf
+        delta = remaining
         modelled: Counter = Counter()
         basic_pure: list[float] = []
         for e, c in leaves.items():
-            if isinstance(e, (GaussianEvent, SubsampledGaussianEvent)) or (isinstance(e, LaplaceEvent) and not e.discrete):
+            if isinstance(e, (GaussianEvent, SubsampledGaussianEvent, PartitionSelectionEvent)) or (
+                    isinstance(e, LaplaceEvent) and not e.discrete):
                 modelled[e] = c
             else:
                 basic_pure.append(pure_epsilon(e) * c)  # type: ignore[operator]
@@ -248,7 +268,8 @@ class PldAccountant:
             acc = pld_privacy_accountant.PLDAccountant(value_discretization_interval=self.value_discretization_interval)
             for e, c in _canonical(modelled):
                 ev = _sampled_gaussian(e) if isinstance(e, SubsampledGaussianEvent) else (
-                    dpe.GaussianDpEvent(e.noise_multiplier) if isinstance(e, GaussianEvent) else dpe.LaplaceDpEvent(e.noise_multiplier)
+                    dpe.GaussianDpEvent(e.noise_multiplier) if isinstance(e, (GaussianEvent, PartitionSelectionEvent))
+                    else dpe.LaplaceDpEvent(e.noise_multiplier)
                 )
                 acc.compose(ev if c == 1 else dpe.SelfComposedDpEvent(ev, c))
             eps += max(0.0, float(acc.get_epsilon(delta)))

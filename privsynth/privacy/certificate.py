@@ -91,7 +91,7 @@ class Certificate:
         assumptions: tuple[str, ...] = (),
     ) -> "Certificate":
         """Freeze the ledger's state into a certificate."""
-        inferred = domain is not None and not domain.is_declared
+        inferred = domain is not None and domain.provenance == "inferred"
         return cls(
             limit=ledger.budget,
             spent=ledger.spent(),

@@ -23,10 +23,12 @@ __all__ = [
     "PureDpEvent",
     "SubsampledGaussianEvent",
     "ComposedEvent",
+    "PartitionSelectionEvent",
     "Event",
     "event_to_dict",
     "event_from_dict",
     "pure_epsilon",
+    "approximate_delta",
 ]
 
 
@@ -131,6 +133,36 @@ class SubsampledGaussianEvent:
 
 
 @dataclass(frozen=True)
+class PartitionSelectionEvent:
+    """Differentially private partition selection (keys released only when their noisy count
+    passes a threshold) with Gaussian noise ``noise_multiplier`` on the counts, each record
+    counting in one key.
+
+    On neighbours with the same keys it is the Gaussian mechanism (sensitivity 1) followed by
+    post-processing; a key held by the one differing record is released with probability at most
+    ``delta`` (the noise's tail above the threshold), outside which the outputs have the same
+    distribution. So it is the Gaussian mechanism up to an event of probability ``delta``, and
+    accountants compose the Gaussian part and add ``delta`` (Bun & Steinke's approximate zCDP;
+    Gopi et al. 2020, "Differentially private set union").
+
+    Example:
+        >>> PartitionSelectionEvent(noise_multiplier=4.0, delta=1e-9).delta
+        1e-09
+    """
+
+    noise_multiplier: float
+    delta: float
+    kind: ClassVar[str] = "partition_selection"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "noise_multiplier", _positive("noise_multiplier", self.noise_multiplier))
+        d = self.delta
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < 1:
+            raise ValueError(f"delta must be in (0, 1), got {d!r}.")
+        object.__setattr__(self, "delta", float(d))
+
+
+@dataclass(frozen=True)
 class ComposedEvent:
     """Several events applied to the same data, in order."""
 
@@ -145,9 +177,24 @@ class ComposedEvent:
         object.__setattr__(self, "events", evs)
 
 
-Event = Union[LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent, ComposedEvent]
-_EVENT_TYPES = (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent, ComposedEvent)
+Event = Union[LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent, PartitionSelectionEvent,
+              ComposedEvent]
+_EVENT_TYPES = (LaplaceEvent, GaussianEvent, ExponentialEvent, PureDpEvent, SubsampledGaussianEvent, PartitionSelectionEvent,
+                ComposedEvent)
 _BY_KIND: dict[str, type] = {cls.kind: cls for cls in _EVENT_TYPES}
+
+
+def approximate_delta(events: "Any") -> float:
+    """The delta that events such as :class:`PartitionSelectionEvent` add on top of their
+    Gaussian part, summed over ``events`` (a sequence or a multiset ``{event: count}``)."""
+    items = events.items() if isinstance(events, Mapping) else [(e, 1) for e in events]
+    total = []
+    for e, c in items:
+        if isinstance(e, PartitionSelectionEvent):
+            total.append(e.delta * c)
+        elif isinstance(e, ComposedEvent):
+            total.append(approximate_delta(e.events) * c)
+    return math.fsum(total)
 
 
 def pure_epsilon(event: Event) -> float | None:

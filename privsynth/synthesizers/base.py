@@ -30,12 +30,20 @@ from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.errors import DomainError, IntegrityError, NotFittedError, PrivsynthError, ReleaseQualityWarning
 from privsynth.core.io import open_bundle, write_bundle
 from privsynth.core.rng import PrivateRandomness, resolve_rng
+from privsynth.core.rules import apply_rules, violation_counts
 from privsynth.core.signing import KeyLike, check_signature
 from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.certificate import Certificate, check_policy
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._plan import FitPlan, same_charges, within_envelope
+from privsynth.synthesizers._public_domain import (
+    domain_assumptions,
+    domain_estimation_entries,
+    estimation_budget,
+    holds_entries,
+    warn_identifiers,
+)
 from privsynth.synthesizers.names import synthesizer_class
 
 __all__ = ["Synthesizer", "load"]
@@ -43,6 +51,8 @@ __all__ = ["Synthesizer", "load"]
 SECRET_PARAMETERS = ("random_state",)
 #: A release is compared with the model's DP marginals when it has at least this many rows (on its first rows up to the max).
 _CHECK_MIN_ROWS, _CHECK_MAX_ROWS = 500, 200_000
+#: Rounds of drawing more records when the domain's rules reject some.
+_MAX_RULE_ROUNDS = 50
 
 
 def _json_safe(value: Any) -> Any:
@@ -160,15 +170,21 @@ class Synthesizer(ABC):
             if ledger is not None:
                 raise ValueError("checkpoint_dir works with the synthesizer's own ledger; do not pass a shared ledger too.")
         checked = validate(data, domain)
+        warn_identifiers(checked, domain, what=type(self).__name__)
         accountant = ledger.accountant if ledger is not None else get_accountant(self.accountant)
         plan = self._plan(domain, accountant)
+        estimation = domain_estimation_entries(domain)
         if ledger is None:
-            ledger = Ledger(Budget(epsilon=self.epsilon, delta=plan.delta), accountant=accountant)
+            spent = estimation_budget(domain)
+            ledger = Ledger(Budget(epsilon=self.epsilon + spent.epsilon, delta=min(plan.delta + spent.delta, 0.5)),
+                            accountant=accountant)
         elif ledger.budget.delta < plan.delta:
             raise ValueError(
                 f"The shared ledger's delta ({ledger.budget.delta:g}) is below this synthesizer's delta "
                 f"({plan.delta:g}); lower delta or raise the ledger's."
             )
+        if estimation and not holds_entries(ledger, estimation):
+            ledger.extend(estimation)  # the DP domain's own charges come first on the fit's ledger
         ledger.check_plan(plan.events, what=f"{type(self).__name__}.fit")
         randomness = PrivateRandomness(self.random_state, secure=self.secure)
         start = len(ledger.entries)
@@ -189,7 +205,7 @@ class Synthesizer(ABC):
             parameters={**self.public_params(), **_json_safe(dict(plan.parameters))},
             assumptions=(
                 "neighbouring datasets differ by adding or removing one record",
-                "domain (categories, bounds, bins) is public metadata",
+                *domain_assumptions(domain),
                 *randomness.assumptions(),
                 *self.assumptions,
                 *plan.assumptions,
@@ -223,8 +239,38 @@ class Synthesizer(ABC):
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
-        out = self._sample(int(n), resolve_rng(random_state))
+        rng = resolve_rng(random_state)
+        if self.domain_.rules:
+            return self._sample_under_rules(int(n), rng)
+        out = self._sample(int(n), rng)
         self._check_release(out)
+        return out
+
+    def _sample_under_rules(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+        """Draw, derive formula columns, reject records that break a rule, and draw again until
+        ``n`` records keep every rule (post-processing: the domain's rules are public)."""
+        batches, have, drawn, size = [], 0, 0, n
+        for round_ in range(_MAX_RULE_ROUNDS):
+            raw = self._sample(size, rng)
+            if round_ == 0:
+                self._check_release(raw)  # the model's own draws, before the rules reshape the marginals
+            batch, ok = apply_rules(raw, self.domain_)
+            batches.append(batch[ok])
+            have, drawn = have + int(ok.sum()), drawn + size
+            if have >= n:
+                break
+            if drawn >= 2000 and have < 0.001 * drawn:
+                break
+            rate = max(have, 1) / drawn
+            size = int(min(max(1.2 * (n - have) / rate, 100), 20 * n + 1000))
+        if have < n:
+            broken = violation_counts(batch, self.domain_).sort_values("violations", ascending=False)
+            worst = broken.iloc[0]["rule"] if len(broken) else "?"
+            raise PrivsynthError(
+                f"{type(self).__name__}: only {have} of {drawn} sampled records keep the domain's rules (the rule "
+                f"{worst!r} rejects most); check the rules against the data with privsynth.evaluation.rule_violations, "
+                "or loosen them.")
+        out = pd.concat(batches, ignore_index=True).iloc[:n].reset_index(drop=True)
         return out
 
     def _check_release(self, out: pd.DataFrame) -> None:

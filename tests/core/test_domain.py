@@ -110,3 +110,38 @@ def test_shipped_adult_domains_parse():
     assert adult["age"].lower == 17 and adult["age"].upper == 90
     assert adult["workclass"].nullable and not adult["sex"].nullable
     assert len(adult["native-country"].categories) == 41
+
+
+def test_identifier_columns_are_kept_by_name_and_never_synthesized():
+    from privsynth import Categorical, Domain, Numeric
+
+    d = Domain((Numeric("age", 0, 100), Categorical("ssn", ("x",), role="identifier")))
+    assert d.names == ("age",) and d.identifiers == ("ssn",)
+    again = Domain.from_dict(d.to_dict())
+    assert again == d and {"name": "ssn", "role": "identifier"} in d.to_dict()["columns"]
+    with pytest.raises(DomainError, match="not an identifier"):
+        Domain((Categorical("ssn", ("x",), role="identifier"),))
+
+
+def test_other_category_takes_undeclared_values():
+    import pandas as pd
+
+    from privsynth import Categorical, Domain
+    from privsynth.core.dataset import validate
+
+    d = Domain((Categorical("c", ("a", "(other)"), other="(other)"),))
+    assert validate(pd.DataFrame({"c": ["a", "zzz"]}), d)["c"].astype(object).tolist() == ["a", "(other)"]
+    with pytest.raises(DomainError, match="must be one of its categories"):
+        Categorical("c", ("a",), other="(other)")
+
+
+def test_dp_provenance_needs_its_estimation_and_unknown_keys_are_refused():
+    from privsynth import Domain
+
+    entry = {"name": "x", "kind": "numeric", "lower": 0, "upper": 1}
+    with pytest.raises(DomainError, match="estimation"):
+        Domain.from_dict({"provenance": "dp", "columns": [entry]})
+    with pytest.raises(DomainError, match="Only a domain with provenance 'dp'"):
+        Domain.from_dict({"columns": [entry], "estimation": {"entries": []}})
+    with pytest.raises(DomainError, match="Unknown top-level key 'colums'"):
+        Domain.from_dict({"columns": [entry], "colums": []})

@@ -1,0 +1,16 @@
+"""From your own table to a domain: profiling, identifier/PII detection, DP domain estimation.
+
+* :func:`profile` -- a *draft* domain (``provenance="inferred"``) with a commented YAML file and
+  a report for the data owner; direct identifiers get ``role: identifier`` (dropped).
+* :func:`detect_identifiers` -- which columns look like names, SSNs, e-mails ... and the
+  regulation categories they map to.
+* :func:`estimate_domain` -- a domain read off the data *with differential privacy*
+  (``provenance="dp"``), whose charges every fit on it carries into its certificate.
+"""
+
+from privsynth.profiling.dp_domain import OTHER, estimate_domain
+from privsynth.profiling.identifiers import DIRECT_KINDS, KINDS, Detection, detect_identifiers, luhn_valid
+from privsynth.profiling.profile import ColumnProfile, Profile, nice_bounds, profile, read_raw
+
+__all__ = ["profile", "Profile", "ColumnProfile", "nice_bounds", "read_raw", "Detection", "KINDS", "DIRECT_KINDS",
+           "detect_identifiers", "luhn_valid", "estimate_domain", "OTHER"]

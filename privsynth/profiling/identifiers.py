@@ -1,0 +1,405 @@
+"""Which columns look like identifiers or personal data: names, value patterns and uniqueness.
+
+:func:`detect_identifiers` classifies each column of a table from three kinds of evidence: its
+name (``ssn``, ``email``, ``dob`` ...), the share of its values that match a pattern (an e-mail
+address, a US social security number, a card number passing the Luhn check, an IP address, a
+phone number, a full date, a street address, a ZIP or UK postcode, a person's name from the
+first- and last-name lists shipped with Faker's locales, free text) and how unique its values are.
+Each detection has a confidence in ``[0, 1]`` and the regulation categories it maps to (GDPR
+personal data or special category, HIPAA Safe Harbor identifier).
+
+This looks at the private records, so its result is for the data owner only: it is never part
+of a release, a model file or a certificate.
+
+Example:
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"contact": ["ann@example.org", "bob@example.com", "cy@example.net"],
+    ...                    "age": [31, 45, 27]})
+    >>> [(d.column, d.kind, d.direct) for d in detect_identifiers(df)]
+    [('contact', 'email', True)]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Detection", "KINDS", "DIRECT_KINDS", "detect_identifiers", "detect_column", "luhn_valid", "known_names"]
+
+#: Every kind :func:`detect_identifiers` reports, with what it means and the regulation categories.
+KINDS: dict[str, dict[str, object]] = {
+    "person_name": {"label": "a person's name", "direct": True,
+                    "regulations": ("GDPR personal data", "HIPAA identifier (A) names")},
+    "ssn": {"label": "a US social security number", "direct": True,
+            "regulations": ("GDPR personal data (national identification number, Art. 87)", "HIPAA identifier (G) SSN")},
+    "national_id": {"label": "a national ID, passport or tax number", "direct": True,
+                    "regulations": ("GDPR personal data (national identification number, Art. 87)",
+                                    "HIPAA identifier (R) other unique identifying number")},
+    "date_of_birth": {"label": "a date of birth", "direct": True,
+                      "regulations": ("GDPR personal data", "HIPAA identifier (C) dates (birth date)")},
+    "date": {"label": "a full date (day, month, year)", "direct": False,
+             "regulations": ("GDPR personal data when about a person", "HIPAA identifier (C) dates related to an individual")},
+    "email": {"label": "an e-mail address", "direct": True,
+              "regulations": ("GDPR personal data", "HIPAA identifier (F) e-mail address")},
+    "phone": {"label": "a phone number", "direct": True,
+              "regulations": ("GDPR personal data", "HIPAA identifier (D) telephone number")},
+    "street_address": {"label": "a street address", "direct": True,
+                       "regulations": ("GDPR personal data", "HIPAA identifier (B) geographic subdivision smaller than a state")},
+    "postcode": {"label": "a ZIP code or postcode", "direct": False,
+                 "regulations": ("GDPR personal data when about a person",
+                                 "HIPAA identifier (B) ZIP code (only its first 3 digits may stay, and only for large areas)")},
+    "ip_address": {"label": "an IP address", "direct": True,
+                   "regulations": ("GDPR personal data (CJEU C-582/14 Breyer)", "HIPAA identifier (O) IP address")},
+    "credit_card": {"label": "a payment card number (Luhn-valid)", "direct": True,
+                    "regulations": ("GDPR personal data", "HIPAA identifier (J) account number", "PCI DSS cardholder data")},
+    "free_text": {"label": "free text (may hold any identifier)", "direct": True,
+                  "regulations": ("GDPR personal data and possibly special category", "HIPAA: may hold any of the 18 identifiers")},
+    "unique_key": {"label": "a near-unique key (record or person ID)", "direct": True,
+                   "regulations": ("GDPR personal data (pseudonymous identifier)", "HIPAA identifier (R) other unique identifying number")},
+    "special_category": {"label": "a special category of personal data (health, ethnicity, religion ...)", "direct": False,
+                         "regulations": ("GDPR special category (Art. 9)",)},
+}
+DIRECT_KINDS = tuple(k for k, v in KINDS.items() if v["direct"])
+
+# Column-name hints: a regular expression on the normalized name (lower case, '_' between words).
+_NAME_HINTS: dict[str, str] = {
+    "ssn": r"(^|_)(ssn|social_security(_number|_no)?|sozialversicherungsnummer)($|_)",
+    "national_id": r"(^|_)(national_id|nin|nino|passport(_no|_number)?|tax_id|tin|nhs(_number)?|personnummer|bsn|insee|"
+                   r"id_card|driver(s)?_licen[cs]e)($|_)",
+    "date_of_birth": r"(^|_)(dob|date_of_birth|birth_?date|birthday|born(_on)?|geburtsdatum)($|_)",
+    "email": r"(^|_)(e_?mail|mail(_address)?)($|_)",
+    "phone": r"(^|_)(phone|telephone|tel|mobile|cell|fax)(_?(no|number|nr))?($|_)",
+    "street_address": r"(^|_)(address|street|addr|address_line_?\d?|home_address)($|_)",
+    "postcode": r"(^|_)(zip|zip_?code|postcode|postal_?code|plz)($|_)",
+    "ip_address": r"(^|_)(ip|ip_?address|ipv4|ipv6)($|_)",
+    "credit_card": r"(^|_)(credit_?card|card_?(no|number)|cc_?(no|number)|pan|iban)($|_)",
+    "person_name": r"(^|_)(name|first_?name|last_?name|surname|given_?name|family_?name|full_?name|patient(_name)?|"
+                   r"customer_name|forename)($|_)",
+    "free_text": r"(^|_)(comment|comments|note|notes|description|text|remarks|free_text|message)($|_)",
+    "unique_key": r"(^|_)(id|uuid|guid|key|record_?id|patient_?id|customer_?id|user_?id|mrn|account(_?(no|number))?)($|_)",
+    "special_category": r"(^|_)(race|ethnic(ity)?|religion|religious|health|diagnosis|disease|condition|medical|"
+                        r"sexual_orientation|sexuality|political|party|trade_union|union_member(ship)?|genetic|biometric|"
+                        r"disability|hiv|pregnan(t|cy))($|_)",
+}
+
+_EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
+_SSN = re.compile(r"^(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
+_SSN_DIGITS = re.compile(r"^(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}$")
+_UK_NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-Z]$", re.I)
+_PASSPORT_LIKE = re.compile(r"^[A-Z]{1,3}\d{6,9}$|^\d{9,12}$", re.I)
+_PHONE = re.compile(r"^(\+|00)?[\d\s().\-x]{7,25}$")
+_DATE_PATTERNS = (
+    re.compile(r"^(1[89]|20)\d\d[-/.](0?[1-9]|1[0-2])[-/.](0?[1-9]|[12]\d|3[01])([ T]\d\d:\d\d(:\d\d(\.\d+)?)?)?$"),
+    re.compile(r"^(0?[1-9]|[12]\d|3[01])[-/.](0?[1-9]|1[0-2])[-/.](1[89]|20)\d\d$"),
+    re.compile(r"^(0?[1-9]|1[0-2])[-/.](0?[1-9]|[12]\d|3[01])[-/.](1[89]|20)\d\d$"),
+)
+_US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+_UK_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$", re.I)
+_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
+_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ'’-]+")
+_NAME_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE", "en_IN")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One column classified as an identifier or personal data.
+
+    Attributes:
+        column: The column's name.
+        kind: One of :data:`KINDS` (e.g. ``"ssn"``, ``"email"``).
+        confidence: In ``[0, 1]``: the share of sampled values that match, raised by a telling
+            column name (a name alone gives at most 0.6).
+        direct: Whether it identifies a person on its own (dropped from synthesis by default).
+        evidence: What matched, in words (never a value).
+        regulations: The regulation categories it maps to.
+    """
+
+    column: str
+    kind: str
+    confidence: float
+    direct: bool
+    evidence: str
+    regulations: tuple
+
+    @property
+    def label(self) -> str:
+        """The kind in words (e.g. ``"a US social security number"``)."""
+        return str(KINDS[self.kind]["label"])
+
+    def to_dict(self) -> dict[str, object]:
+        return {"column": self.column, "kind": self.kind, "label": self.label, "confidence": round(self.confidence, 3),
+                "direct": self.direct, "evidence": self.evidence, "regulations": list(self.regulations)}
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check of payment card numbers.
+
+    Example:
+        >>> luhn_valid("4111111111111111"), luhn_valid("4111111111111112")
+        (True, False)
+    """
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+@lru_cache(maxsize=1)
+def known_names() -> frozenset:
+    """Lower-cased first and last names from Faker's person providers of several locales."""
+    import importlib
+
+    names: set[str] = set()
+    for locale in _NAME_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ImportError:  # pragma: no cover - a Faker without that locale
+            continue
+        for attr in ("first_names", "first_names_male", "first_names_female", "last_names"):
+            for name in getattr(provider, attr, ()) or ():
+                if isinstance(name, str) and name.isalpha() and len(name) > 1:
+                    names.add(name.lower())
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def _street_suffixes() -> frozenset:
+    from faker.providers.address.en_US import Provider
+
+    words = {s.lower() for s in Provider.street_suffixes} | {"st", "ave", "rd", "ln", "dr", "blvd", "ct", "pl", "hwy",
+                                                             "apt", "suite", "strasse", "straße", "rue", "via", "calle"}
+    return frozenset(words)
+
+
+def _normalize(name: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))
+    return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
+
+
+def _name_hints(column: str) -> set[str]:
+    norm = _normalize(column)
+    return {kind for kind, pattern in _NAME_HINTS.items() if re.search(pattern, norm)}
+
+
+def _share(values: list[str], test) -> float:
+    return float(np.mean([bool(test(v)) for v in values])) if values else 0.0
+
+
+def _is_phone(v: str) -> bool:
+    if not _PHONE.match(v):
+        return False
+    digits = sum(ch.isdigit() for ch in v)
+    separated = any(ch in v for ch in " ()-.+") or v.startswith("00")
+    return 7 <= digits <= 15 and separated and not _is_date(v) and not _SSN.match(v)
+
+
+def _is_ip(v: str) -> bool:
+    if not (("." in v and v.count(".") == 3) or ":" in v):
+        return False
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_card(v: str) -> bool:
+    digits = re.sub(r"[\s-]", "", v)
+    return 13 <= len(digits) <= 19 and digits.isdigit() and luhn_valid(digits)
+
+
+def _is_date(v: str) -> bool:
+    return any(p.match(v) for p in _DATE_PATTERNS)
+
+
+_UNIT = re.compile(r"^(flat|studio|apt\.?|apartment|suite|unit|room)\s+\w+$", re.I)
+
+
+_GERMANIC_STREET = re.compile(r"\w+-?(straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer)\s+\d+\w?\b", re.I)
+
+
+def _is_address(v: str) -> bool:
+    """A house number or a flat/suite line, then words ending in a street suffix (Faker's list);
+    or a German-style ``...straße 12``."""
+    if _GERMANIC_STREET.search(v):
+        return True
+    words = [w.lower().rstrip(".,") for w in v.split()]
+    if len(words) < 3 or not any(w in _street_suffixes() for w in words[1:]):
+        return False
+    lines = v.splitlines()
+    return words[0][:1].isdigit() or words[-1][:1].isdigit() or bool(_UNIT.match(lines[0].strip()))
+
+
+def _is_person_name(v: str) -> bool:
+    words = _WORD.findall(v)
+    if not 1 <= len(words) <= 4 or any(ch.isdigit() for ch in v):
+        return False
+    names = known_names()
+    hits = sum(w.lower().strip("'’-") in names for w in words)
+    return hits >= max(1, len(words) - 1) and v[:1].isupper()
+
+
+def _is_postcode(v: str) -> bool:
+    return bool(_US_ZIP.match(v) or _UK_POSTCODE.match(v))
+
+
+def _is_national_id(v: str) -> bool:
+    return bool(_UK_NINO.match(v) or _PASSPORT_LIKE.match(v))
+
+
+_PATTERNS = {
+    "email": lambda v: bool(_EMAIL.match(v)),
+    "ssn": lambda v: bool(_SSN.match(v)),
+    "national_id": lambda v: bool(_UK_NINO.match(v)),
+    "credit_card": _is_card,
+    "ip_address": _is_ip,
+    "phone": _is_phone,
+    "date": _is_date,
+    "street_address": _is_address,
+    "person_name": _is_person_name,
+    "postcode": _is_postcode,
+}
+# A name hint turns a weaker value pattern into a detection.
+_HINTED_PATTERNS = {
+    "ssn": lambda v: bool(_SSN.match(v) or _SSN_DIGITS.match(v)),
+    "national_id": _is_national_id,
+    "date_of_birth": _is_date,
+    "unique_key": lambda v: True,
+}
+
+
+def _years(values: list[str]) -> np.ndarray:
+    years = []
+    for v in values:
+        m = re.search(r"(1[89]|20)\d\d", v)
+        if m:
+            years.append(int(m.group(0)))
+    return np.array(years)
+
+
+def _looks_like_birth_dates(values: list[str]) -> bool:
+    """Dates whose years span decades and end well before today (of adults)."""
+    import datetime
+
+    years = _years(values)
+    if len(years) < 0.9 * len(values) or not len(years):
+        return False
+    this_year = datetime.date.today().year
+    return bool(np.percentile(years, 95) <= this_year - 15 and np.percentile(years, 95) - np.percentile(years, 5) >= 20)
+
+
+def _sample(series: pd.Series, max_values: int, seed: int = 0) -> list[str]:
+    values = series.dropna()
+    if len(values) > max_values:
+        values = values.sample(max_values, random_state=seed)
+    return [str(v).strip() for v in values if str(v).strip()]
+
+
+def detect_column(series: pd.Series, name: str | None = None, *, max_values: int = 2000) -> list[Detection]:
+    """Detections for one column (best first; usually zero or one).
+
+    Args:
+        series: The column's values (any dtype; compared by their text form).
+        name: The column's name (default ``series.name``).
+        max_values: Values examined (a fixed-seed sample of the non-missing ones).
+    """
+    column = str(series.name if name is None else name)
+    hints = _name_hints(column)
+    values = _sample(series, max_values)
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if not len(values):
+        n_distinct = 0
+    elif numeric or isinstance(series.dtype, pd.CategoricalDtype):
+        n_distinct = int(series.nunique(dropna=True))
+    else:
+        n_distinct = int(series.dropna().astype(str).nunique())
+    n_nonnull = int(series.notna().sum())
+    distinct_ratio = n_distinct / n_nonnull if n_nonnull else 0.0
+    found: dict[str, tuple[float, str]] = {}
+
+    def add(kind: str, confidence: float, evidence: str) -> None:
+        confidence = float(min(1.0, confidence))
+        if confidence > found.get(kind, (0.0, ""))[0]:
+            found[kind] = (confidence, evidence)
+
+    if values:
+        for kind, test in _PATTERNS.items():
+            if numeric and not (kind in hints and kind in ("postcode", "phone", "credit_card")):
+                continue  # numbers are phone/card/ZIP numbers only under a telling name
+            share = _share(values, test)
+            if kind == "person_name" and (n_distinct < min(50, 0.5 * n_nonnull) or share < 0.6):
+                continue  # a few repeated words ("White", "Sales") are categories, not names
+            if kind == "postcode" and "postcode" not in hints and (numeric or share < 0.95 or n_distinct < 20):
+                continue  # five-digit numbers are ZIP codes only with a telling name or text form
+            if share >= 0.5:
+                bonus = 0.2 if kind in hints or (kind == "date" and "date_of_birth" in hints) else 0.0
+                add(kind, share + bonus, f"{share:.0%} of sampled values look like {KINDS[kind]['label']}"
+                    + (" and the column name says so" if bonus else ""))
+        for kind in hints & set(_HINTED_PATTERNS):
+            share = _share(values, _HINTED_PATTERNS[kind])
+            if kind == "unique_key":
+                if distinct_ratio >= 0.9 and n_nonnull >= 10:
+                    add(kind, 0.5 + 0.5 * distinct_ratio, f"the name says key/ID and {distinct_ratio:.0%} of values are distinct")
+            elif share >= 0.5:
+                add(kind, 0.3 + 0.7 * share, f"the name says {KINDS[kind]['label']} and {share:.0%} of sampled values fit")
+        if "date" in found and "date_of_birth" in hints:
+            conf, _ = found.pop("date")
+            add("date_of_birth", conf, "full dates in a column named like a birth date")
+        elif "date" in found and _looks_like_birth_dates(values):
+            conf, _ = found.pop("date")
+            add("date_of_birth", 0.8 * conf, "full dates spread over decades, all long past: birth dates")
+        if not numeric and not found:
+            words = np.mean([len(v.split()) for v in values])
+            length = np.mean([len(v) for v in values])
+            if words >= 5 and length >= 30 and distinct_ratio >= 0.5:
+                add("free_text", min(1.0, 0.5 + words / 20), f"values average {words:.0f} words and are mostly distinct")
+            elif n_nonnull >= 20 and distinct_ratio >= 0.95:
+                conf = 0.9 if _share(values, lambda v: bool(_UUID.match(v))) > 0.9 else 0.5 + 0.4 * distinct_ratio
+                add("unique_key", conf, f"{distinct_ratio:.0%} of values are distinct: a key, not a category")
+        if numeric and "unique_key" not in found and n_nonnull >= 20 and distinct_ratio >= 0.99:
+            ints = series.dropna().to_numpy(float)
+            if np.all(np.mod(ints, 1) == 0) and (ints.max() - ints.min() + 1) <= 1.1 * n_nonnull:
+                add("unique_key", 0.8, "distinct whole numbers covering a consecutive range: a row number or sequential ID")
+    for kind in hints - set(found):
+        if kind == "special_category":
+            add(kind, 0.6, "the column name names a special category of personal data")
+        elif kind in ("free_text",) and not numeric:
+            add(kind, 0.4, f"the column name suggests {KINDS[kind]['label']}")
+        elif kind not in ("unique_key",) and not values:
+            add(kind, 0.4, f"the column name suggests {KINDS[kind]['label']} (no values to check)")
+    out = [Detection(column, kind, conf, bool(KINDS[kind]["direct"]), evidence, tuple(KINDS[kind]["regulations"]))  # type: ignore[arg-type]
+           for kind, (conf, evidence) in found.items()]
+    return sorted(out, key=lambda d: -d.confidence)
+
+
+def detect_identifiers(df: pd.DataFrame, *, columns: Iterable[str] | None = None, min_confidence: float = 0.5,
+                       max_values: int = 2000) -> list[Detection]:
+    """The best detection of each column of ``df`` that looks like an identifier or personal data.
+
+    Args:
+        df: The table (private: the result is for the data owner, not for release).
+        columns: Only these columns (default: all).
+        min_confidence: Detections below it are left out.
+        max_values: Values examined per column (a fixed-seed sample).
+
+    Returns:
+        One :class:`Detection` per flagged column, in table order.
+    """
+    names = list(df.columns) if columns is None else list(columns)
+    out = []
+    for name in names:
+        best = detect_column(df[name], str(name), max_values=max_values)
+        if best and best[0].confidence >= min_confidence:
+            out.append(best[0])
+    return out

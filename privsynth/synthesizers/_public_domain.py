@@ -1,0 +1,80 @@
+"""What a fit takes from its domain besides the columns: identifier checks, the charges of a
+DP-estimated domain, and the assumptions its certificate states.
+
+The identifier check reads the private values, unlike everything else a fit decides: it is the
+one deliberate exception to "no warning depends on the data", because its alternative is a
+release of real identifiers. Its warning (or the CLI's refusal) goes to the data owner's console;
+nothing of it is written to a model file, a certificate or a release.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from privsynth.core.domain import Categorical, Domain
+from privsynth.core.errors import IdentifierWarning
+from privsynth.privacy.budget import Budget
+from privsynth.privacy.ledger import Ledger, LedgerEntry
+
+#: A categorical column with fewer declared categories cannot hold a direct identifier of many people.
+MIN_IDENTIFIER_CATEGORIES = 50
+
+
+def suspected_identifiers(data: pd.DataFrame, domain: Domain):
+    """Direct-identifier detections among the columns a fit would synthesize (see
+    :func:`privsynth.profiling.detect_identifiers`)."""
+    from privsynth.profiling.identifiers import detect_column
+
+    out = []
+    for col in domain:
+        if isinstance(col, Categorical) and len(col.categories) < MIN_IDENTIFIER_CATEGORIES:
+            continue
+        found = detect_column(data[col.name], col.name, max_values=500)
+        if found and found[0].direct and found[0].confidence >= 0.5:
+            out.append(found[0])
+    return out
+
+
+def identifier_message(detections, *, what: str) -> str:
+    """One sentence naming every suspected column and its kind."""
+    named = "; ".join(f"{d.column!r} looks like {d.label} (confidence {d.confidence:.2f}: {d.evidence})" for d in detections)
+    return (f"{what}: {named}. A direct identifier copied into a domain's categories ends up in the release: declare it "
+            "`role: identifier` in the domain file (it is then dropped), or remove it from the data.")
+
+
+def warn_identifiers(data: pd.DataFrame, domain: Domain, *, what: str) -> None:
+    """Warn loudly (:class:`IdentifierWarning`) for each column that looks like a direct identifier."""
+    found = suspected_identifiers(data, domain)
+    if found:
+        warnings.warn(identifier_message(found, what=what), IdentifierWarning, stacklevel=3)
+
+
+def domain_estimation_entries(domain: Domain) -> list[LedgerEntry]:
+    """The ledger entries of a DP-estimated domain (empty for a declared one)."""
+    if domain.provenance != "dp":
+        return []
+    return [LedgerEntry.from_dict(e) for e in domain.estimation.get("entries", [])]
+
+
+def estimation_budget(domain: Domain) -> Budget:
+    """What the DP estimation of ``domain`` spent (zero for a declared one)."""
+    if domain.provenance != "dp":
+        return Budget(0.0, 0.0)
+    return Budget(float(domain.estimation["epsilon"]), float(domain.estimation["delta"]))
+
+
+def holds_entries(ledger: Ledger, entries: list[LedgerEntry]) -> bool:
+    """Whether ``ledger`` already charged ``entries`` (a DP domain estimated on this very ledger)."""
+    held = [(e.label, e.event) for e in ledger.entries]
+    return all(item in held for item in ((e.label, e.event) for e in entries))
+
+
+def domain_assumptions(domain: Domain) -> tuple[str, ...]:
+    """What the certificate assumes about the domain."""
+    if domain.provenance == "dp":
+        return ("domain estimated from the data with differential privacy (provenance dp): its charges are "
+                "this certificate's first entries; column names and kinds are public (the data's schema)",
+                *domain.estimation.get("assumptions", ()))
+    return ("domain (categories, bounds, bins) is public metadata",)
