@@ -6,7 +6,9 @@
 
 Configs are read from the installed package (``privsynth.configs``, the repository's
 ``configs/`` folder), so this file works from any directory once privsynth is installed; add
-your own config folder with ``--config-dir``. Bad configs end with one ``config error`` line
+your own config folder with ``--config-dir`` (e.g. ``DIR/dataset/mydata.yaml``, copied from
+``configs/dataset/file.yaml``, then ``dataset=mydata``), or point the ``file`` dataset at your
+data: ``dataset=file dataset.path=data.csv dataset.domain=domain.yaml``. Bad configs end with one ``config error`` line
 naming the key and exit code 2.
 """
 
@@ -58,20 +60,34 @@ def main(cfg: DictConfig) -> float | None:
 GROUPS = ("dataset", "synthesizer", "privacy", "evaluation", "hardware", "experiment")
 
 
+def _config_dirs(argv: list[str]) -> list[str]:
+    """Folders given with ``--config-dir``/``-cd`` (Hydra adds them to the search path)."""
+    dirs = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
+            dirs.append(argv[i + 1])
+        elif arg.startswith("--config-dir="):
+            dirs.append(arg.split("=", 1)[1])
+    return dirs
+
+
 def check_group_overrides(argv: list[str]) -> None:
     """Refuse an unknown config-group option with one line naming the key and the choices
-    (before Hydra, whose own message is a screenful)."""
+    (before Hydra, whose own message is a screenful). Options in a ``--config-dir`` count."""
     from importlib import resources
+    from pathlib import Path
 
-    root = resources.files("privsynth.configs")
+    roots = [resources.files("privsynth.configs"), *(Path(d) for d in _config_dirs(argv))]
     for arg in argv:
         key, sep, value = arg.lstrip("+").partition("=")
         if not sep or key not in GROUPS:
             continue
-        choices = sorted(p.name[:-5] for p in (root / key).iterdir() if p.name.endswith(".yaml"))
+        choices = sorted({p.name[:-5] for root in roots if (root / key).is_dir()
+                          for p in (root / key).iterdir() if p.name.endswith(".yaml")})
         unknown = [v for v in value.split(",") if v and v not in choices]
         if unknown:
-            print(f"privsynth: config error: {key}: unknown option {unknown[0]!r}; choose from {choices}.", file=sys.stderr)
+            print(f"privsynth: config error: {key}: unknown option {unknown[0]!r}; choose from {choices}"
+                  " (add your own with --config-dir DIR holding DIR/" + key + "/NAME.yaml).", file=sys.stderr)
             sys.exit(2)
 
 

@@ -1,8 +1,10 @@
-"""The ``privsynth`` command: fit, sample, certificate, verify, keygen, demo, report.
+"""The ``privsynth`` command: profile, fit, sample, certificate, verify, keygen, demo, report.
 
 Exit codes: 0 success; 1 a certificate or model file failed verification or the trust policy
-(unsigned, untrusted signer, over ``--max-epsilon``); 2 bad arguments or bad input (a clear
-one-line message, no traceback).
+(unsigned, untrusted signer, over ``--max-epsilon``), or a fit/sample whose certificate is not
+valid (without ``--allow-invalid``); 2 bad arguments or bad input (a clear one-line message, no
+traceback), including data with a column that looks like a direct identifier (without
+``--allow-identifiers``).
 """
 
 from __future__ import annotations
@@ -35,21 +37,92 @@ def _read_document(path: Path) -> dict:
     return doc
 
 
+def _warn(message: str) -> None:
+    print(f"privsynth: warning: {message}", file=sys.stderr)
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from privsynth.core.errors import IdentifierWarning
     from privsynth.datasets.loaders import read_table
     from privsynth.synthesizers import synthesizer_class
+    from privsynth.synthesizers._public_domain import identifier_message, suspected_identifiers
 
     domain = Domain.from_file(args.domain)
     read_kwargs = {"sep": args.sep} if args.sep else {}
     data = read_table(args.data, domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding, **read_kwargs)
+    if len(data) == 0:
+        _warn(f"{args.data} has no records: the model will be fitted on an empty table (its release is pure noise).")
+    found = suspected_identifiers(data, domain)
+    if found and not args.allow_identifiers:
+        raise _IdentifierRefusal(identifier_message(found, what="refusing to fit")
+                                 + " Or pass --allow-identifiers if you are sure.")
     cls = synthesizer_class(args.synthesizer)
     params = {} if args.delta is None else {"delta": args.delta}  # default: the synthesizer's own (0, 1e-9 or 1e-5)
     synth = cls(epsilon=args.epsilon, accountant=args.accountant, random_state=args.seed, secure=args.secure, **params)
-    synth.fit(data, domain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IdentifierWarning)  # already checked above
+        synth.fit(data, domain)
     path = synth.save(args.out, sign_key=args.sign_key)
     print(synth.certificate_.summary())
     signed = f", signed by {_key_id(args.sign_key)}" if args.sign_key else ""
     print(f"model written to {path} (sha256 {file_sha256(path)}{signed})")
+    return _invalid_exit(synth.certificate_, args, what=f"the model {path}")
+
+
+class _IdentifierRefusal(Exception):
+    """Data hold a column that looks like a direct identifier (exit 2)."""
+
+
+def _invalid_exit(cert, args: argparse.Namespace, *, what: str) -> int:
+    """Exit 1 with a warning line for an invalid certificate, unless ``--allow-invalid``."""
+    if cert.valid:
+        return EXIT_OK
+    reasons = "; ".join(cert.leaks) or ("the domain was read off the data (provenance: inferred)"
+                                        if cert.domain_provenance == "inferred" else "see the certificate")
+    _warn(f"the certificate of {what} is INVALID: no DP guarantee ({reasons}). Declare the domain from public knowledge "
+          "(or estimate it with `privsynth profile --dp`) and refit; --allow-invalid accepts it for exploration.")
+    return EXIT_OK if args.allow_invalid else EXIT_FAILED
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from privsynth.profiling import detect_identifiers, estimate_domain, profile, read_raw
+    from privsynth.profiling.profile import role_from_name
+
+    data = read_raw(args.data, encoding=args.encoding, sep=args.sep, na_values=args.na_values or ())
+    missing = [c for c in args.exclude or () if c not in data.columns]
+    if missing:
+        raise ValueError(f"--exclude names columns not in {args.data}: {missing}; it has {list(data.columns)}.")
+    data = data.drop(columns=list(args.exclude or ()))
+    if not args.dp:
+        prof = profile(data, max_categories=args.max_categories)
+        prof.write_yaml(args.out)
+        print(prof.table()[["column", "kind", "role", "missing_rate", "distinct", "detected"]].to_string(index=False))
+        for cp in prof.columns:
+            d = cp.detection
+            if cp.name in prof.domain.identifiers:
+                what = f"{d.label} (confidence {d.confidence:.2f}; {'; '.join(d.regulations)})" if d else "no detection"
+                why = "" if d and d.direct else f"; {cp.distinct} distinct values, too many for a category"
+                print(f"IDENTIFIER {cp.name!r}: {what}{why} -> role: identifier, dropped from synthesis")
+        if args.report:
+            print(f"report written to {prof.write_report(args.report)} (it describes the private data: keep it private)")
+        print(f"draft domain written to {args.out} (provenance: inferred -- certificates on it are INVALID until you "
+              "replace bounds and categories by public knowledge and set provenance: declared, or use --dp)")
+        return EXIT_OK
+    if args.epsilon is None:
+        raise ValueError("--dp needs --epsilon (the budget of the domain estimation, e.g. --epsilon 0.2).")
+    if args.report:
+        raise ValueError("--report describes the private data and is not DP; run without --dp for a report.")
+    roles = {str(c): r for c in data.columns if (r := role_from_name(str(c)))}  # names only: no value is looked at
+    domain = estimate_domain(data, epsilon=args.epsilon, delta=args.delta, roles=roles, accountant=args.accountant,
+                             random_state=args.seed, secure=args.secure)
+    domain.to_file(args.out)
+    print(f"DP domain written to {args.out}: {len(domain)} columns, identifiers by name {list(domain.identifiers)}; "
+          f"spent epsilon={domain.estimation['epsilon']:.4g} delta={domain.estimation['delta']:.3g}, charged again by "
+          "every fit on it (its certificate covers both)")
+    flagged = [d for d in detect_identifiers(data, columns=domain.names) if d.direct]
+    for d in flagged:
+        _warn(f"column {d.column!r} looks like {d.label} (confidence {d.confidence:.2f}); it was estimated like any column "
+              f"(DP: a value held by one record is not released), but exclude it (--exclude {d.column}) unless you need it.")
     return EXIT_OK
 
 
@@ -63,6 +136,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from privsynth.synthesizers.base import load
 
     synth = load(args.model, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon)
+    if not synth.certificate_.valid and not args.allow_invalid:
+        _invalid_exit(synth.certificate_, args, what=f"the model {args.model}")
+        print("nothing written", file=sys.stderr)
+        return EXIT_FAILED
     out = Path(args.out)
     df = synth.sample(args.n, random_state=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +152,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
                "sample_seed": args.seed}
     synth.certificate_.to_file(cert_path, release=release, sign_key=args.sign_key)
     print(f"{args.n} synthetic records written to {out}; certificate to {cert_path}")
-    return EXIT_OK
+    return _invalid_exit(synth.certificate_, args, what=f"the release {out}")
 
 
 def _cmd_certificate(args: argparse.Namespace) -> int:
@@ -188,6 +265,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    p = sub.add_parser("profile", help="draft a domain file (and a report) from a CSV/Parquet file; --dp estimates it with DP")
+    p.add_argument("data", help="CSV or Parquet file with the private records")
+    p.add_argument("--out", required=True, help="domain file to write (.yaml, commented; .json)")
+    p.add_argument("--report", default=None, help="also write a report: .html (self-contained, with plots) or .md")
+    p.add_argument("--dp", action="store_true",
+                   help="estimate the domain with differential privacy (categories by partition selection, bounds by a "
+                        "noisy histogram) instead of drafting it; needs --epsilon")
+    p.add_argument("--epsilon", type=float, default=None, help="budget of the DP estimation (with --dp)")
+    p.add_argument("--delta", type=float, default=1e-9, help="delta of the DP estimation (with --dp; default 1e-9)")
+    p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
+    p.add_argument("--seed", type=int, default=None, help="SECRET seed of the DP estimation (research only)")
+    p.add_argument("--secure", action="store_true", help="exact samplers on the OS CSPRNG (with --dp)")
+    p.add_argument("--exclude", action="append", default=None, help="leave this column out (repeatable)")
+    p.add_argument("--max-categories", type=int, default=100,
+                   help="text columns with more distinct values are treated as identifiers (default 100)")
+    p.add_argument("--sep", default=None, help="CSV separator (default ',')")
+    p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
+    p.set_defaults(func=_cmd_profile)
+
     p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file under a declared domain")
     p.add_argument("--data", required=True, help="CSV or Parquet file with the private records")
     p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
@@ -205,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
     p.add_argument("--sign-key", default=None, help="Ed25519 private key (privsynth keygen) to sign the model file with")
+    p.add_argument("--allow-identifiers", action="store_true",
+                   help="fit even if a column looks like a direct identifier (name, SSN, e-mail ...)")
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="exit 0 even if the certificate is invalid (e.g. a domain inferred from the data)")
     p.add_argument("--out", required=True, help="model file to write (e.g. adult.privsynth)")
     p.set_defaults(func=_cmd_fit)
 
@@ -216,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
     p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
     p.add_argument("--sign-key", default=None, help="Ed25519 private key to sign the certificate of the sample with")
+    p.add_argument("--allow-invalid", action="store_true", help="sample from a model whose certificate is invalid")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
@@ -249,15 +351,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings' hook
+    """Warnings as one line each on stderr (no source line)."""
+    print(f"privsynth: warning: {category.__name__}: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``privsynth`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
             return int(args.func(args))
     except _Failure:
         return EXIT_FAILED
+    except _IdentifierRefusal as exc:
+        print(f"privsynth: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except IntegrityError as exc:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -60,6 +60,7 @@ def sweep(tmp_path, *extra):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_tiny_sweep_with_joblib_then_rerun_after_a_kill(tmp_path):
     first = sweep(tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -79,6 +80,7 @@ def test_tiny_sweep_with_joblib_then_rerun_after_a_kill(tmp_path):
     assert (tmp_path / "report" / "tvd_2.png").exists()
 
 
+@pytest.mark.slow
 def test_dpsgd_job_on_the_ddp_hardware_group(tmp_path):
     """hardware=ddp spawns the torch.distributed workers inside the job (gloo on this CPU)."""
     cmd = [sys.executable, str(RUN), "dataset=census", "dataset.rows=600", "synthesizer=dpgan", "synthesizer.epochs=1",
@@ -96,10 +98,34 @@ def test_dpsgd_job_on_the_ddp_hardware_group(tmp_path):
 @pytest.mark.parametrize("args, key", [
     (["synthesizer=nope"], "synthesizer"),
     (["dataset=census", "privacy.epsilon=-1"], "privacy.epsilon"),
-    (["dataset=adult", "dataset.data_dir=/no/such/folder"], "dataset.data_dir"),
+    pytest.param(["dataset=adult", "dataset.data_dir=/no/such/folder"], "dataset.data_dir", marks=pytest.mark.slow),
+    (["dataset=file"], "dataset.path"),
+    pytest.param(["dataset=mine"], "dataset", marks=pytest.mark.slow),
 ])
 def test_bad_config_is_one_line_and_exit_2(tmp_path, args, key):
     result = subprocess.run([sys.executable, str(RUN), *args, f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "config error" in lines[0] and key in lines[0], result.stderr
+
+
+def test_own_data_with_the_file_dataset_and_a_config_dir(tmp_path):
+    """The two documented routes to your own data: dataset=file with paths, and your own
+    dataset/NAME.yaml in a --config-dir (accepted by the entry point's own option check)."""
+    from privsynth.datasets import make_census
+
+    df, domain = make_census(500, random_state=0)
+    df.to_csv(tmp_path / "mine.csv", index=False)
+    domain.to_file(tmp_path / "mine.yaml")
+    (tmp_path / "conf" / "dataset").mkdir(parents=True)
+    template = (resources.files("privsynth.configs") / "dataset" / "file.yaml").read_text()
+    (tmp_path / "conf" / "dataset" / "mine.yaml").write_text(
+        template.replace("path: null", f"path: {tmp_path / 'mine.csv'}").replace("domain: null", f"domain: {tmp_path / 'mine.yaml'}")
+        .replace("name: file", "name: mine"))
+    for args in (["dataset=file", f"dataset.path={tmp_path / 'mine.csv'}", f"dataset.domain={tmp_path / 'mine.yaml'}"],
+                 ["--config-dir", str(tmp_path / "conf"), "dataset=mine"]):
+        out = tmp_path / ("run_" + args[0].strip("-").replace("=", "_"))
+        result = subprocess.run([sys.executable, str(RUN), *args, "evaluation=fast", f"hydra.run.dir={out}"],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert (out / "release" / "certificate.json").is_file()

@@ -10,6 +10,7 @@ from privsynth.datasets.loaders import (
     load_adult_discretized,
     load_arx_adult,
     load_arx_hierarchies,
+    packaged_adult,
     read_table,
 )
 from privsynth.datasets.spec import DatasetSpec
@@ -17,4 +18,5 @@ from privsynth.datasets.spec import DatasetSpec
 __all__ = [
     "DatasetSpec", "make_census", "census_domain", "CENSUS_DEPENDENCIES", "read_table", "data_dir", "domain_file",
     "load_adult", "load_adult_discretized", "load_arx_adult", "load_arx_hierarchies", "download_adult", "ADULT_URL",
+    "packaged_adult",
 ]

@@ -1,8 +1,10 @@
-"""Loaders for tables with a declared domain: local CSV/Parquet, the shared Adult data sets,
-and a real download-and-cache path for UCI Adult.
+"""Loaders for tables with a declared domain: local CSV/Parquet, the Adult data sets, and a real
+download-and-cache path for UCI Adult.
 
-Shared data are found in ``$PRIVSYNTH_DATA`` or ``../shared/data`` (relative to the working
-directory or to the repository). Domain files ship with the package (``configs/domains``).
+UCI Adult (CC BY 4.0) ships inside the package, compressed, with its attribution
+(``privsynth/datasets/data/``), so :func:`load_adult` works on a fresh install. The other data
+sets are found in ``$PRIVSYNTH_DATA`` or ``../shared/data`` (relative to the working directory or
+to the repository). Domain files ship with the package (``configs/domains``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,6 +34,7 @@ __all__ = [
     "load_arx_adult",
     "load_arx_hierarchies",
     "download_adult",
+    "packaged_adult",
     "ADULT_URL",
     "ADULT_COLUMNS",
 ]
@@ -108,7 +112,22 @@ def read_table(path: str | os.PathLike, domain: Domain, *, clip: bool = False, n
     except UnicodeDecodeError:
         raise DomainError(f"{str(path)!r} is not {encoding} text; give its encoding (encoding=..., CLI --encoding), "
                           "e.g. 'latin-1' or 'cp1252'.") from None
+    except pd.errors.EmptyDataError:
+        raise DomainError(f"{str(path)!r} is empty: not even a header row with the column names.") from None
+    _note_dropped_columns(df, domain, path)
     return validate(_typed_by_domain(df, domain), domain, clip=clip)
+
+
+def _note_dropped_columns(df: pd.DataFrame, domain: Domain, path: Path) -> None:
+    """Say once which columns of the file are not read: identifiers, and columns the domain lacks."""
+    identifiers = [c for c in df.columns if c in domain.identifiers]
+    extra = [c for c in df.columns if c not in domain and c not in domain.identifiers]
+    if identifiers:
+        warnings.warn(f"{path.name}: identifier columns {identifiers} (role: identifier) are dropped, never synthesized.",
+                      UserWarning, stacklevel=3)
+    if extra:
+        warnings.warn(f"{path.name}: columns {extra} are not in the domain and are ignored; declare them to synthesize them.",
+                      UserWarning, stacklevel=3)
 
 
 def _typed_by_domain(df: pd.DataFrame, domain: Domain) -> pd.DataFrame:
@@ -124,6 +143,8 @@ def _typed_by_domain(df: pd.DataFrame, domain: Domain) -> pd.DataFrame:
                 raise DomainError(f"Column {col.name!r}: two declared categories have the same text form; they cannot "
                                   "be told apart in a CSV file.")
             typed = text.map(mapping)
+            if col.other is not None:
+                typed = typed.where(text.isna() | typed.notna(), col.other)
             if (text.notna() & typed.isna()).any():
                 raise DomainError(
                     f"Column {col.name!r} has values outside its declared categories; add the categories to the domain "
@@ -142,14 +163,26 @@ def _typed_by_domain(df: pd.DataFrame, domain: Domain) -> pd.DataFrame:
     return out
 
 
+def packaged_adult() -> Path:
+    """Path of the UCI Adult training split shipped with privsynth (``adult.csv.gz``, CC BY 4.0;
+    attribution in ``ADULT-ATTRIBUTION.md`` beside it)."""
+    return Path(str(resources.files("privsynth.datasets") / "data" / "adult.csv.gz"))
+
+
 def load_adult(*, path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, Domain]:
-    """UCI Adult (raw, mixed types, ``?`` as missing) with its public domain.
+    """UCI Adult (raw, mixed types, ``?`` as missing; 32,561 records) with its public domain.
 
     Args:
-        path: The CSV (default: ``adult.csv`` in :func:`data_dir`).
+        path: A CSV in the UCI layout with a header (e.g. from :func:`download_adult`); default:
+            the copy shipped with privsynth (:func:`packaged_adult`).
+
+    Example:
+        >>> df, domain = load_adult()
+        >>> df.shape, domain["age"].lower
+        ((32561, 15), 17)
     """
     domain = Domain.from_file(domain_file("adult"))
-    csv = Path(path) if path is not None else data_dir() / "adult.csv"
+    csv = Path(path) if path is not None else packaged_adult()
     return read_table(csv, domain, na_values="?", skipinitialspace=True), domain
 
 
@@ -167,9 +200,11 @@ def load_arx_adult(*, folder: str | os.PathLike | None = None) -> tuple[pd.DataF
     return read_table(root / "arx" / "adult.csv", domain, sep=";"), domain
 
 
-def load_arx_hierarchies(*, folder: str | os.PathLike | None = None, prefix: str = "adult") -> dict[str, pd.DataFrame]:
-    """ARX generalization hierarchies (one row per value, one column per level) by column name."""
-    root = data_dir(folder) / "arx"
+def load_arx_hierarchies(*, folder: str | os.PathLike | None = None, prefix: str = "adult",
+                         subfolder: str = "arx") -> dict[str, pd.DataFrame]:
+    """ARX generalization hierarchies (one row per value, one column per level) by column name,
+    from ``folder/subfolder/{prefix}_hierarchy_*.csv`` (default: the shared data's ``arx/``)."""
+    root = data_dir(folder) / subfolder
     out = {}
     for f in sorted(root.glob(f"{prefix}_hierarchy_*.csv")):
         name = f.stem[len(f"{prefix}_hierarchy_") :]

@@ -25,11 +25,12 @@ class DatasetSpec:
 
     Args:
         name: A label for reports.
-        loader: ``census`` (built-in, generated: ``rows``, ``seed``), ``adult``,
+        loader: ``census`` (built-in, generated: ``rows``, ``seed``), ``adult`` (shipped with
+            privsynth; ``data_dir`` to read ``adult.csv`` from a folder instead),
             ``adult_discretized``, ``arx_adult`` (shared data: ``data_dir``, default
-            ``$PRIVSYNTH_DATA`` or ``../shared/data``) or ``file`` (``path`` to a CSV/Parquet
-            file and its public ``domain`` file; ``read`` options for
-            :func:`privsynth.datasets.read_table`, e.g. ``{"na_values": ["?"]}``).
+            ``$PRIVSYNTH_DATA`` or ``../shared/data``) or ``file`` (your own data: ``path`` to a
+            CSV/Parquet file and its public ``domain`` file; ``read`` options for
+            :func:`privsynth.datasets.read_table`, e.g. ``{"na_values": ["?"], "encoding": "latin-1"}``).
         target, positive: Label column and positive class for utility (TSTR).
         quasi_identifiers, sensitive: For k-anonymity, l-diversity and t-closeness (default:
             the domain's roles).
@@ -78,8 +79,17 @@ class DatasetSpec:
         if self.loader not in LOADERS:
             return [("loader", f"unknown loader {self.loader!r}; use one of {', '.join(LOADERS)}.")]
         if self.loader == "file":
-            return [(key, f"file {getattr(self, key)!r} does not exist.") for key in ("path", "domain")
-                    if not getattr(self, key) or not Path(str(getattr(self, key))).is_file()]
+            what = {"path": "the data file (CSV or Parquet)", "domain": "its public domain file (privsynth profile writes a draft)"}
+            out = []
+            for key in ("path", "domain"):
+                value = getattr(self, key)
+                if value in (None, "", "???"):
+                    out.append((key, f"not set; give {what[key]}, e.g. dataset.{key}=..."))
+                elif not Path(str(value)).is_file():
+                    out.append((key, f"file {value!r} does not exist."))
+            return out
+        if self.loader == "adult" and not self.data_dir:
+            return []  # the packaged copy
         if self.loader != "census":
             from privsynth.datasets.loaders import data_dir
 

@@ -11,6 +11,7 @@ from privsynth.datasets import (
     load_adult_discretized,
     load_arx_adult,
     load_arx_hierarchies,
+    packaged_adult,
     read_table,
 )
 from privsynth.datasets.census import make_census
@@ -33,11 +34,23 @@ def test_data_dir_explains_where_it_looked(tmp_path, monkeypatch):
         data_dir()
 
 
-def test_shared_adult_loaders(shared_data, monkeypatch):
-    monkeypatch.setenv("PRIVSYNTH_DATA", str(shared_data))
+def test_packaged_adult_needs_no_shared_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRIVSYNTH_DATA", str(tmp_path / "missing"))
+    monkeypatch.chdir(tmp_path)
     df, domain = load_adult()
     assert df.shape == (32561, 15) and domain.is_declared
     assert df["workclass"].isna().sum() > 0  # '?' became missing
+    assert (packaged_adult().parent / "ADULT-ATTRIBUTION.md").read_text().count("CC BY 4.0") == 1
+
+
+def test_packaged_adult_is_the_shared_file(shared_data):
+    import gzip
+
+    assert gzip.decompress(packaged_adult().read_bytes()) == (shared_data / "adult.csv").read_bytes()
+
+
+def test_shared_data_loaders(shared_data, monkeypatch):
+    monkeypatch.setenv("PRIVSYNTH_DATA", str(shared_data))
     disc, ddomain = load_adult_discretized()
     assert disc.shape == (48842, 14) and ddomain["age"].levels == 85
     arx, adomain = load_arx_adult()
@@ -47,16 +60,16 @@ def test_shared_adult_loaders(shared_data, monkeypatch):
     assert hierarchies["age"].shape[1] >= 3
 
 
-def _uci_format(shared_data, tmp_path, rows=200):
-    """adult.csv back in UCI's adult.data format: no header, ', ' separated, '?' for missing."""
-    df = pd.read_csv(shared_data / "adult.csv", dtype=str, keep_default_na=False).head(rows)
+def _uci_format(tmp_path, rows=200):
+    """The packaged adult.csv back in UCI's adult.data format: no header, ', ' separated, '?' for missing."""
+    df = pd.read_csv(packaged_adult(), dtype=str, keep_default_na=False).head(rows)
     path = tmp_path / "adult.data"
     path.write_text("\n".join(", ".join(r) for r in df.itertuples(index=False)) + "\n\n")
     return path
 
 
-def test_download_adult_from_a_local_url(shared_data, tmp_path):
-    src = _uci_format(shared_data, tmp_path)
+def test_download_adult_from_a_local_url(tmp_path):
+    src = _uci_format(tmp_path)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     cache = tmp_path / "cache"
     path = download_adult(cache_dir=cache, url=src.as_uri(), sha256=digest)
@@ -66,8 +79,8 @@ def test_download_adult_from_a_local_url(shared_data, tmp_path):
     assert download_adult(cache_dir=cache, url=src.as_uri()) == path
 
 
-def test_download_adult_refuses_bad_hash_and_reports_failures(shared_data, tmp_path):
-    src = _uci_format(shared_data, tmp_path)
+def test_download_adult_refuses_bad_hash_and_reports_failures(tmp_path):
+    src = _uci_format(tmp_path)
     with pytest.raises(ValueError, match="sha256"):
         download_adult(cache_dir=tmp_path / "c", url=src.as_uri(), sha256="0" * 64)
     assert not (tmp_path / "c" / "adult.csv").exists()

@@ -41,8 +41,7 @@ def test_bad_input(census):
 
 
 @pytest.mark.slow
-def test_adult_dp_release_vs_copy(shared_data, monkeypatch):
-    monkeypatch.setenv("PRIVSYNTH_DATA", str(shared_data))
+def test_adult_dp_release_vs_copy():
     data, domain = ps.datasets.load_adult()
     members = data.sample(5000, random_state=0)
     holdout = data.drop(members.index).sample(5000, random_state=1)

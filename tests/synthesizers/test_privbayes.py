@@ -143,8 +143,7 @@ def test_bounded_degree_and_bad_parameters(census):
             PrivBayes(**params).fit(data, domain)
 
 
-def test_mixed_types_with_missing_values_on_adult(shared_data, monkeypatch):
-    monkeypatch.setenv("PRIVSYNTH_DATA", str(shared_data))
+def test_mixed_types_with_missing_values_on_adult():
     data, domain = ps.datasets.load_adult()
     syn = PrivBayes(epsilon=1.0, random_state=0, progress=False).fit(data.sample(8000, random_state=0), domain)
     out = syn.sample(5000)

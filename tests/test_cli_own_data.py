@@ -1,0 +1,121 @@
+"""The newcomer's path on the command line: profile, edit, fit (identifiers refused, then
+dropped), sample, verify; the same with a DP-estimated domain; invalid certificates are loud."""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from privsynth import Domain
+from privsynth.cli import main
+from privsynth.datasets.people import make_people
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def people_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("people") / "people.csv"
+    make_people(1500, random_state=21).to_csv(path, index=False)
+    return path
+
+
+def declare(draft: Domain) -> Domain:
+    """What a user does after profiling: keep the draft's columns, call it declared."""
+    return Domain.from_dict({**draft.to_dict(), "provenance": "declared"})
+
+
+def test_profile_flags_identifiers_and_writes_a_loadable_draft(people_csv, tmp_path, capsys):
+    code, out, _ = run(capsys, "profile", people_csv, "--out", tmp_path / "d.yaml", "--report", tmp_path / "r.html")
+    assert code == 0
+    for column, kind in [("ssn", "US social security number"), ("email", "e-mail"), ("full_name", "person's name"),
+                         ("card_number", "payment card")]:
+        assert f"IDENTIFIER {column!r}: " in out and kind in out
+    draft = Domain.from_file(tmp_path / "d.yaml")
+    assert draft.provenance == "inferred" and "ssn" in draft.identifiers and "age" in draft
+    assert (tmp_path / "r.html").read_text().count("<img") >= 3
+
+
+def test_identifier_refused_then_dropped(people_csv, tmp_path, capsys):
+    run(capsys, "profile", people_csv, "--out", tmp_path / "d.yaml")
+    draft = declare(Domain.from_file(tmp_path / "d.yaml"))
+    # The mistake of the issue: the SSN column declared as a category with every real SSN.
+    data = pd.read_csv(people_csv, dtype=str)
+    leaky = Domain.from_dict({**draft.to_dict(), "columns": [c.to_dict() for c in draft.columns]
+                              + [{"name": "ssn", "kind": "categorical", "categories": sorted(data["ssn"])}]})
+    leaky.to_file(tmp_path / "leaky.yaml")
+    code, _, err = run(capsys, "fit", "--data", people_csv, "--domain", tmp_path / "leaky.yaml", "--epsilon", "1",
+                       "--out", tmp_path / "m.privsynth")
+    assert code == 2 and "'ssn' looks like a US social security number" in err and "role: identifier" in err
+    assert not (tmp_path / "m.privsynth").exists()
+    code, _, _ = run(capsys, "fit", "--data", people_csv, "--domain", tmp_path / "leaky.yaml", "--epsilon", "1",
+                     "--out", tmp_path / "m.privsynth", "--allow-identifiers")
+    assert code == 0
+    draft.to_file(tmp_path / "declared.yaml")  # ssn back to role: identifier
+    code, out, err = run(capsys, "fit", "--data", people_csv, "--domain", tmp_path / "declared.yaml", "--epsilon", "1",
+                         "--out", tmp_path / "ok.privsynth")
+    assert code == 0 and "VALID certificate" in out and "are dropped, never synthesized" in err
+    code, out, _ = run(capsys, "sample", tmp_path / "ok.privsynth", "-n", "300", "--out", tmp_path / "s.csv")
+    synthetic = pd.read_csv(tmp_path / "s.csv")
+    assert code == 0 and "ssn" not in synthetic.columns and len(synthetic) == 300
+    code, out, _ = run(capsys, "verify", tmp_path / "s.certificate.json")
+    assert code == 0 and "VERIFIED" in out
+
+
+def test_invalid_certificates_are_loud(people_csv, tmp_path, capsys):
+    run(capsys, "profile", people_csv, "--out", tmp_path / "d.yaml")
+    code, _, err = run(capsys, "fit", "--data", people_csv, "--domain", tmp_path / "d.yaml", "--epsilon", "1",
+                       "--out", tmp_path / "m.privsynth")
+    assert code == 1 and "INVALID" in err and "--allow-invalid" in err
+    code, _, err = run(capsys, "sample", tmp_path / "m.privsynth", "-n", "10", "--out", tmp_path / "s.csv")
+    assert code == 1 and "nothing written" in err and not (tmp_path / "s.csv").exists()
+    code, _, _ = run(capsys, "sample", tmp_path / "m.privsynth", "-n", "10", "--out", tmp_path / "s.csv", "--allow-invalid")
+    assert code == 0 and (tmp_path / "s.csv").exists()
+    code, _, _ = run(capsys, "fit", "--data", people_csv, "--domain", tmp_path / "d.yaml", "--epsilon", "1",
+                     "--out", tmp_path / "m2.privsynth", "--allow-invalid")
+    assert code == 0
+
+
+def test_dp_domain_gives_a_valid_certificate_without_a_hand_written_domain(people_csv, tmp_path, capsys):
+    data = pd.read_csv(people_csv, dtype=str).rename(columns={"email": "contact"})  # a name that says nothing
+    data.to_csv(tmp_path / "people.csv", index=False)
+    people_csv = tmp_path / "people.csv"
+    code, out, err = run(capsys, "profile", people_csv, "--dp", "--epsilon", "0.3", "--out", tmp_path / "dp.yaml",
+                         "--exclude", "notes")
+    assert code == 0 and "DP domain written" in out
+    assert "'contact' looks like an e-mail address" in err  # value-based detections are reported, never used
+    domain = Domain.from_file(tmp_path / "dp.yaml")
+    assert domain.provenance == "dp" and "ssn" in domain.identifiers and "customer_id" in domain.identifiers
+    assert domain["contact"].categories == ("(other)",)  # DP itself keeps every address out
+    assert "notes" not in domain and "notes" not in domain.identifiers
+    code, out, err = run(capsys, "fit", "--data", people_csv, "--domain", tmp_path / "dp.yaml", "--epsilon", "1",
+                         "--out", tmp_path / "m.privsynth")
+    assert code == 0 and "VALID certificate" in out, err
+    code, out, _ = run(capsys, "verify", tmp_path / "m.privsynth", "--require-valid", "--max-epsilon", "1.31")
+    assert code == 0 and "VERIFIED" in out
+    cert = json.loads(run(capsys, "certificate", tmp_path / "m.privsynth", "--json")[1])
+    assert cert["entries"][0]["label"].startswith("domain:") and cert["valid"]
+
+
+def test_dp_profile_needs_epsilon_and_refuses_a_report(people_csv, tmp_path, capsys):
+    code, _, err = run(capsys, "profile", people_csv, "--dp", "--out", tmp_path / "d.yaml")
+    assert code == 2 and "--epsilon" in err
+    code, _, err = run(capsys, "profile", people_csv, "--dp", "--epsilon", "1", "--report", tmp_path / "r.html",
+                       "--out", tmp_path / "d.yaml")
+    assert code == 2 and "not DP" in err
+
+
+def test_rough_edges(tmp_path, capsys):
+    (tmp_path / "h.csv").write_text("a,b\n")
+    code, _, err = run(capsys, "profile", tmp_path / "h.csv", "--out", tmp_path / "d.yaml")
+    assert code == 2 and "header but no records" in err and "dtype" not in err
+    (tmp_path / "l.csv").write_bytes("city,n\nZürich,1\nGenève,2\n".encode("latin-1") * 1)
+    code, _, err = run(capsys, "profile", tmp_path / "l.csv", "--out", tmp_path / "d.yaml")
+    assert code == 2 and "--encoding" in err and "Traceback" not in err
+    code, _, _ = run(capsys, "profile", tmp_path / "l.csv", "--out", tmp_path / "d.yaml", "--encoding", "latin-1")
+    assert code == 0 and "Zürich" in yaml.safe_load((tmp_path / "d.yaml").read_text(encoding="utf-8"))["columns"][0]["categories"]
