@@ -233,18 +233,24 @@ def t_closeness(
     ordered: bool | Sequence[Any] | None = None,
     hierarchy: pd.DataFrame | None = None,
     threshold: float | None = None,
+    domain: Any = None,
 ) -> TCloseness:
     """t-closeness: the largest Earth Mover's Distance between a class's and the whole table's
     distribution of the sensitive attribute.
 
     Args:
-        ordered: Ground distance. ``None``: ordered for numeric attributes, equal otherwise;
-            ``True``/``False`` to force; or the list of values in their order (ordinal).
+        ordered: Ground distance. ``None``: from ``domain`` when given (ordered over the declared
+            categories of an ordinal column, ordered for a numeric one, equal for a categorical
+            one), else ordered for numeric attributes and ordered ``pandas.Categorical`` (over
+            its categories), equal otherwise; ``True``/``False`` to force; or the list of values
+            in their order.
             Ordered distance between the ``i``-th and ``j``-th of ``m`` values is ``|i-j|/(m-1)``;
             equal distance is 1 between distinct values (EMD = total variation).
         hierarchy: ARX-format generalization hierarchy (first column the values, then one column
             per level up) for the hierarchical distance; overrides ``ordered``.
         threshold: List the classes whose ``t`` exceeds it.
+        domain: The table's :class:`~privsynth.core.domain.Domain`, whose kind of ``sensitive``
+            chooses the ground distance when ``ordered`` is ``None``.
 
     Example:
         >>> df = pd.DataFrame({"q": ["a"] * 3 + ["b"] * 3, "salary": [3, 4, 5, 6, 7, 8]})
@@ -256,6 +262,11 @@ def t_closeness(
     check_no_missing(df, sensitive)
     ids, classes = _classes(df, qis)
     s = df[sensitive]
+    if ordered is None and domain is not None and sensitive in domain:
+        column = domain[sensitive]
+        ordered = list(column.categories) if column.kind == "ordinal" else column.kind == "numeric"
+    elif ordered is None and isinstance(s.dtype, pd.CategoricalDtype) and s.dtype.ordered:
+        ordered = list(s.dtype.categories)
     if hierarchy is not None:
         distance = "hierarchical"
         values = list(pd.unique(s))

@@ -1,4 +1,5 @@
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,12 +11,14 @@ from privsynth.datasets import load_arx_hierarchies
 from privsynth.evaluation.anonymity import _hierarchy_levels, hierarchical_emd, k_anonymity, l_diversity, t_closeness
 from privsynth.evaluation.generalize import apply_hierarchy, band, generalize
 
+TEST2 = Path(__file__).resolve().parents[1] / "fixtures" / "arx_test2"
+
 
 @pytest.fixture(scope="module")
-def paper(shared_data):
-    """The t-closeness paper's 9-record example with its ARX hierarchies."""
-    df = pd.read_csv(shared_data / "arx" / "test2.csv", sep=";")
-    return df, load_arx_hierarchies(folder=shared_data, prefix="test2")
+def paper():
+    """The t-closeness paper's 9-record example with its ARX hierarchies (tests/fixtures/arx_test2)."""
+    df = pd.read_csv(TEST2 / "test2.csv", sep=";")
+    return df, load_arx_hierarchies(folder=TEST2.parent, prefix="test2", subfolder="arx_test2")
 
 
 def emd_lp(p, q, ground):
@@ -146,3 +149,19 @@ def test_generalization_helpers(paper):
     assert band(pd.Series([17, 90, None]), edges=[17, 50, 90]).tolist()[:2] == ["[17, 50)", "[50, 90)"]
     with pytest.raises(DomainError, match="outside"):
         band(pd.Series([5]), edges=[17, 50])
+
+
+def test_t_closeness_follows_the_domains_ordinal_kind():
+    """An ordinal sensitive attribute gets the ordered ground distance (from the domain, or from an
+    ordered pandas Categorical), not the equal one."""
+    from privsynth import Domain, Ordinal
+    from privsynth.core.dataset import validate
+
+    levels = tuple(range(1, 11))
+    df = pd.DataFrame({"q": ["a"] * 10 + ["b"] * 10, "score": [1] * 10 + [2] * 10})
+    domain = Domain((Ordinal("q", ("a", "b")), Ordinal("score", levels)))
+    equal = t_closeness(df, ["q"], "score", ordered=False).t
+    ordered = t_closeness(df, ["q"], "score", domain=domain).t
+    assert equal == pytest.approx(0.5) and ordered == pytest.approx(0.5 / 9)  # one step of nine
+    assert t_closeness(validate(df, domain), ["q"], "score").t == pytest.approx(0.5 / 9)
+    assert t_closeness(df, ["q"], "score", ordered=list(levels)).t == pytest.approx(ordered)
