@@ -275,6 +275,7 @@ class _PiecewiseCdf:
         dense = self.dense[bucket]
         if dense.any():
             u[dense] = np.interp(tt[dense].astype(np.float64), self.knots64, QUANTILES)
+        u[tt < self.knots[0]] = QUANTILES[0]  # below the range; needed when the lowest knots are a point mass
         return np.clip(u, 0.0, 1.0, out=u)
 
 

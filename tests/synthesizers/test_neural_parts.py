@@ -4,7 +4,7 @@ search-free piecewise CDF, decoding, the numpy forward pass, and the marginals' 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from privsynth.core.domain import Categorical, Domain, Numeric, Ordinal
@@ -36,6 +36,8 @@ def test_calibration_tilts_each_block_onto_its_target():
 
 @settings(max_examples=50, deadline=None)
 @given(seed=st.integers(0, 10_000), spike=st.floats(0.0, 0.99))
+@example(seed=1796, spike=0.25)  # once failed: a point mass where the two picked opposite ends of the jump
+@example(seed=755, spike=0.5)  # once failed: values below a point mass at the lowest knots got the jump's middle
 def test_piecewise_cdf_equals_interp(seed, spike):
     rng = np.random.default_rng(seed)
     n = 5000
@@ -43,7 +45,16 @@ def test_piecewise_cdf_equals_interp(seed, spike):
     t[: int(spike * n)] = t[0]  # a point mass: knots crowd into one bucket
     knots = np.quantile(t, QUANTILES)
     values = np.r_[t, rng.uniform(-1, 1, 500)].astype(np.float32)
-    np.testing.assert_allclose(_PiecewiseCdf(knots)(values), np.interp(values.astype(np.float64), knots, QUANTILES), atol=1e-4)
+    got = _PiecewiseCdf(knots)(values)
+    # At a point mass (a value equal to several knots) the CDF jumps: any value inside the jump is
+    # right (np.interp picks one end, the bucket grid may pick the other); elsewhere they agree.
+    k32 = knots.astype(np.float32)
+    first, last = np.searchsorted(k32, values, side="left"), np.searchsorted(k32, values, side="right") - 1
+    tie = last > first
+    inside = (got[tie] >= QUANTILES[first[tie]] - 1e-4) & (got[tie] <= QUANTILES[last[tie]] + 1e-4)
+    assert inside.all()
+    np.testing.assert_allclose(got[~tie], np.interp(values[~tie].astype(np.float64), knots, QUANTILES), atol=1e-4)
+
 
 
 def test_numpy_forward_equals_torch():
