@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+if os.environ.get("PYTEST_XDIST_WORKER"):  # parallel workers share the cores: one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    from threadpoolctl import threadpool_limits
 
-from privsynth.datasets import make_census
+    threadpool_limits(1)
+
+import pytest  # noqa: E402
+
+from privsynth.datasets import make_census  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

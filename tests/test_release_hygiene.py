@@ -30,7 +30,8 @@ def gaussian_measurements(eps, **kw):
     """MST and AIM at delta 1e-5 (the ledgers' delta here); RDP cannot certify Gaussian
     measurements below epsilon ~0.004 there, so tiny budgets become 0.05."""
     eps = max(eps, 0.05)
-    return [MST(epsilon=eps, delta=1e-5, progress=False, **kw), AIM(epsilon=eps, delta=1e-5, degree=2, progress=False, **kw)]
+    return [MST(epsilon=eps, delta=1e-5, progress=False, **kw),
+            AIM(epsilon=eps, delta=1e-5, degree=2, rounds=20, final_iterations=300, progress=False, **kw)]
 
 
 def deep(eps=1.0, **kw):
@@ -111,6 +112,7 @@ def test_2_secure_dpsgd_draws_batches_and_noise_from_the_csprng(census, monkeypa
 
 
 # -- item 3: devices > 1 invents and publishes a seed ---------------------------------------------
+@pytest.mark.slow
 def test_3_ddp_publishes_no_seed(census, tmp_path, random_state=SEED):
     pytest.importorskip("torch")
     from privsynth.synthesizers import DPGAN
@@ -125,6 +127,7 @@ def test_3_ddp_publishes_no_seed(census, tmp_path, random_state=SEED):
 
 
 # -- item 4: DDP + secure: uncharged releases on every rank ------------------------------------------
+@pytest.mark.slow
 def test_4_ddp_secure_releases_happen_once_on_rank_0(census):
     """Under secure=True every rank used to draw its own noisy count, quantile histograms and
     conditional marginal (uncharged), and train with its own plan. Now rank 0 releases (the count

@@ -55,6 +55,7 @@ def test_canary_takes_the_rarest_values(small):
     assert canary["race"].iloc[0] == rarest_race and len(canary) == 1
 
 
+@pytest.mark.slow  # the default run checks the same with notebooks/04_auditing_epsilon.ipynb
 def test_audit_catches_noise_divided_by_100(small):
     data, domain = small
     result = audit(lambda s: NoiseDividedBy100(epsilon=1.0, random_state=s), data, domain, n_trials=200, progress=False)
@@ -63,9 +64,9 @@ def test_audit_catches_noise_divided_by_100(small):
 
 
 @pytest.mark.parametrize("factory", [
-    lambda s: IndependentMarginals(epsilon=1.0, random_state=s),
-    lambda s: PrivBayes(epsilon=1.0, random_state=s, progress=False),
-    lambda s: DPGaussianCopula(epsilon=1.0, random_state=s),
+    pytest.param(lambda s: IndependentMarginals(epsilon=1.0, random_state=s), marks=pytest.mark.slow),  # and notebook 04
+    pytest.param(lambda s: PrivBayes(epsilon=1.0, random_state=s, progress=False), marks=pytest.mark.slow),
+    pytest.param(lambda s: DPGaussianCopula(epsilon=1.0, random_state=s), marks=pytest.mark.slow),
 ], ids=["independent", "privbayes", "copula"])
 def test_audit_stays_below_the_claim_for_sound_synthesizers(small, factory):
     data, domain = small

@@ -29,7 +29,7 @@ def test_gaussian_calibration_never_overshoots_and_is_tight(epsilon, delta, coun
     assert acc.epsilon([GaussianEvent(noise_multiplier=nm * (1 - 1e-5))] * count, delta) > epsilon * (1 - 1e-3)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(epsilon=st.floats(min_value=0.3, max_value=10.0), q=st.floats(min_value=0.001, max_value=0.2),
        steps=st.integers(min_value=10, max_value=5000))
 def test_dpsgd_calibration_never_overshoots(epsilon, q, steps):

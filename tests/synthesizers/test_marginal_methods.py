@@ -42,7 +42,8 @@ def rdp_epsilon_of(events, delta):
 
 
 @pytest.mark.parametrize("make", [lambda: MST(random_state=0, progress=False),
-                                  lambda: AIM(degree=2, random_state=0, progress=False)], ids=["mst", "aim"])
+                                  lambda: AIM(degree=2, rounds=20, final_iterations=300, random_state=0, progress=False)],
+                         ids=["mst", "aim"])
 def test_contract(census, make):
     data, domain = census
     check_synthesizer(make(), data, domain)
@@ -69,7 +70,7 @@ def test_mst_certificate_equals_an_independent_recomputation_of_every_charge(cen
 def test_aim_spends_its_budget_round_by_round_and_never_more(census):
     data, domain = census
     eps, delta = 1.0, 1e-9
-    syn = AIM(epsilon=eps, delta=delta, degree=2, random_state=2, progress=False).fit(data, domain)
+    syn = AIM(epsilon=eps, delta=delta, degree=2, rounds=20, final_iterations=300, random_state=2, progress=False).fit(data, domain)
     events = [e.event for e in syn.certificate_.entries]
     rho_spent = sum(e.rho if isinstance(e, GaussianEvent) else e.epsilon**2 / 8 for e in events)
     rho = independent_rho(eps, delta)
@@ -81,7 +82,8 @@ def test_aim_spends_its_budget_round_by_round_and_never_more(census):
     assert ps.verify(syn.certificate_).ok
 
 
-@pytest.mark.parametrize("make", [lambda: MST(epsilon=0.8, progress=False), lambda: AIM(epsilon=0.8, degree=2, progress=False)],
+@pytest.mark.parametrize("make", [lambda: MST(epsilon=0.8, progress=False),
+                                  lambda: AIM(epsilon=0.8, degree=2, rounds=20, final_iterations=300, progress=False)],
                          ids=["mst", "aim"])
 def test_a_shared_ledger_refuses_the_whole_fit_before_the_first_charge(census, make):
     data, domain = census
@@ -121,6 +123,7 @@ def chain(n: int = 5000, d: int = 6, k: int = 4, seed: int = 0):
     return pd.DataFrame({c: v for c, v in zip(names, cols)}), domain
 
 
+@pytest.mark.slow  # quality at scale: benchmarks/results/marginal_methods.md
 def test_both_beat_independent_columns_on_two_way_marginals():
     data, domain = chain()
     tvd = {}
