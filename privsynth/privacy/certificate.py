@@ -11,6 +11,7 @@ import json
 import math
 import platform
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -32,13 +33,20 @@ CERTIFICATE_FORMAT = "privsynth-certificate/1"
 
 def library_versions() -> dict[str, str]:
     """Versions of python and the libraries the guarantee depends on."""
-    out = {"python": platform.python_version()}
+    return dict(_installed_versions())
+
+
+@lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: each package-metadata lookup costs milliseconds, and an audit
+    certifies hundreds of fits."""
+    out = [("python", platform.python_version())]
     for pkg in ("privsynth", "numpy", "pandas", "scipy", "dp-accounting", "opacus", "torch"):
         try:
-            out[pkg] = metadata.version(pkg)
+            out.append((pkg, metadata.version(pkg)))
         except metadata.PackageNotFoundError:
             continue
-    return out
+    return tuple(out)
 
 
 @dataclass(frozen=True)
