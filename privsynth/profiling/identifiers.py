@@ -100,10 +100,25 @@ _DATE_PATTERNS = (
     re.compile(r"^(0?[1-9]|1[0-2])[-/.](0?[1-9]|[12]\d|3[01])[-/.](1[89]|20)\d\d$"),
 )
 _US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
-_UK_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$", re.I)
+_POSTCODES = (
+    re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$", re.I),  # UK
+    re.compile(r"^[A-Z]\d[A-Z] ?\d[A-Z]\d$", re.I),  # Canada
+    re.compile(r"^\d{4} ?[A-Z]{2}$", re.I),  # Netherlands
+    re.compile(r"^[A-Z]\d[\dW] ?(?=[A-Z\d]*[A-Z])[A-Z\d]{4}$", re.I),  # Ireland (Eircode; not a letter and six digits)
+)
+_SHORT_POSTCODE = re.compile(r"^\d{4,5}$")  # Australia, Europe: only under a telling column name
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ'’-]+")
-_NAME_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE", "en_IN")
+_NAME_LOCALES = ("en_US", "en_GB", "en_IE", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE", "en_IN")
+_ADDRESS_LOCALES = ("en_US", "en_GB", "en_AU", "en_CA")
+#: Street words that come before the name (French, Italian, Spanish, Portuguese) or end it (Dutch, German).
+_STREET_WORDS = frozenset({
+    "rue", "boulevard", "avenue", "chemin", "allée", "impasse", "place", "quai", "route", "via", "viale", "vicolo", "piazza",
+    "strada", "corso", "largo", "incrocio", "contrada", "calle", "plaza", "avenida", "paseo", "camino", "cuesta", "cañada",
+    "vial", "ronda", "carrera", "rambla", "travesía", "rua", "travessa", "praça", "alameda", "estrada",
+})
+_STREET_ENDINGS = re.compile(r"\w+-?(straat|laan|weg|plein|gracht|steeg|dijk|kade|singel|boulevard|straße|strasse|str\.|gasse|"
+                             r"platz|allee|ring|damm|ufer)(?!\w)", re.I)
 
 
 @dataclass(frozen=True)
@@ -175,10 +190,16 @@ def known_names() -> frozenset:
 
 @lru_cache(maxsize=1)
 def _street_suffixes() -> frozenset:
-    from faker.providers.address.en_US import Provider
+    """English street suffixes from Faker's address providers, and common abbreviations."""
+    import importlib
 
-    words = {s.lower() for s in Provider.street_suffixes} | {"st", "ave", "rd", "ln", "dr", "blvd", "ct", "pl", "hwy",
-                                                             "apt", "suite", "strasse", "straße", "rue", "via", "calle"}
+    words = {"st", "ave", "rd", "ln", "dr", "blvd", "ct", "pl", "hwy", "apt", "suite"}
+    for locale in _ADDRESS_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
+        except ImportError:  # pragma: no cover
+            continue
+        words |= {s.lower() for s in getattr(provider, "street_suffixes", ()) or ()}
     return frozenset(words)
 
 
@@ -226,14 +247,14 @@ def _is_date(v: str) -> bool:
 _UNIT = re.compile(r"^(flat|studio|apt\.?|apartment|suite|unit|room)\s+\w+$", re.I)
 
 
-_GERMANIC_STREET = re.compile(r"\w+-?(straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer)\s+\d+\w?\b", re.I)
-
-
 def _is_address(v: str) -> bool:
-    """A house number or a flat/suite line, then words ending in a street suffix (Faker's list);
-    or a German-style ``...straße 12``."""
-    if _GERMANIC_STREET.search(v):
-        return True
+    """A house number or a flat/suite line, then words ending in an English street suffix
+    (Faker's lists); or a number with a street word of another language (``rue``, ``via``,
+    ``calle`` ... first, ``...straat``, ``...straße`` ... as an ending)."""
+    if any(ch.isdigit() for ch in v):
+        lowered = [w.lower().strip(".,") for w in v.split()]
+        if len(lowered) >= 2 and (_STREET_WORDS & set(lowered) or _STREET_ENDINGS.search(v)):
+            return True
     words = [w.lower().rstrip(".,") for w in v.split()]
     if len(words) < 3 or not any(w in _street_suffixes() for w in words[1:]):
         return False
@@ -251,7 +272,7 @@ def _is_person_name(v: str) -> bool:
 
 
 def _is_postcode(v: str) -> bool:
-    return bool(_US_ZIP.match(v) or _UK_POSTCODE.match(v))
+    return bool(_US_ZIP.match(v) or any(p.match(v) for p in _POSTCODES))
 
 
 def _is_national_id(v: str) -> bool:
@@ -274,6 +295,7 @@ _PATTERNS = {
 _HINTED_PATTERNS = {
     "ssn": lambda v: bool(_SSN.match(v) or _SSN_DIGITS.match(v)),
     "national_id": _is_national_id,
+    "postcode": lambda v: bool(_is_postcode(v) or _SHORT_POSTCODE.match(v)),
     "date_of_birth": _is_date,
     "unique_key": lambda v: True,
 }

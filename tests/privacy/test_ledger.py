@@ -34,23 +34,22 @@ events = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
+budgets_and_charges = given(
     epsilon=st.floats(min_value=0.1, max_value=10.0),
     delta=st.sampled_from([0.0, 1e-8, 1e-5]),
     sequence=st.lists(events, min_size=1, max_size=8),
 )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@budgets_and_charges
 def test_ledger_never_exceeds_its_limit(epsilon, delta, sequence):
     check_never_exceeds(epsilon, delta, "rdp", sequence)
 
 
 @pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    epsilon=st.floats(min_value=0.1, max_value=10.0),
-    delta=st.sampled_from([0.0, 1e-8, 1e-5]),
-    sequence=st.lists(events, min_size=1, max_size=8),
-)
+@budgets_and_charges
 def test_ledger_never_exceeds_its_limit_pld(epsilon, delta, sequence):
     """The same property with the PLD accountant (slow: each check composes PLDs of up to 200-step DP-SGD)."""
     check_never_exceeds(epsilon, delta, "pld", sequence)
