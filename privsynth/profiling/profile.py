@@ -262,6 +262,14 @@ def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = Non
     return df
 
 
+def _plain_category(value: Any) -> Any:
+    """A category a domain accepts: str/int/bool as they are (numpy scalars unwrapped), anything
+    else (dates, floats in a text column) as its text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if isinstance(value, (str, int, bool)) and not isinstance(value, float) else str(value)
+
+
 def _ordered_labels(values: list) -> tuple | None:
     lowered = {str(v).strip().lower(): v for v in values}
     for scale in _ORDERED_LABELS:
@@ -337,7 +345,9 @@ def _profile_column(name: str, s: pd.Series, *, max_categories: int, ordinal_max
         column = Categorical(name, ("",), nullable=True, role=role)
         note = "Every value is missing; declare its categories from public knowledge or drop the column."
     elif distinct <= max_categories:
-        cats = sorted({v for v in present}, key=lambda v: (str(type(v)), v))
+        plain = {_plain_category(v) for v in present}
+        cats = sorted(plain, key=lambda v: (str(type(v)), v))
+        converted = any(not isinstance(v, (str, int, bool)) or isinstance(v, float) for v in present.head(1000))
         ordered = _ordered_labels(cats)
         summary = {"top": present.astype(str).value_counts().head(5).to_dict()}
         if ordered:
@@ -349,6 +359,9 @@ def _profile_column(name: str, s: pd.Series, *, max_categories: int, ordinal_max
             column = Categorical(name, tuple(cats), nullable=nullable, role=role)
             note = ("Categories read off the data (a rare category is itself private): list every *public* category, "
                     "also those absent here.")
+        if converted:
+            note += (" Its values are not text, whole numbers or booleans (e.g. dates): the categories are their text "
+                     "form, so convert the column to text (df[col].astype(str)) before fitting.")
     else:
         kind = "identifier"
         role = "identifier"

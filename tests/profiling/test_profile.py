@@ -88,3 +88,10 @@ def test_nice_bounds_examples():
     assert nice_bounds(-3.2, 7.9) == (-5, 10)
     assert nice_bounds(5, 5) == (4, 6) or nice_bounds(5, 5)[0] < 5 < nice_bounds(5, 5)[1]
     assert np.isfinite(nice_bounds(0, 0)[1])
+
+
+def test_dates_and_mixed_values_become_text_categories_with_a_note():
+    df = pd.DataFrame({"d": pd.to_datetime(["2020-01-01", "2020-01-02"] * 20), "b": [True, False] * 20})
+    p = profile(df)
+    assert p.domain["d"].categories == ("2020-01-01 00:00:00", "2020-01-02 00:00:00")
+    assert "astype(str)" in p.columns[0].note and p.domain["b"].categories == (False, True)
