@@ -86,6 +86,8 @@ class Synthesizer(ABC):
     assumptions: ClassVar[tuple[str, ...]] = ()
     #: Whether ``fit(..., checkpoint_dir=...)`` is supported (long, resumable fits).
     supports_checkpoints: ClassVar[bool] = False
+    #: Layout of ``_state``/arrays in model files; raise it when ``_restore`` can no longer read older files.
+    state_version: ClassVar[int] = 1
 
     epsilon: float
     delta: float
@@ -320,7 +322,8 @@ class Synthesizer(ABC):
         """
         self._check_fitted()
         state, arrays = self._state()
-        model = {"class": type(self).__name__, "params": self.public_params(), "state": state}
+        model = {"class": type(self).__name__, "params": self.public_params(), "state": state,
+                 "state_version": type(self).state_version}
         return write_bundle(
             path,
             documents={"model": model, "certificate": self.certificate_.to_dict(), "domain": self.domain_.to_dict()},
@@ -365,9 +368,20 @@ def load(path: str | Path, *, trusted_keys: Sequence[KeyLike] | None = None, max
     if certificate.domain_fingerprint != domain.fingerprint():
         raise IntegrityError("The model's domain does not match the fingerprint in its certificate.")
     params = {k: v for k, v in model.get("params", {}).items() if k in cls._param_names() and k not in SECRET_PARAMETERS}
+    written_by = certificate.versions.get("privsynth", "an unknown version")
+    state_version = model.get("state_version", 1)
+    if not isinstance(state_version, int) or state_version > cls.state_version:
+        raise IntegrityError(f"Model file {str(path)!r} holds the {cls.__name__} model of layout {state_version!r}, written by privsynth "
+                             f"{written_by}; this privsynth reads layouts up to {cls.state_version}: upgrade privsynth.")
     synth = cls(**params)
     synth.domain_ = domain
-    synth._restore(model.get("state", {}), arrays)
+    try:
+        synth._restore(model.get("state", {}), arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(
+            f"Model file {str(path)!r} holds the {cls.__name__} model written by privsynth {written_by} in a layout this privsynth "
+            f"cannot read (missing or malformed {exc}); refit the model with this version (docs/model-format.md lists "
+            "what each version reads).") from None
     synth.certificate_ = certificate
     synth.signed_by_ = signer
     return synth
