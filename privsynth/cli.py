@@ -50,8 +50,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     domain = Domain.from_file(args.domain)
     read_kwargs = {"sep": args.sep} if args.sep else {}
     data = read_table(args.data, domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding, **read_kwargs)
-    if len(data) == 0:
-        _warn(f"{args.data} has no records: the model will be fitted on an empty table (its release is pure noise).")
     found = suspected_identifiers(data, domain)
     if found and not args.allow_identifiers:
         raise _IdentifierRefusal(identifier_message(found, what="refusing to fit")

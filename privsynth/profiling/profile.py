@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal
+from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal, _plain
 from privsynth.core.errors import DomainError
-from privsynth.profiling.identifiers import Detection, _name_hints, detect_column
+from privsynth.profiling.identifiers import Detection, _name_hints, _normalize, detect_column
 
 __all__ = ["profile", "Profile", "ColumnProfile", "nice_bounds", "read_raw", "role_from_name"]
 
@@ -265,8 +265,7 @@ def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = Non
 def _plain_category(value: Any) -> Any:
     """A category a domain accepts: str/int/bool as they are (numpy scalars unwrapped), anything
     else (dates, floats in a text column) as its text."""
-    if isinstance(value, np.generic):
-        value = value.item()
+    value = _plain(value)
     return value if isinstance(value, (str, int, bool)) and not isinstance(value, float) else str(value)
 
 
@@ -283,7 +282,7 @@ def _role(name: str, detection: Detection | None) -> str | None:
         return "identifier"
     if detection is not None and detection.kind == "special_category":
         return "sensitive"
-    norm = re.sub(r"[^a-z0-9]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()).strip("_")
+    norm = _normalize(name)
     if (detection is not None and detection.kind in ("postcode", "date")) or _QUASI_HINT.search(norm):
         return "quasi_identifier"
     if "special_category" in _name_hints(name) or re.search(r"(^|_)(income|salary|wage|diagnosis|disease)($|_)", norm):
