@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 from privsynth.datasets import make_census  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest on small projects
 
 
 def shared_data_dir() -> Path | None:

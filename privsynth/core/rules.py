@@ -127,8 +127,10 @@ def _compile(text: str, domain: "Domain", source: Any) -> tuple[Callable[[pd.Dat
         if isinstance(node, ast.Name):
             name = mapping.get(node.id, node.id)
             if name not in domain:
+                quoted = [c for c in domain.names if not c.isidentifier() and c in str(source) and f"`{c}`" not in str(source)]
+                hint = f"; write names that are not Python names in backticks: `{quoted[0]}`" if quoted else ""
                 raise DomainError(f"Rule {source!r} names column {name!r}, which is not in the domain "
-                                  f"(columns: {list(domain.names)}).")
+                                  f"(columns: {list(domain.names)}){hint}.")
             used.add(name)
             return lambda df: _values(df[name])
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):

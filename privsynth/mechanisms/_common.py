@@ -15,6 +15,10 @@ from privsynth.privacy.ledger import Ledger
 # rounded to multiples of ``sensitivity * 2**-GRANULARITY_BITS`` and exact integer noise is added.
 GRANULARITY_BITS = 30
 
+#: Per-example clipping engines of DP-SGD (:mod:`privsynth.mechanisms.clipping`); here so that
+#: parameter checks need no torch.
+ENGINES = ("auto", "bookkeeping", "opacus")
+
 
 def check_positive(name: str, value: Any) -> float:
     return float(checks.number(value, name, low=0, low_open=True))  # type: ignore[arg-type]

@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from privsynth.core.errors import PrivsynthError
+from privsynth.mechanisms._common import ENGINES
 
 __all__ = ["check_module", "bookkeeping_supported", "Bookkeeper", "opacus_clipped_sum", "ClippedSum", "ENGINES"]
 
-ENGINES = ("auto", "bookkeeping", "opacus")
 _PARAMETER_FREE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity, nn.GELU, nn.Softplus, nn.ELU, nn.SiLU,
                    nn.Sequential, nn.ModuleList, nn.ModuleDict)
 

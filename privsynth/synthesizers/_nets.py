@@ -15,7 +15,17 @@ from torch.nn import functional as F
 
 from privsynth.synthesizers._encoding import Block
 
-__all__ = ["mlp", "init_weights", "init_output_bias", "block_loss", "gumbel_one_hot", "activate", "export_layers"]
+__all__ = ["VAE", "mlp", "init_weights", "init_output_bias", "block_loss", "gumbel_one_hot", "activate", "export_layers"]
+
+
+class VAE(nn.Module):
+    """Encoder (to ``2 * latent``: means and log-variances) and decoder MLPs of :class:`~privsynth.synthesizers.DPVAE`."""
+
+    def __init__(self, width: int, hidden: tuple[int, ...], latent: int) -> None:
+        super().__init__()
+        self.latent = latent
+        self.encoder = mlp([width, *hidden, 2 * latent])
+        self.decoder = mlp([latent, *reversed(hidden), width])
 
 
 def mlp(sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:

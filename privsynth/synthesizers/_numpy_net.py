@@ -18,8 +18,16 @@ __all__ = ["Layers", "forward_numpy", "layers_to_arrays", "layers_from_arrays"]
 Layers = Sequence[tuple[np.ndarray, np.ndarray, str]]
 
 
-def forward_numpy(x: np.ndarray, layers: Layers) -> np.ndarray:
+def forward_numpy(x: np.ndarray, layers: Layers, workspace: list[np.ndarray] | None = None) -> np.ndarray:
     """The MLP's forward pass in float32 on a ``features x rows`` batch (output: ``width x rows``).
+
+    Args:
+        x: The input batch, ``features x rows``.
+        layers: The network (see the module docstring).
+        workspace: A list (empty at first) in which the pass keeps one output buffer per layer
+            and reuses it while the batch has the same number of rows: no fresh allocation (and
+            page faults) per batch. The returned array is then one of those buffers: the next
+            pass with the same workspace overwrites it.
 
     Example:
         >>> layers = [(np.eye(2, dtype=np.float32), np.zeros(2, np.float32), "relu")]
@@ -27,13 +35,15 @@ def forward_numpy(x: np.ndarray, layers: Layers) -> np.ndarray:
         [[1.0], [0.0]]
     """
     h = np.asarray(x, dtype=np.float32)
-    for w, b, act in layers:
-        h = w @ h
+    if workspace is not None and (len(workspace) != len(layers) or workspace[0].shape[1] != h.shape[1]):
+        workspace[:] = [np.empty((w.shape[0], h.shape[1]), dtype=np.float32) for w, _, _ in layers]
+    for i, (w, b, act) in enumerate(layers):
+        h = np.matmul(w, h) if workspace is None else np.matmul(w, h, out=workspace[i])
         h += b[:, None]
         if act == "relu":
             np.maximum(h, 0, out=h)
         elif act.startswith("leaky_relu"):
-            h = np.where(h > 0, h, h * np.float32(act.split(":")[1]))
+            np.multiply(h, np.where(h > 0, np.float32(1), np.float32(act.split(":")[1])), out=h)
         elif act == "tanh":
             np.tanh(h, out=h)
         elif act:

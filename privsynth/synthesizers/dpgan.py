@@ -13,18 +13,18 @@ which would break the accountant's sampling assumption. Needs the ``deep`` extra
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
 
 from privsynth.core import checks
 from privsynth.core.domain import DEFAULT_BINS
 from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
-from privsynth.synthesizers._nets import activate, export_layers, init_output_bias, init_weights, mlp
 from privsynth.synthesizers._numpy_net import Layers
+
+if TYPE_CHECKING:  # torch is imported when a fit starts; sampling needs numpy only
+    import torch
+    from torch import nn
 
 __all__ = ["DPGAN"]
 
@@ -145,6 +145,9 @@ class DPGAN(DPSGDSynthesizer):
         return next((b for b in self.encoder_.blocks if b.name == self.condition_ and b.kind == "onehot"), None)
 
     def _draw_condition(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        import torch
+        from torch.nn import functional as F
+
         if self.condition_probs_ is None:
             return torch.zeros((n, 0), device=device)
         probs = torch.as_tensor(self.condition_probs_, dtype=torch.float32, device=device)
@@ -153,6 +156,11 @@ class DPGAN(DPSGDSynthesizer):
 
     # -- networks ----------------------------------------------------------------------------------
     def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
+        import torch
+        from torch import nn
+
+        from privsynth.synthesizers._nets import init_output_bias, init_weights, mlp
+
         probs = getattr(self, "condition_probs_", None)
         cond_dim = 0 if probs is None else len(probs)
         gen = mlp([int(self.noise_dim) + cond_dim, *map(int, self.generator_dim), width])
@@ -178,6 +186,10 @@ class DPGAN(DPSGDSynthesizer):
 
     def _fake(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``n`` fakes as the discriminator sees them (one-hot samples), the raw outputs and the conditions."""
+        import torch
+
+        from privsynth.synthesizers._nets import activate
+
         z = torch.randn((n, int(self.noise_dim)), generator=generator, device=self._device)
         cond = self._draw_condition(n, generator, self._device)
         raw = self.generator_(torch.cat([z, cond], dim=1))
@@ -189,6 +201,9 @@ class DPGAN(DPSGDSynthesizer):
     def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
         """Real records and ``n_public`` fakes (a fixed number per step, never the real batch's
         size, which depends on the data) in *one* forward: one privatized backward per step."""
+        import torch
+        from torch.nn import functional as F
+
         with torch.no_grad():
             fake, _, _ = self._fake(n_public, generator)
         logits = module(torch.cat([batch, fake], dim=0)).squeeze(1)
@@ -201,6 +216,9 @@ class DPGAN(DPSGDSynthesizer):
         """Generator updates: post-processing of the (DP) discriminator (as many as
         ``generator_steps``, free of budget); under ``loss="wgan"`` the critic's weights are
         clipped first (post-processing too)."""
+        import torch
+        from torch.nn import functional as F
+
         if self.loss == "wgan":
             with torch.no_grad():
                 for p in self.discriminator_.parameters():
@@ -221,13 +239,16 @@ class DPGAN(DPSGDSynthesizer):
 
     # -- sampling (numpy) ----------------------------------------------------------------------------
     def _export_layers(self) -> Layers:
+        from privsynth.synthesizers._nets import export_layers
+
         return export_layers(self.generator_)
 
     def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        z = rng.standard_normal((int(self.noise_dim), n), dtype=np.float32)
+        dim = int(self.noise_dim)
         if self.condition_probs_ is None:
-            return z
+            return rng.standard_normal((dim, n), dtype=np.float32)
         probs = np.asarray(self.condition_probs_, dtype=float)
-        cond = np.zeros((len(probs), n), dtype=np.float32)
-        cond[rng.choice(len(probs), size=n, p=probs / probs.sum()), np.arange(n)] = 1.0
-        return np.concatenate([z, cond], axis=0)
+        x = np.zeros((dim + len(probs), n), dtype=np.float32)  # noise rows, then the one-hot condition
+        rng.standard_normal(dtype=np.float32, out=x[:dim])
+        x[dim + rng.choice(len(probs), size=n, p=probs / probs.sum()), np.arange(n)] = 1.0
+        return x

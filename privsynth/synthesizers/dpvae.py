@@ -6,28 +6,21 @@ Both the encoder and the decoder see real records, so the whole network is priva
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import torch
-from torch import nn
 
 from privsynth.core import checks
 from privsynth.core.domain import DEFAULT_BINS
 from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
-from privsynth.synthesizers._nets import block_loss, export_layers, init_output_bias, init_weights, mlp
 from privsynth.synthesizers._numpy_net import Layers
+
+if TYPE_CHECKING:  # torch is imported when a fit starts; sampling needs numpy only
+    import torch
+    from torch import nn
 
 __all__ = ["DPVAE"]
 
-
-
-class _VAE(nn.Module):
-    def __init__(self, width: int, hidden: tuple[int, ...], latent: int) -> None:
-        super().__init__()
-        self.latent = latent
-        self.encoder = mlp([width, *hidden, 2 * latent])
-        self.decoder = mlp([latent, *reversed(hidden), width])
 
 
 class DPVAE(DPSGDSynthesizer):
@@ -139,7 +132,12 @@ class DPVAE(DPSGDSynthesizer):
         checks.integer(self.latent, "latent", owner="DPVAE")
 
     def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
-        vae = _VAE(width, tuple(int(h) for h in self.hidden), int(self.latent))
+        import torch
+        from torch import nn
+
+        from privsynth.synthesizers._nets import VAE, init_output_bias, init_weights
+
+        vae = VAE(width, tuple(int(h) for h in self.hidden), int(self.latent))
         init_weights(vae, generator)
         init_output_bias(cast(nn.Linear, vae.decoder[-1]), self.encoder_.blocks, self.encoder_.targets())
         self.vae_ = vae.to(device)
@@ -155,6 +153,10 @@ class DPVAE(DPSGDSynthesizer):
         return self._opt
 
     def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
+        import torch
+
+        from privsynth.synthesizers._nets import block_loss
+
         vae: Any = module._module if hasattr(module, "_module") else module
         stats = vae.encoder(batch)
         mu, logvar = stats[:, : vae.latent], stats[:, vae.latent :].clamp(-10, 10)
@@ -166,7 +168,9 @@ class DPVAE(DPSGDSynthesizer):
 
     # -- sampling (numpy) ----------------------------------------------------------------------------
     def _export_layers(self) -> Layers:
-        return export_layers(cast(nn.Sequential, self.vae_.decoder))
+        from privsynth.synthesizers._nets import export_layers
+
+        return export_layers(self.vae_.decoder)
 
     def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((int(self.latent), n), dtype=np.float32)

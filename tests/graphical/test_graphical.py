@@ -117,3 +117,20 @@ def test_draw_rows_handles_empty_rows_and_matches_probabilities():
     assert set(np.unique(drawn[:30_000])) == {0, 1, 2}
     assert np.bincount(drawn[30_000:], minlength=3)[2] == 0
     assert np.mean(drawn[30_000:] == 1) == pytest.approx(0.75, abs=0.01)
+
+
+@pytest.mark.parametrize("shape", [(50, 12), (3000, 40)], ids=["guide-by-comparison", "guide-by-search"])
+def test_draw_rows_is_the_inverse_cdf_of_its_uniforms(shape):
+    """The guide table only speeds the lookup: every draw is the first index whose CDF exceeds its
+    uniform, computed here row by row with no guide (zero weights and zero rows included)."""
+    gen = np.random.default_rng(3)
+    table = gen.gamma(0.3, size=shape) * (gen.random(shape) < 0.7)
+    table[0] = 0.0
+    rows = gen.integers(0, shape[0], 20_000)
+    drawn = draw_rows(table, rows, np.random.default_rng(11))
+    u = np.random.default_rng(11).random(len(rows))
+    sums = table.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(np.where(sums > 0, table / np.where(sums > 0, sums, 1), 1 / shape[1]), axis=1)
+    cdf[:, -1] = 1.0
+    expected = np.array([np.searchsorted(cdf[r], x, side="right") for r, x in zip(rows, u)])
+    np.testing.assert_array_equal(drawn, expected)

@@ -1,0 +1,99 @@
+"""Every fitted synthesizer samples with numpy alone: a process in which ``import torch`` raises
+loads each model file of the current format, samples, and gets the rows the torch-equipped
+process gets for the same public seed. DPVAE/DPGAN's numpy forward pass equals the torch network's."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import privsynth as ps
+from privsynth.core import io as model_io
+from privsynth.synthesizers._numpy_net import forward_numpy
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models" / f"format{model_io.FORMAT_VERSION}"
+MODELS = sorted(FIXTURES.glob("*.privsynth"))
+ROWS, SEED = 3000, 3
+
+CHILD = r"""
+import importlib.abc, json, sys
+from pathlib import Path
+
+class BlockTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "opacus"):
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+        return None
+
+sys.meta_path.insert(0, BlockTorch())
+import privsynth as ps
+
+out, report = Path(sys.argv[1]), {}
+for path in map(Path, sys.argv[2:]):
+    model = ps.load(path)
+    report[path.stem] = model.sample(20, random_state=0).to_csv(index=False) == path.with_name(path.stem + ".sample.csv").read_text()
+    model.sample(%(rows)d, random_state=%(seed)d).to_pickle(out / (path.stem + ".pkl"))
+try:
+    ps.synthesizers.DPVAE(epsilon=1.0).fit(*ps.datasets.make_census(100, random_state=0))
+    report["fit_error"] = None
+except ImportError as exc:
+    report["fit_error"] = str(exc)
+report["torch_modules"] = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "opacus"))
+print(json.dumps(report))
+""" % {"rows": ROWS, "seed": SEED}
+
+
+@pytest.fixture(scope="module")
+def torchless(tmp_path_factory):
+    """What the torch-blocked process sampled and reported."""
+    out = tmp_path_factory.mktemp("torchless")
+    done = subprocess.run([sys.executable, "-c", CHILD, str(out), *map(str, MODELS)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return out, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_there_is_a_model_file_of_every_synthesizer():
+    assert {p.stem for p in MODELS} == set(ps.synthesizers.ALL_NAMES)
+
+
+def test_without_torch_every_model_loads_and_samples_its_recorded_rows(torchless):
+    _, report = torchless
+    assert report["torch_modules"] == []
+    assert {name: report[name] for name in ps.synthesizers.ALL_NAMES} == dict.fromkeys(ps.synthesizers.ALL_NAMES, True)
+
+
+def test_without_torch_fitting_a_deep_model_says_which_extra_to_install(torchless):
+    _, report = torchless
+    assert "pip install 'privsynth[deep]'" in report["fit_error"] and "numpy only" in report["fit_error"]
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_the_same_public_seed_gives_the_same_rows_with_and_without_torch(torchless, path):
+    if path.stem in ("dpvae", "dpgan"):
+        pytest.importorskip("torch")
+        import torch  # noqa: F401  (sampling here runs in a process that has torch loaded)
+    out, _ = torchless
+    expected = ps.load(path).sample(ROWS, random_state=SEED)
+    pd.testing.assert_frame_equal(pd.read_pickle(out / f"{path.stem}.pkl"), expected)
+
+
+@pytest.mark.parametrize("name", ["dpvae", "dpgan"])
+def test_the_numpy_forward_pass_equals_the_torch_network(name):
+    torch = pytest.importorskip("torch")
+    model = ps.load(FIXTURES / f"{name}.privsynth")
+    modules = []
+    for w, b, act in model.layers_:
+        linear = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w))
+            linear.bias.copy_(torch.from_numpy(b))
+        modules += [linear] + ([torch.nn.ReLU()] if act == "relu" else [])
+    latent = model._latent(5000, np.random.default_rng(SEED))
+    with torch.no_grad():
+        expected = torch.nn.Sequential(*modules)(torch.from_numpy(np.ascontiguousarray(latent.T))).numpy().T
+    for workspace in (None, []):
+        np.testing.assert_allclose(forward_numpy(latent, model.layers_, workspace), expected, rtol=1e-4, atol=1e-4)
