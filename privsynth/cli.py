@@ -1,4 +1,4 @@
-"""The ``privsynth`` command: profile, fit, sample, certificate, verify, keygen, demo, report.
+"""The ``privsynth`` command: profile, fit, sample, certificate, verify, keygen, serve, demo, report.
 
 Exit codes: 0 success; 1 a certificate or model file failed verification or the trust policy
 (unsigned, untrusted signer, over ``--max-epsilon``), or a fit/sample whose certificate is not
@@ -253,6 +253,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.flagged else EXIT_OK
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from privsynth.serve import TOKEN_ENV, _require_extra, describe_models, load_models, read_token, serve
+
+    _require_extra()
+    token = read_token(args.token_file)
+    if token is None and not args.insecure_no_auth:
+        raise ValueError(f"No bearer token: set ${TOKEN_ENV} or pass --token-file FILE (a file holding the token), or "
+                         "--insecure-no-auth to serve without one on a trusted network.")
+    models = load_models(args.models, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon,
+                         require_valid=not args.allow_invalid)
+    print(f"privsynth serve: {len(models)} model(s) on http://{args.host}:{args.port} (docs: /docs; "
+          f"{'bearer token required' if token else 'NO AUTHENTICATION'}; at most {args.max_rows} rows per request, "
+          f"{args.max_concurrent} streams at once)\n{describe_models(models)}", flush=True)
+    serve(models, host=args.host, port=args.port, token=token, max_rows=args.max_rows, max_concurrent=args.max_concurrent,
+          log_level=args.log_level)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from privsynth.synthesizers.names import ALL_NAMES, BASIC_NAMES
 
@@ -334,6 +352,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keygen", help="create an Ed25519 key pair for signing releases")
     p.add_argument("--out", required=True, help="path prefix: writes PREFIX.key (private) and PREFIX.pub (public)")
     p.set_defaults(func=_cmd_keygen)
+
+    p = sub.add_parser("serve", help="serve model files over HTTP: list, certificates, streamed samples (needs the serve extra)",
+                       description="Serve certified model files over HTTP (FastAPI + uvicorn; docs at /docs). Every endpoint "
+                                   "but /healthz needs 'Authorization: Bearer <token>', the token read from "
+                                   "$PRIVSYNTH_SERVE_TOKEN or --token-file. Serving rows spends no privacy budget.")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="model file, served by its file stem, or NAME=PATH")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token-file", default=None, help="file holding the bearer token (default: $PRIVSYNTH_SERVE_TOKEN)")
+    p.add_argument("--insecure-no-auth", action="store_true", help="serve without a token (trusted networks only)")
+    p.add_argument("--max-rows", type=int, default=10_000_000, help="most rows per request (default 10,000,000)")
+    p.add_argument("--max-concurrent", type=int, default=4, help="most sampling streams at once; more get 429 (default 4)")
+    p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
+    p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
+    p.add_argument("--allow-invalid", action="store_true", help="serve models whose certificate is invalid")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("demo", help="fit on the built-in data at a few epsilons and print certificates and fidelity")
     p.add_argument("--rows", type=int, default=5000)
