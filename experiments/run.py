@@ -18,6 +18,7 @@ import logging
 import sys
 
 import hydra
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -40,10 +41,14 @@ def make_factory(cfg: DictConfig):
 
 @hydra.main(version_base="1.3", config_path="pkg://privsynth.configs", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    output_dir = hydra.core.hydra_config.HydraConfig.get().runtime.output_dir
+    hydra_cfg = hydra.core.hydra_config.HydraConfig.get()
+    output_dir = hydra_cfg.runtime.output_dir
+    sweep = {"name": cfg.get("sweep_name"), "overrides": list(hydra_cfg.overrides.task)}
+    if hydra_cfg.mode == RunMode.MULTIRUN:  # tracked runs of one sweep share a parent run
+        sweep["dir"] = hydra_cfg.sweep.dir
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
-        report = run_config(plain, make_synthesizer=make_factory(cfg), output_dir=output_dir)
+        report = run_config(plain, make_synthesizer=make_factory(cfg), output_dir=output_dir, sweep=sweep)
     except ConfigError as exc:
         print(f"privsynth: config error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -57,7 +62,7 @@ def main(cfg: DictConfig) -> float | None:
     return report.metrics.get("tvd_2")
 
 
-GROUPS = ("dataset", "synthesizer", "privacy", "evaluation", "hardware", "experiment")
+GROUPS = ("dataset", "synthesizer", "privacy", "evaluation", "hardware", "tracking", "experiment")
 
 
 def _config_dirs(argv: list[str]) -> list[str]:

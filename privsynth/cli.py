@@ -244,7 +244,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from privsynth.report import write_report
 
-    result = write_report(args.sweep_dir, args.out)
+    if (args.sweep_dir is None) == (args.mlflow is None):
+        raise ValueError("Give a sweep folder or --mlflow URI (one of them).")
+    result = write_report(args.sweep_dir, args.out, tracking_uri=args.mlflow, experiment=args.experiment, sweep=args.sweep)
     print(f"{len(result.table)} runs -> {result.csv}, {result.markdown}; {len(result.plots)} plots")
     for run in result.flagged:
         print(f"FLAGGED (certificate does not verify): {run}")
@@ -377,8 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("report", help="collect a sweep's runs into a table and trade-off plots")
-    p.add_argument("sweep_dir", help="folder of a sweep (e.g. multirun/default)")
+    p = sub.add_parser("report", help="collect a sweep's runs (folder or MLflow store) into a table and trade-off plots")
+    p.add_argument("sweep_dir", nargs="?", default=None, help="folder of a sweep (e.g. multirun/default)")
+    p.add_argument("--mlflow", default=None, metavar="URI",
+                   help="read the runs from an MLflow tracking store instead (e.g. sqlite:///mlflow.db; needs --out)")
+    p.add_argument("--experiment", default="privsynth", help="MLflow experiment (with --mlflow; default privsynth)")
+    p.add_argument("--sweep", default=None, help="only the runs of this sweep (with --mlflow)")
     p.add_argument("--out", default=None, help="where to write (default SWEEP_DIR/report)")
     p.set_defaults(func=_cmd_report)
     return parser

@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -43,6 +44,7 @@ from privsynth.core.signing import KeyLike
 from privsynth.datasets.spec import DatasetSpec
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.synthesizers.base import Synthesizer
+from privsynth.tracking import MLflowTracking, quiet, resolve_tracking
 
 __all__ = ["RunReport", "ConfigError", "Evaluation", "Hardware", "run", "run_config", "validate_config", "load_dataset", "MARKER",
            "RELEASE", "RELEASE_FILES"]
@@ -156,6 +158,10 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
     for key, problem in _dataset(cfg.get("dataset") or {}).problems():
         raise ConfigError(f"dataset.{key}: {problem}")
     Evaluation.from_mapping(cfg.get("evaluation"))
+    try:
+        resolve_tracking(cfg.get("tracking"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     sign_key = cfg.get("sign_key")
     if sign_key is not None and not Path(sign_key).is_file():
         raise ConfigError(f"sign_key: file {sign_key!r} does not exist; create a key pair with `privsynth keygen`.")
@@ -220,6 +226,8 @@ def run(
     save_model: bool = True,
     sign_key: KeyLike | None = None,
     extra: Mapping[str, Any] | None = None,
+    tracking: Any = None,
+    sweep: Mapping[str, Any] | None = None,
 ) -> RunReport:
     """Fit, release and evaluate one synthesizer; see the module docstring for the files.
 
@@ -242,6 +250,13 @@ def run(
         save_model: Also release the model file.
         sign_key: Ed25519 private key signing the model file and the release's certificate.
         extra: More fields for ``run.json`` (e.g. the composed config).
+        tracking: ``None``, ``"mlflow"`` or ``{"backend": "mlflow", "uri": ..., "experiment": ...}``:
+            also log the run (params, certificate, metrics, release files, lineage tags) to an
+            MLflow store (:mod:`privsynth.tracking`). A finished run that was not logged to that
+            store yet is logged when the run is skipped. A store that fails warns and leaves the
+            run finished (its files are all there); ``run.json`` records the MLflow run id.
+        sweep: ``{"name", "dir", "overrides"}`` of the Hydra sweep this run belongs to: tracked runs
+            of one sweep share a parent run.
 
     Example:
         >>> import tempfile, privsynth as ps
@@ -254,10 +269,21 @@ def run(
     """
     out = Path(output_dir)
     marker = out / MARKER
+    tracker = resolve_tracking(tracking)
     if marker.is_file() and not overwrite:
         summary = json.loads(marker.read_text())
         metrics = json.loads((out / "metrics.json").read_text())
         log.info("skipping finished run %s", out)
+        if tracker is not None and not _tracked_in(summary, tracker):
+            model_file = out / summary.get("files", {}).get("model", f"{RELEASE}/{RELEASE_FILES['model']}")
+            if model_file.is_file():
+                from privsynth.synthesizers.base import load
+
+                model = load(model_file)
+                spec_ = None if dataset is None else _dataset(dataset)
+                summary = _track(tracker, out, summary, metrics, model, model.domain_, spec_, sweep)
+            else:
+                log.warning("finished run %s has no model file, so it cannot be logged to %s now", out, tracker.uri)
         return RunReport(output_dir=str(out), summary=summary, metrics=metrics, skipped=True, files=summary.get("files", {}))
     if out.exists():  # unfinished (or to be overwritten): start clean
         for child in out.iterdir():
@@ -311,15 +337,47 @@ def run(
         **dict(extra or {}),
     }
     _write_json(marker, summary)
+    if tracker is not None:
+        summary = _track(tracker, out, summary, metrics, synth, domain, data_spec, sweep)
     return RunReport(output_dir=str(out), summary=summary, metrics=metrics, files=files)
 
 
+def _tracked_in(summary: Mapping[str, Any], tracker: MLflowTracking) -> bool:
+    done = summary.get("tracking") or {}
+    return bool(done.get("run_id")) and done.get("uri") == tracker.uri and done.get("experiment") == tracker.experiment
+
+
+def _track(tracker: MLflowTracking, out: Path, summary: dict[str, Any], metrics: Mapping[str, Any], synth: Synthesizer,
+           domain: Domain, data_spec: DatasetSpec | None, sweep: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Log a finished run to the tracking store, then record the MLflow run id in ``run.json``.
+    A failing store warns: the run's files are complete and a rerun logs it."""
+    try:
+        sweep_info = dict(sweep or {})
+        if sweep_info.get("dir"):
+            with quiet():
+                sweep_info["parent_run_id"] = tracker.sweep_parent(str(sweep_info.get("name") or "sweep"), sweep_info["dir"])
+        with quiet():
+            run_id = tracker.log_run(out, summary=summary, metrics=metrics, synthesizer=synth, domain=domain, dataset=data_spec,
+                                     sweep=sweep_info or None)
+    except ImportError:
+        raise
+    except Exception as exc:  # the store, not the run, failed
+        warnings.warn(f"The run in {str(out)!r} finished, but logging it to the tracking store {tracker.uri!r} failed ({exc}); "
+                      "run it again to log it (finished runs are skipped, and logged).", RuntimeWarning, stacklevel=3)
+        return summary
+    summary = {**summary, "tracking": {"backend": "mlflow", "uri": tracker.uri, "experiment": tracker.experiment, "run_id": run_id,
+                                       "parent_run_id": sweep_info.get("parent_run_id")}}
+    _write_json(out / MARKER, summary)
+    return summary
+
+
 def run_config(cfg: Mapping[str, Any], *, make_synthesizer: Callable[[int | None], Synthesizer],
-               output_dir: str | os.PathLike) -> RunReport:
+               output_dir: str | os.PathLike, sweep: Mapping[str, Any] | None = None) -> RunReport:
     """Run from a plain config dict (``dataset``, ``privacy``, ``evaluation``, ``hardware``,
     ``seed``, ``reproducible``, ``holdout_fraction``, ``n_synthetic``, ``sign_key``,
-    ``overwrite``); ``make_synthesizer`` builds the synthesizer for a seed (Hydra's
-    ``instantiate`` in ``experiments/run.py``), and the ``hardware`` is applied to it."""
+    ``overwrite``, ``tracking``); ``make_synthesizer`` builds the synthesizer for a seed (Hydra's
+    ``instantiate`` in ``experiments/run.py``), and the ``hardware`` is applied to it. ``sweep``:
+    the Hydra sweep the run belongs to (see :func:`run`)."""
     validate_config(cfg)
     dataset = _dataset(cfg["dataset"])
     hardware = Hardware(**{k: v for k, v in dict(cfg.get("hardware") or {}).items() if k != "_target_"})
@@ -338,4 +396,6 @@ def run_config(cfg: Mapping[str, Any], *, make_synthesizer: Callable[[int | None
         overwrite=bool(cfg.get("overwrite", False)),
         sign_key=cfg.get("sign_key"),
         extra={"config": dict(cfg)},
+        tracking=cfg.get("tracking"),
+        sweep=sweep,
     )

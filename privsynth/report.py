@@ -1,4 +1,5 @@
-"""Collect a sweep's runs into one tidy table and draw the privacy/utility/risk frontiers.
+"""Collect a sweep's runs (from its folder, or from an MLflow store) into one tidy table and draw
+the privacy/utility/risk frontiers.
 
 Every finished run (a folder with ``run.json``, see :mod:`privsynth.pipeline`) becomes one row:
 its configuration, its metrics, and whether its certificate *verifies now* (recomputed from
@@ -9,6 +10,7 @@ verification are flagged and never plotted; unfinished runs are listed and ignor
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from privsynth.core.errors import IntegrityError
 from privsynth.pipeline import MARKER, RELEASE, RELEASE_FILES
 from privsynth.privacy.certificate import Certificate, verify
 
-__all__ = ["SweepReport", "collect_runs", "write_report", "PLOTTED_METRICS"]
+__all__ = ["SweepReport", "collect_runs", "collect_tracked_runs", "write_report", "PLOTTED_METRICS"]
 
 #: metric -> axis label, plotted against epsilon when present.
 PLOTTED_METRICS = {
@@ -147,15 +149,68 @@ def _plot(table: pd.DataFrame, metric: str, label: str, path: Path) -> Path:
     return path
 
 
-def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> SweepReport:
+def collect_tracked_runs(uri: str, *, experiment: str = "privsynth", sweep: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One row per finished run logged to an MLflow store (:mod:`privsynth.tracking`), of one
+    sweep if named: its params, metrics and lineage tags, and whether its ``release/certificate.json``
+    artifact *verifies now* and is the file the run logged (its sha256 tag). Also the runs that
+    did not finish (status other than FINISHED)."""
+    from privsynth.core.io import file_sha256
+    from privsynth.tracking import TAG, MLflowTracking, quiet
+
+    tracker = MLflowTracking(uri=uri, experiment=experiment)
+    client = tracker.client()
+    rows, unfinished = [], []
+    with tempfile.TemporaryDirectory() as tmp, quiet():
+        for run in tracker.runs(sweep=sweep):
+            run_id, tags = run.info.run_id, run.data.tags
+            if run.info.status != "FINISHED":
+                unfinished.append(f"{run_id} ({run.info.status})")
+                continue
+            problems: list[str] = []
+            try:
+                local = Path(client.download_artifacts(run_id, f"{RELEASE}/{RELEASE_FILES['certificate']}", tmp))
+                if file_sha256(local) != tags.get(f"{TAG}.release.certificate.sha256"):
+                    problems.append("the certificate artifact is not the file the run logged (sha256 differs)")
+                check = verify(Certificate.from_file(local))
+                problems += list(check.problems)
+            except (IntegrityError, OSError, Exception) as exc:  # noqa: BLE001 - any store error flags the run
+                problems.append(f"certificate unreadable: {exc}")
+            params = run.data.params
+            row: dict[str, Any] = {"dataset": params.get("dataset"), "synthesizer": params.get("synthesizer"),
+                                   "epsilon": float(params["epsilon"]), "delta": float(params.get("delta", 0.0)),
+                                   "seed": int(params.get("seed", 0)), "overrides": params.get("overrides", "")}
+            row.update(run.data.metrics)
+            row.update({k[len(TAG) + 1:]: v for k, v in tags.items() if k.startswith(f"{TAG}.") and k.split(".")[1] in ("dataset", "domain",
+                                                                                                                       "code", "sweep")})
+            row["parent_run_id"] = tags.get("mlflow.parentRunId")
+            row["verified"] = not problems
+            row["problems"] = "; ".join(problems)
+            row["run_dir"] = run_id
+            rows.append(row)
+    return pd.DataFrame(rows), unfinished
+
+
+def write_report(sweep_dir: str | Path | None = None, out_dir: str | Path | None = None, *, tracking_uri: str | None = None,
+                 experiment: str = "privsynth", sweep: str | None = None) -> SweepReport:
     """Write ``runs.csv``, ``runs.md`` and one PNG per metric into ``out_dir`` (default
-    ``<sweep_dir>/report``)."""
-    root = Path(sweep_dir)
-    table, unfinished = collect_runs(root)
-    out = Path(out_dir) if out_dir is not None else root / "report"
+    ``<sweep_dir>/report``), from a sweep folder or, with ``tracking_uri``, from the runs of an
+    MLflow store (``experiment``, and one ``sweep`` if named; ``out_dir`` is then required)."""
+    if tracking_uri is not None:
+        if out_dir is None:
+            raise ValueError("Reading runs from a tracking store needs an output folder (--out).")
+        table, unfinished = collect_tracked_runs(tracking_uri, experiment=experiment, sweep=sweep)
+        root: Any = f"{tracking_uri} (experiment {experiment!r}{f', sweep {sweep!r}' if sweep else ''})"
+        missing = f"No finished privsynth runs in the tracking store {root}."
+    elif sweep_dir is not None:
+        root = Path(sweep_dir)
+        table, unfinished = collect_runs(root)
+        missing = f"No finished runs (folders with {MARKER}) under {str(root)!r}."
+    else:
+        raise ValueError("Give a sweep folder or a tracking URI.")
+    out = Path(out_dir) if out_dir is not None else Path(root) / "report"
     out.mkdir(parents=True, exist_ok=True)
     if table.empty:
-        raise FileNotFoundError(f"No finished runs (folders with {MARKER}) under {str(root)!r}.")
+        raise FileNotFoundError(missing)
     table = table.sort_values(["dataset", "synthesizer", "epsilon", "seed"]).reset_index(drop=True)
     csv = out / "runs.csv"
     table.to_csv(csv, index=False)
