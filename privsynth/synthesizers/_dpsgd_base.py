@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ from privsynth.synthesizers._calibration import Calibration, fit_calibration
 from privsynth.synthesizers._discrete import normalize_counts
 from privsynth.synthesizers._dpsgd_plan import plan_dpsgd
 from privsynth.synthesizers._encoding import TabularEncoder
-from privsynth.synthesizers._numpy_net import Layers, forward_numpy, layers_from_arrays, layers_to_arrays
+from privsynth.synthesizers._numpy_net import Layers, forward_numpy, layers_from_arrays, layers_to_arrays, one_blas_thread
 from privsynth.synthesizers._plan import FitPlan
 from privsynth.synthesizers.base import Synthesizer
 
@@ -230,9 +230,30 @@ class DPSGDSynthesizer(Synthesizer):
         return forward_numpy(self._latent(n, rng), self.layers_, workspace)
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+        """Chunks of ``_CHUNK`` rows. With several chunks the forward pass of chunk ``k + 1`` runs in
+        a worker thread (BLAS on one thread) while chunk ``k`` is decoded: the two halves of the
+        work overlap on two cores. ``rng`` is used in a fixed order -- the latents of chunk
+        ``k + 1``, then the decoding of chunk ``k`` -- so a public seed still fixes every row."""
         sizes = [_CHUNK] * (n // _CHUNK) + ([n % _CHUNK] if n % _CHUNK or n == 0 else [])
-        workspace: list[np.ndarray] = []  # decode reads each chunk before the generator makes the next
-        return self.encoder_.decode((self._raw_outputs(size, rng, workspace) for size in sizes), rng, self.calibration_)
+        if len(sizes) == 1:
+            return self.encoder_.decode([self._raw_outputs(sizes[0], rng)], rng, self.calibration_)
+        with one_blas_thread():
+            return self.encoder_.decode(self._pipelined_outputs(sizes, rng), rng, self.calibration_)
+
+    def _pipelined_outputs(self, sizes: list[int], rng: np.random.Generator) -> Iterator[np.ndarray]:
+        """The network's outputs chunk by chunk, each computed while the previous one is decoded
+        (two buffers in turn: a chunk is decoded before its buffer is written again)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        workspaces: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="privsynth-forward") as pool:
+            pending = pool.submit(forward_numpy, self._latent(sizes[0], rng), self.layers_, workspaces[0])
+            for k in range(len(sizes)):
+                following = (pool.submit(forward_numpy, self._latent(sizes[k + 1], rng), self.layers_, workspaces[(k + 1) % 2])
+                             if k + 1 < len(sizes) else None)
+                yield pending.result()
+                if following is not None:
+                    pending = following
 
     # -- persistence (model files) -------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -9,11 +9,41 @@ per-feature step afterwards (one softmax block, one numeric output) reads contig
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import contextlib
+import threading
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Layers", "forward_numpy", "layers_to_arrays", "layers_from_arrays"]
+__all__ = ["Layers", "forward_numpy", "layers_to_arrays", "layers_from_arrays", "one_blas_thread"]
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter: Any = None
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread while any sampler in the process is inside (reference-counted, so
+    samplers running concurrently in threads restore the original limits only when the last one
+    leaves). Pipelined sampling overlaps one forward-pass thread with decoding on the other core;
+    a multi-threaded BLAS on top would oversubscribe the cores. Measured on 2 cores, 1M DPGAN rows:
+    483-488k rows/s with one BLAS thread, 364k without the limit, 387k sequential."""
+    global _blas_users, _blas_limiter
+    from threadpoolctl import threadpool_limits
+
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 Layers = Sequence[tuple[np.ndarray, np.ndarray, str]]
 

@@ -97,3 +97,68 @@ def test_the_numpy_forward_pass_equals_the_torch_network(name):
         expected = torch.nn.Sequential(*modules)(torch.from_numpy(np.ascontiguousarray(latent.T))).numpy().T
     for workspace in (None, []):
         np.testing.assert_allclose(forward_numpy(latent, model.layers_, workspace), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["dpvae", "dpgan"])
+def test_pipelined_sampling_is_the_documented_sequential_order(monkeypatch, name):
+    """Several chunks: the forward pass of the next chunk runs in a thread while this one is
+    decoded. The rows equal a plain loop drawing from the seed in the documented order (latents of
+    chunk k + 1, then the decoding of chunk k), whatever the threads' timing."""
+    from threadpoolctl import threadpool_info
+
+    import privsynth.synthesizers._dpsgd_base as base
+
+    monkeypatch.setattr(base, "_CHUNK", 700)
+    model = ps.load(FIXTURES / f"{name}.privsynth")
+    threads_before = [i["num_threads"] for i in threadpool_info()]
+    sizes = [700] * 5 + [100]
+
+    def sequential(rng):
+        raw = forward_numpy(model._latent(sizes[0], rng), model.layers_)
+        for k in range(len(sizes)):
+            following = model._latent(sizes[k + 1], rng) if k + 1 < len(sizes) else None
+            yield raw
+            if following is not None:
+                raw = forward_numpy(following, model.layers_)
+
+    rng = np.random.default_rng(SEED)
+    expected = model.encoder_.decode(sequential(rng), rng, model.calibration_)
+    for _ in range(3):
+        pd.testing.assert_frame_equal(model.sample(3600, random_state=SEED), expected)
+    assert [i["num_threads"] for i in threadpool_info()] == threads_before  # BLAS threads restored
+
+
+def test_overlapping_samplers_restore_the_blas_threads_only_when_the_last_leaves():
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from privsynth.synthesizers._numpy_net import one_blas_thread
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with one_blas_thread():
+            first_in.set()
+            second_in.wait(30)
+        first_out.set()
+
+    def second():
+        first_in.wait(30)
+        with one_blas_thread():
+            second_in.set()
+            first_out.wait(30)
+            seen["inside after the first left"] = blas_threads()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert set(seen["inside after the first left"]) == {1}
+    assert blas_threads() == before
