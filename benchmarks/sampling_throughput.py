@@ -27,18 +27,12 @@ from pathlib import Path
 
 import privsynth as ps
 from privsynth.synthesizers import ALL_NAMES, synthesizer_class
+from privsynth.testing import BLOCK_TORCH
 
 #: Run in the child: block torch, load each model, time sampling, print JSON.
-CHILD = r"""
-import importlib.abc, json, statistics, sys, time
+CHILD = BLOCK_TORCH + r"""
+import json, statistics, sys, time
 
-class BlockTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "opacus"):
-            raise ImportError(f"{name} is blocked: sampling must need numpy only")
-        return None
-
-sys.meta_path.insert(0, BlockTorch())
 import privsynth as ps
 
 rows, paths = int(sys.argv[1]), sys.argv[2:]

@@ -26,7 +26,22 @@ from privsynth.core.io import read_bundle
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.synthesizers.base import Synthesizer, load
 
-__all__ = ["check_synthesizer", "replay_attack", "ReplayResult", "artifact_structure", "forge_lower_epsilon"]
+__all__ = ["check_synthesizer", "replay_attack", "ReplayResult", "artifact_structure", "forge_lower_epsilon", "BLOCK_TORCH"]
+
+#: Python source that makes every ``import torch`` / ``import opacus`` raise ``ImportError`` in the
+#: process that runs it, as on a machine with ``pip install privsynth`` alone: put it first in a
+#: ``python -c`` program to check that a path needs numpy only (torch never enters ``sys.modules``).
+BLOCK_TORCH = """
+import importlib.abc as _abc, sys as _sys
+
+class _BlockTorch(_abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "opacus"):
+            raise ImportError(f"No module named {name!r} (torch is blocked here)")
+        return None
+
+_sys.meta_path.insert(0, _BlockTorch())
+"""
 
 
 class ContractError(AssertionError):

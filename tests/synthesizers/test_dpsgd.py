@@ -208,13 +208,9 @@ def test_ddp_gloo_two_processes_one_certificate(census):
 
 def test_package_works_without_torch():
     """Without torch everything but *fitting* DPVAE/DPGAN works (sampling them too: test_numpy_only_sampling.py)."""
-    code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'opacus'):\n"
-        "            raise ImportError(f'No module named {name!r}')\n"
-        "sys.meta_path.insert(0, Block())\n"
+    from privsynth.testing import BLOCK_TORCH
+
+    code = BLOCK_TORCH + (
         "import privsynth as ps\n"
         "df, d = ps.datasets.make_census(300, random_state=0)\n"
         "ps.synthesizers.PrivBayes(epsilon=1.0, random_state=0, progress=False).fit(df, d).sample(5)\n"

@@ -14,22 +14,16 @@ import pytest
 import privsynth as ps
 from privsynth.core import io as model_io
 from privsynth.synthesizers._numpy_net import forward_numpy
+from privsynth.testing import BLOCK_TORCH
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models" / f"format{model_io.FORMAT_VERSION}"
 MODELS = sorted(FIXTURES.glob("*.privsynth"))
 ROWS, SEED = 3000, 3
 
-CHILD = r"""
-import importlib.abc, json, sys
+CHILD = BLOCK_TORCH + r"""
+import json, sys
 from pathlib import Path
 
-class BlockTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "opacus"):
-            raise ImportError(f"No module named {name!r} (blocked by the test)")
-        return None
-
-sys.meta_path.insert(0, BlockTorch())
 import privsynth as ps
 
 out, report = Path(sys.argv[1]), {}
