@@ -178,7 +178,7 @@ def collect_tracked_runs(uri: str, *, experiment: str = "privsynth", sweep: str 
             params = run.data.params
             row: dict[str, Any] = {"dataset": params.get("dataset"), "synthesizer": params.get("synthesizer"),
                                    "epsilon": float(params["epsilon"]), "delta": float(params.get("delta", 0.0)),
-                                   "seed": int(params.get("seed", 0)), "overrides": params.get("overrides", "")}
+                                   "seed": int(params["seed"]) if "seed" in params else None, "overrides": params.get("overrides", "")}
             row.update(run.data.metrics)
             row.update({k[len(TAG) + 1:]: v for k, v in tags.items() if k.startswith(f"{TAG}.") and k.split(".")[1] in ("dataset", "domain",
                                                                                                                        "code", "sweep")})

@@ -19,6 +19,10 @@
   validity and the sha256 of the released files, ``privsynth.sweep`` and, inside a sweep,
   ``mlflow.parentRunId``: every run of a Hydra multirun is a child of one parent run per sweep.
 
+For a ``reproducible`` run the seed also seeded the fit and is the secret the guarantee rests
+on: it is left out of the params, the run name and the ``run_dir`` tag (Hydra's folder names
+hold it); only the private ``run.json`` artifact keeps it.
+
 **No hash of the private data is ever logged**: a hash of the data lets anyone holding the store
 test a guessed dataset (add or remove one person, hash, compare) -- a membership oracle with
 certainty. The store still holds the evaluation on real data (``metrics.json``), so keep it as
@@ -106,6 +110,9 @@ def code_version() -> dict[str, str]:
     out = {"version": __version__}
     root = Path(__file__).resolve().parents[1]
     with contextlib.suppress(OSError, subprocess.SubprocessError):
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root:
+            return out  # installed, not a checkout (a repository around site-packages is someone else's)
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if commit.returncode == 0 and commit.stdout.strip():
             dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True,
@@ -214,6 +221,7 @@ class MLflowTracking:
         from privsynth.privacy.certificate import verify
 
         out = Path(run_dir)
+        secret_seed = bool(summary.get("reproducible"))  # then `seed` also seeded the fit: the secret of the guarantee
         client = self.client()
         experiment_id = self.experiment_id()
         cert = synthesizer.certificate_
@@ -221,7 +229,9 @@ class MLflowTracking:
         tags = {f"{TAG}.kind": "run", f"{TAG}.synthesizer": type(synthesizer).__name__,
                 f"{TAG}.domain.fingerprint": domain.fingerprint(), f"{TAG}.domain.provenance": domain.provenance,
                 f"{TAG}.certificate.valid": str(cert.valid).lower(), f"{TAG}.certificate.verified": str(check.ok).lower(),
-                f"{TAG}.run_dir": str(out.resolve())}
+                f"{TAG}.reproducible": str(bool(secret_seed)).lower()}
+        if not secret_seed:  # a reproducible run's folder name holds the seed the guarantee rests on
+            tags[f"{TAG}.run_dir"] = str(out.resolve())
         tags.update({f"{TAG}.code.{k}": v for k, v in code_version().items()})
         if dataset is not None:
             tags[f"{TAG}.dataset.name"] = dataset.name
@@ -240,14 +250,15 @@ class MLflowTracking:
                 tags[f"{TAG}.sweep"] = str(sweep["name"])
             if sweep.get("parent_run_id"):
                 tags["mlflow.parentRunId"] = str(sweep["parent_run_id"])
-        run_name = f"{type(synthesizer).__name__} eps={cert.limit.epsilon:g} seed={summary.get('seed')}"
+        run_name = f"{type(synthesizer).__name__} eps={cert.limit.epsilon:g}" + ("" if secret_seed else f" seed={summary.get('seed')}")
         run = client.create_run(experiment_id, run_name=run_name, tags=tags)
         run_id = run.info.run_id
         try:
             accountant = cert.accountant.get("name") if isinstance(cert.accountant, Mapping) else cert.accountant
             params = {"dataset": summary.get("dataset"), "synthesizer": type(synthesizer).__name__, "epsilon": cert.limit.epsilon,
                       "delta": cert.limit.delta, "accountant": accountant,
-                      "seed": summary.get("seed"), "reproducible": summary.get("reproducible"), "n_synthetic": summary.get("n_synthetic")}
+                      "seed": None if secret_seed else summary.get("seed"), "reproducible": summary.get("reproducible"),
+                      "n_synthetic": summary.get("n_synthetic")}
             params.update({f"synthesizer.{k}": v for k, v in synthesizer.public_params().items() if k != "random_state"})
             if sweep and sweep.get("overrides"):
                 params["overrides"] = " ".join(map(str, sweep["overrides"]))

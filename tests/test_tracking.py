@@ -166,3 +166,16 @@ def test_a_hydra_sweep_logs_its_runs_under_one_parent(tmp_path):
     runs = tracker.runs(sweep="tracked")
     assert len(runs) == 2 and len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1
     assert sorted(float(r.data.params["epsilon"]) for r in runs) == [0.5, 2.0]
+
+
+def test_a_reproducible_runs_seed_stays_out_of_params_name_and_tags(store, census, tmp_path):
+    """With reproducible=True the seed seeded the fit: it is the secret, so only the private run.json keeps it."""
+    _, uri = store
+    data, domain = census
+    report = run(data=data, domain=domain, output_dir=tmp_path / "seed=7731", evaluation=FAST, seed=7731, reproducible=True,
+                 tracking={"backend": "mlflow", "uri": uri, "experiment": "secret-seed"},
+                 synthesizer_factory=lambda s: IndependentMarginals(epsilon=1.0, random_state=s))
+    (logged,) = MLflowTracking(uri=uri, experiment="secret-seed").runs()
+    visible = " ".join([logged.info.run_name, *logged.data.tags.values(), *logged.data.params.values()])
+    assert "7731" not in visible and "seed" not in logged.data.params
+    assert logged.data.tags["privsynth.reproducible"] == "true" and report.summary["seed"] == 7731
