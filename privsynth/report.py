@@ -98,6 +98,12 @@ def _overrides(run_dir: Path) -> dict[str, Any]:
     return out
 
 
+def _configuration(overrides: str) -> str:
+    """The overrides a run tries, sorted, without the seed and the experiment preset (as for run folders)."""
+    pairs = sorted(tuple(o.lstrip("+").split("=", 1)) for o in overrides.split() if "=" in o)
+    return " ".join(f"{k}={v}" for k, v in pairs if k not in ("seed", "experiment") and not k.startswith("hydra"))
+
+
 def _frontier(table: pd.DataFrame, x: str, y: str, path: Path) -> Path:
     """Every run as a point of (cost ``x``, error ``y``), colored by synthesizer, with the Pareto
     front (no run is both cheaper and better) drawn and labelled by the runs' overrides."""
@@ -178,7 +184,8 @@ def collect_tracked_runs(uri: str, *, experiment: str = "privsynth", sweep: str 
             params = run.data.params
             row: dict[str, Any] = {"dataset": params.get("dataset"), "synthesizer": params.get("synthesizer"),
                                    "epsilon": float(params["epsilon"]), "delta": float(params.get("delta", 0.0)),
-                                   "seed": int(params["seed"]) if "seed" in params else None, "overrides": params.get("overrides", "")}
+                                   "seed": int(params["seed"]) if "seed" in params else None,
+                                   "overrides": _configuration(params.get("overrides", ""))}
             row.update(run.data.metrics)
             row.update({k[len(TAG) + 1:]: v for k, v in tags.items() if k.startswith(f"{TAG}.") and k.split(".")[1] in ("dataset", "domain",
                                                                                                                        "code", "sweep")})
