@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from privsynth.graphical.factor import expand, logsumexp_to
+from privsynth.graphical.factor import expand, logsumexp_to, sum_to
 from privsynth.graphical.junction_tree import JunctionTree
 
 __all__ = ["belief_propagation"]
@@ -34,33 +34,39 @@ def belief_propagation(tree: JunctionTree, log_potentials: Sequence[np.ndarray],
     cliques = tree.cliques
     if len(log_potentials) != len(cliques):
         raise ValueError(f"need one potential per clique ({len(cliques)}), got {len(log_potentials)}.")
+    children, separators = tree.children, tree.separators
+    # Upward pass (leaves to root): each clique's potential times its children's messages.
+    partial = [np.array(p, dtype=float, copy=True) for p in log_potentials]
     up: dict[tuple[int, int], np.ndarray] = {}
-    down: dict[tuple[int, int], np.ndarray] = {}
-    children, parent_of, separators = tree.children, tree.parent_of, tree.separators
-
-    def gathered(i: int, skip: int | None = None) -> np.ndarray:
-        out = np.array(log_potentials[i], dtype=float, copy=True)
-        for c in children[i]:
-            if c != skip:
-                out += expand(up[(i, c)], separators[(i, c)], cliques[i])
-        if i in parent_of:
-            edge = (parent_of[i], i)
-            out += expand(down[edge], separators[edge], cliques[i])
-        return out
-
     for p, c in reversed(tree.edges):  # children before parents
-        belief = np.array(log_potentials[c], dtype=float, copy=True)
         for g in children[c]:
-            belief += expand(up[(c, g)], separators[(c, g)], cliques[c])
-        up[(p, c)] = logsumexp_to(belief, cliques[c], separators[(p, c)])
-    for p, c in tree.edges:  # parents before children
-        down[(p, c)] = logsumexp_to(gathered(p, skip=c), cliques[p], separators[(p, c)])
+            partial[c] += expand(up[(c, g)], separators[(c, g)], cliques[c])
+        up[(p, c)] = logsumexp_to(partial[c], cliques[c], separators[(p, c)])
+    roots = [i for i in range(len(cliques)) if i not in tree.parent_of]
+    for r in roots:
+        for g in children[r]:
+            partial[r] += expand(up[(r, g)], separators[(r, g)], cliques[r])
+    # Downward pass (root to leaves), Hugin style: a clique's full belief is computed once, in
+    # probability space up to its maximum; the message to a child is that belief summed to the
+    # separator, divided by (in logs: minus) the child's own upward message.
+    scaled: dict[int, tuple[np.ndarray, float]] = {}
 
-    beliefs = [gathered(i) for i in range(len(cliques))]
-    out = []
-    for b in beliefs:
-        top = b.max()
+    def finish(i: int) -> None:
+        top = float(partial[i].max())
         top = top if np.isfinite(top) else 0.0
-        w = np.exp(b - top)
+        scaled[i] = (np.exp(partial[i] - top), top)
+
+    for r in roots:
+        finish(r)
+    for p, c in tree.edges:  # parents before children
+        w, top = scaled[p]
+        sep = separators[(p, c)]
+        with np.errstate(divide="ignore"):  # a separator cell with no mass sends log 0 = -inf
+            message = np.log(sum_to(w, cliques[p], sep)) + top - up[(p, c)]
+        partial[c] += expand(message, sep, cliques[c])
+        finish(c)
+    out = []
+    for i in range(len(cliques)):
+        w, _ = scaled[i]
         out.append(w * (total / w.sum()))
     return out
