@@ -87,7 +87,8 @@ def test_warm_start_continues_from_the_previous_parameters():
     first = estimate((3, 4), y, iterations=5)
     more = estimate((3, 4), y, iterations=5, warm_start=first)
     assert more.loss < first.loss
-    assert estimate((3, 4), y, iterations=10).loss == pytest.approx(more.loss, rel=0.5)
+    assert more.loss <= 1.5 * estimate((3, 4), y, iterations=10).loss  # 5 + 5 steps do as well as 10 (it keeps its step size)
+    assert more.step > 0 and np.isfinite(more.step)
 
 
 def test_iid_sampling_reproduces_the_model_marginals():
