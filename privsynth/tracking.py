@@ -48,6 +48,7 @@ import math
 import os
 import subprocess
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,7 +262,8 @@ class MLflowTracking:
                       "n_synthetic": summary.get("n_synthetic")}
             params.update({f"synthesizer.{k}": v for k, v in synthesizer.public_params().items() if k != "random_state"})
             if sweep and sweep.get("overrides"):
-                params["overrides"] = " ".join(map(str, sweep["overrides"]))
+                overrides = [str(o) for o in sweep["overrides"] if not (secret_seed and str(o).lstrip("+").startswith("seed="))]
+                params["overrides"] = " ".join(overrides)
             values = {"certificate.epsilon": cert.spent.epsilon, "certificate.delta": cert.spent.delta,
                       "certificate.recomputed_epsilon": check.recomputed_epsilon}
             values.update({k: v for k, v in flatten_metrics(metrics).items() if not k.split(".")[-1].startswith("n_")})
@@ -269,7 +271,7 @@ class MLflowTracking:
             from mlflow.entities import Metric, Param
 
             client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items() if v is not None],
-                             metrics=[Metric(k, v, 0, 0) for k, v in values.items()])
+                             metrics=[Metric(k, v, int(time.time() * 1000), 0) for k, v in values.items()])
             release = out / RELEASE
             if release.is_dir():
                 client.log_artifacts(run_id, str(release), artifact_path="release")

@@ -174,6 +174,7 @@ def test_a_reproducible_runs_seed_stays_out_of_params_name_and_tags(store, censu
     data, domain = census
     report = run(data=data, domain=domain, output_dir=tmp_path / "seed=7731", evaluation=FAST, seed=7731, reproducible=True,
                  tracking={"backend": "mlflow", "uri": uri, "experiment": "secret-seed"},
+                 sweep={"name": "s", "overrides": ["seed=7731", "privacy.epsilon=1"]},
                  synthesizer_factory=lambda s: IndependentMarginals(epsilon=1.0, random_state=s))
     (logged,) = MLflowTracking(uri=uri, experiment="secret-seed").runs()
     visible = " ".join([logged.info.run_name, *logged.data.tags.values(), *logged.data.params.values()])
