@@ -36,7 +36,6 @@ Example:
 # Query) at definition time, and those types are imported inside create_app (the serve extra).
 import hmac
 import io
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -342,7 +341,7 @@ def serve(models: Mapping[str, "Synthesizer"], *, host: str = "127.0.0.1", port:
 
 def describe_models(models: Mapping[str, "Synthesizer"]) -> str:
     """One line per model for the start-up banner."""
-    return "\n".join(f"  {name}: {json.dumps(_describe(name, m)['synthesizer'])[1:-1]}, epsilon {m.certificate_.spent.epsilon:g}, "
+    return "\n".join(f"  {name}: {type(m).__name__}, epsilon {m.certificate_.spent.epsilon:g}, "
                      f"{'valid' if m.certificate_.valid else 'INVALID'} certificate, "
                      f"{'signed by ' + str(m.signed_by_) if getattr(m, 'signed_by_', None) else 'unsigned'}"
                      for name, m in models.items())

@@ -218,6 +218,7 @@ class MLflowTracking:
     def log_run(self, run_dir: str | os.PathLike, *, summary: Mapping[str, Any], metrics: Mapping[str, Any], synthesizer: Synthesizer,
                 domain: Domain, dataset: DatasetSpec | None = None, sweep: Mapping[str, Any] | None = None) -> str:
         """Log one finished run (its folder written by :func:`privsynth.pipeline.run`); returns the MLflow run id."""
+        from privsynth.core.io import file_sha256
         from privsynth.pipeline import RELEASE
         from privsynth.privacy.certificate import verify
 
@@ -240,8 +241,6 @@ class MLflowTracking:
             if uri:
                 tags[f"{TAG}.dataset.uri"] = uri
         for name, rel in dict(summary.get("files") or {}).items():
-            from privsynth.core.io import file_sha256
-
             if (out / rel).is_file():
                 tags[f"{TAG}.release.{name}.sha256"] = file_sha256(out / rel)
         if getattr(synthesizer, "signed_by_", None):
