@@ -14,10 +14,11 @@ Post-processing only: it sees noisy measurements and public sizes, never data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from privsynth.graphical.backend import Backend, get_backend
 from privsynth.graphical.factor import Attrs, expand, normalize_attrs, sum_to
 from privsynth.graphical.inference import belief_propagation
 from privsynth.graphical.junction_tree import JunctionTree
@@ -99,6 +100,7 @@ def estimate(
     total: float | None = None,
     tree: JunctionTree | None = None,
     callback: Callable[[int, float], None] | None = None,
+    backend: str | Backend = "numpy",
 ) -> Estimate:
     """Fit a graphical model to ``measurements`` by mirror descent with a backtracking step.
 
@@ -110,6 +112,10 @@ def estimate(
         total: The record count the model sums to (default: :func:`estimate_total`).
         tree: A junction tree covering the measured sets (default: built from them).
         callback: Called as ``callback(iteration, loss)``.
+        backend: Where belief propagation and the steps run: ``"numpy"``, ``"torch"`` (CUDA when
+            available, else the CPU), ``"auto"`` (torch on a GPU when one is present, else numpy)
+            or a :class:`~privsynth.graphical.backend.Backend`. Inputs and the returned estimate
+            are numpy either way.
 
     Returns:
         The :class:`Estimate`.
@@ -130,27 +136,29 @@ def estimate(
     home = {s: tree.containing(s) for s in sets}
     if any(h is None for h in home.values()):
         raise ValueError("the junction tree does not cover every measured set.")
+    xp = get_backend(backend)
     old = warm_start.parameters if warm_start is not None else {}
-    theta = {s: np.array(old[s], copy=True) if s in old else np.zeros([sizes[a] for a in s]) for s in sets}
-    by_set: dict[Attrs, list[Measurement]] = {s: [] for s in sets}
+    theta = {s: xp.asarray(old[s]) if s in old else xp.zeros(tuple(sizes[a] for a in s)) for s in sets}
+    # each measured set's measurements as (values, sigma) on the backend
+    by_set: dict[Attrs, list[tuple[Any, Any]]] = {s: [] for s in sets}
     for m in measurements:
-        by_set[m.attrs].append(m)
+        by_set[m.attrs].append((xp.asarray(m.values), m.sigma if isinstance(m.sigma, float) else xp.asarray(m.sigma)))
 
-    def marginals(params: dict[Attrs, np.ndarray]) -> list[np.ndarray]:
-        potentials = [np.zeros([sizes[a] for a in c]) for c in tree.cliques]
+    def marginals(params: dict[Attrs, Any]) -> list[Any]:
+        potentials = [xp.zeros(tuple(sizes[a] for a in c)) for c in tree.cliques]
         for s, p in params.items():
             potentials[home[s]] += expand(p, s, tree.cliques[home[s]])  # type: ignore[index]
-        return belief_propagation(tree, potentials, total)
+        return belief_propagation(tree, potentials, total, backend=xp)
 
-    def loss_and_gradient(beliefs: list[np.ndarray]) -> tuple[float, dict[Attrs, np.ndarray], dict[Attrs, np.ndarray]]:
+    def loss_and_gradient(beliefs: list[Any]) -> tuple[float, dict[Attrs, Any], dict[Attrs, Any]]:
         loss, grads, mus = 0.0, {}, {}
         for s in sets:
             mu = sum_to(beliefs[home[s]], tree.cliques[home[s]], s)  # type: ignore[index]
-            g = np.zeros_like(mu)
-            for m in by_set[s]:
-                r = (mu - m.values) / m.sigma
-                loss += 0.5 * float(np.sum(r * r))
-                g += r / m.sigma
+            g = 0.0
+            for values, sigma in by_set[s]:
+                r = (mu - values) / sigma
+                loss += 0.5 * float((r * r).sum())
+                g = g + r / sigma
             grads[s], mus[s] = g, mu
         return loss, grads, mus
 
@@ -170,7 +178,7 @@ def estimate(
             trial = {s: theta[s] - alpha * grad[s] for s in sets}
             new_beliefs = marginals(trial)
             new_loss, new_grad, new_mu = loss_and_gradient(new_beliefs)
-            decrease = sum(float(np.sum(grad[s] * (mu[s] - new_mu[s]))) for s in sets)
+            decrease = sum(float((grad[s] * (mu[s] - new_mu[s])).sum()) for s in sets)
             if loss - new_loss >= 0.5 * decrease:
                 break
             alpha *= 0.5
@@ -181,6 +189,7 @@ def estimate(
         theta, beliefs, loss, grad, mu = trial, new_beliefs, new_loss, new_grad, new_mu
         if callback is not None:
             callback(done, loss)
-    model = GraphicalModel(tree, beliefs, total=total)
-    return Estimate(model=model, parameters=theta, loss=loss, iterations=done, step=accepted * scale)
+    model = GraphicalModel(tree, [xp.to_numpy(b) for b in beliefs], total=total)
+    parameters = {s: xp.to_numpy(p) for s, p in theta.items()}
+    return Estimate(model=model, parameters=parameters, loss=loss, iterations=done, step=accepted * scale)
 

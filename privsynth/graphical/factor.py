@@ -1,7 +1,8 @@
 """Tables over sets of attributes: a factor is ``(attrs, values)`` with ``attrs`` a sorted tuple
 of attribute indices and ``values`` an array with one axis per attribute, in that order.
 
-Plain functions over numpy arrays; no data, only public sizes and DP outputs.
+Plain functions over numpy arrays (``expand``, ``sum_to`` and ``logsumexp_to`` also over the torch
+backend's tensors); no data, only public sizes and DP outputs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+
+from privsynth.graphical.backend import Backend, NumpyBackend
 
 __all__ = ["Attrs", "normalize_attrs", "expand", "sum_to", "logsumexp_to", "table_size"]
 
@@ -51,12 +54,10 @@ def sum_to(values: np.ndarray, attrs: Attrs, keep: Attrs) -> np.ndarray:
     return values.sum(axis=axes) if axes else values
 
 
-def logsumexp_to(values: np.ndarray, attrs: Attrs, keep: Attrs) -> np.ndarray:
-    """``log(sum(exp(values)))`` over the attributes not in ``keep``, stably."""
+_NUMPY = NumpyBackend()
+
+
+def logsumexp_to(values: np.ndarray, attrs: Attrs, keep: Attrs, backend: Backend = _NUMPY) -> np.ndarray:
+    """``log(sum(exp(values)))`` over the attributes not in ``keep``, stably (arrays of ``backend``)."""
     axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
-    if not axes:
-        return values
-    top = values.max(axis=axes, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    out = np.log(np.exp(values - top).sum(axis=axes, keepdims=True)) + top
-    return out.reshape([s for i, s in enumerate(values.shape) if i not in axes])
+    return backend.logsumexp(values, axes) if axes else values

@@ -32,6 +32,7 @@ from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.rng import PrivateRandomness
 from privsynth.graphical import GraphicalModel, JunctionTree, Measurement, estimate, sample_codes
+from privsynth.graphical.backend import BACKENDS, get_backend
 from privsynth.graphical.factor import Attrs, table_size
 from privsynth.mechanisms.counts import noisy_histogram
 from privsynth.mechanisms.exponential import exponential
@@ -83,6 +84,10 @@ class AIM(Synthesizer):
         random_state: Secret seed that makes the fit reproducible (research only; see
             :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
         secure: Exact discrete samplers on the OS CSPRNG for every measurement and selection.
+        backend: Where the estimation engine runs (post-processing only): ``"auto"`` (torch on a
+            GPU when one is present, else numpy), ``"numpy"`` or ``"torch"`` (CUDA when
+            available, else the CPU). Floating-point rounding differs between backends, so a
+            seeded fit can differ slightly between a GPU and a CPU machine.
         progress: Show a progress bar (``None``: only in a terminal); it shows the share of the
             budget spent.
 
@@ -119,6 +124,7 @@ class AIM(Synthesizer):
         accountant: str = "rdp",
         random_state: Any = None,
         secure: bool = False,
+        backend: str = "auto",
         progress: bool | None = None,
     ) -> None:
         self.epsilon = epsilon
@@ -133,6 +139,7 @@ class AIM(Synthesizer):
         self.accountant = accountant
         self.random_state = random_state
         self.secure = secure
+        self.backend = backend
         self.progress = progress
 
     def _check_params(self) -> None:
@@ -146,6 +153,7 @@ class AIM(Synthesizer):
         checks.integer(self.iterations, "iterations", low=1, owner=owner)
         checks.integer(self.final_iterations, "final_iterations", low=1, owner=owner)
         checks.choice(self.accountant, "accountant", ("rdp",), owner=owner)
+        checks.choice(self.backend, "backend", BACKENDS, owner=owner)
         if self.workload is not None and (isinstance(self.workload, str) or not all(
                 not isinstance(w, str) and len(w) >= 1 for w in self.workload)):
             raise ValueError("AIM: workload must be a list of tuples of column names, e.g. [('age', 'sex'), ...].")
@@ -178,6 +186,7 @@ class AIM(Synthesizer):
         names, d = domain.names, len(domain)
         rng = randomness.generator("releases")
         rho = plan["rho"]
+        engine = get_backend(self.backend)
         start = len(ledger.entries)
 
         def spent() -> float:  # zCDP spent by this fit, read off the ledger
@@ -200,7 +209,7 @@ class AIM(Synthesizer):
             y = noisy_histogram(codes[:, j], (sizes[j],), noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
                                 label=f"1-way marginal of {names[j]!r}").astype(float)
             measurements.append(Measurement((j,), y, sigma))
-        fit = estimate(sizes, measurements, iterations=int(self.iterations))
+        fit = estimate(sizes, measurements, iterations=int(self.iterations), backend=engine)
         selected: list[Attrs] = []
         limit_cells = float(self.max_model_size) * _MB / _BYTES_PER_CELL
         while True:
@@ -223,7 +232,8 @@ class AIM(Synthesizer):
             measurements.append(Measurement(r, y, sigma))
             selected.append(r)
             before = fit.model.project(r)
-            fit = estimate(sizes, measurements, iterations=int(self.iterations), warm_start=fit, total=fit.model.total)
+            fit = estimate(sizes, measurements, iterations=int(self.iterations), warm_start=fit, total=fit.model.total,
+                           backend=engine)
             if float(np.abs(fit.model.project(r) - before).sum()) <= bias * table_size(r, sizes):
                 sigma, eps = sigma / 2, eps * 2
             bar.n = min(100, int(100 * spent() / rho))
@@ -231,7 +241,7 @@ class AIM(Synthesizer):
             if final:
                 break
         bar.close()
-        fit = estimate(sizes, measurements, iterations=int(self.final_iterations), warm_start=fit)
+        fit = estimate(sizes, measurements, iterations=int(self.final_iterations), warm_start=fit, backend=engine)
         self.model_ = fit.model
         self.selected_ = [tuple(names[a] for a in r) for r in selected]
         self.marginals_, self.n_hat_ = model_summary(fit.model, Compression.identity(sizes))

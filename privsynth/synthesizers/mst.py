@@ -31,6 +31,7 @@ from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.rng import PrivateRandomness
 from privsynth.graphical import GraphicalModel, Measurement, estimate, sample_codes
+from privsynth.graphical.backend import BACKENDS, get_backend
 from privsynth.mechanisms.counts import noisy_histogram
 from privsynth.mechanisms.exponential import exponential
 from privsynth.privacy.accountants import Accountant
@@ -61,6 +62,10 @@ class MST(Synthesizer):
         random_state: Secret seed that makes the fit reproducible (research only; see
             :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
         secure: Exact discrete samplers on the OS CSPRNG for every measurement and selection.
+        backend: Where the estimation engine runs (post-processing only): ``"auto"`` (torch on a
+            GPU when one is present, else numpy), ``"numpy"`` or ``"torch"`` (CUDA when
+            available, else the CPU). Floating-point rounding differs between backends, so a
+            seeded fit can differ slightly between a GPU and a CPU machine.
         progress: Show a progress bar (``None``: only in a terminal).
 
     Attributes:
@@ -92,6 +97,7 @@ class MST(Synthesizer):
         accountant: str = "rdp",
         random_state: Any = None,
         secure: bool = False,
+        backend: str = "auto",
         progress: bool | None = None,
     ) -> None:
         self.epsilon = epsilon
@@ -102,6 +108,7 @@ class MST(Synthesizer):
         self.accountant = accountant
         self.random_state = random_state
         self.secure = secure
+        self.backend = backend
         self.progress = progress
 
     def _check_params(self) -> None:
@@ -110,6 +117,7 @@ class MST(Synthesizer):
         checks.flag(self.compress, "compress", owner="MST")
         checks.integer(self.iterations, "iterations", low=1, owner="MST")
         checks.choice(self.accountant, "accountant", ("rdp",), owner="MST")
+        checks.choice(self.backend, "backend", BACKENDS, owner="MST")
 
     # -- fitting ---------------------------------------------------------------------------
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
@@ -134,6 +142,7 @@ class MST(Synthesizer):
         sizes = levels(domain, bins=self.bins)
         names, d = domain.names, len(domain)
         rng = randomness.generator("releases")
+        engine = get_backend(self.backend)
         bar = tqdm(total=2 * d, desc="MST", unit="step", disable=None if self.progress is None else not self.progress)
         sigma_one = plan["sigma_one"]
         noisy_one = []
@@ -146,7 +155,7 @@ class MST(Synthesizer):
         measurements = [Measurement((j,), *comp.measurement(j, noisy_one[j], sigma_one)) for j in range(d)]
         tree: list[tuple[int, int]] = []
         if d > 1:
-            independent = estimate(csizes, measurements, iterations=100).model
+            independent = estimate(csizes, measurements, iterations=100, backend=engine).model
             tree = self._select(small, csizes, independent, plan["eps_select"], ledger, rng, names)
             bar.update(1)
             for i, j in tree:
@@ -154,7 +163,7 @@ class MST(Synthesizer):
                                     rng=rng, secure=self.secure, label=f"2-way marginal of {names[i]!r} x {names[j]!r}")
                 measurements.append(Measurement((i, j), y.astype(float), plan["sigma_two"]))
                 bar.update(1)
-        fitted = estimate(csizes, measurements, iterations=int(self.iterations))
+        fitted = estimate(csizes, measurements, iterations=int(self.iterations), backend=engine)
         bar.close()
         self.model_ = fitted.model
         self.compression_ = comp
