@@ -10,10 +10,13 @@ types and missing values), synthesizer, epsilon and seed:
 * for seed 0, peak traced memory of fit + sample, and sampling throughput on 1,000,000 rows.
 
 Baselines measured in the same run: every column shuffled independently (perfect 1-way
-marginals, no dependence) and train-on-real. Output: ``benchmarks/results/statistical.json``
+marginals, no dependence) and train-on-real. ``--smartnoise DIR`` adds the rows that
+``benchmarks/smartnoise_reference.py`` (the reference implementation, run in its own virtual
+environment) wrote to ``DIR``, scored here by the same TVD code (no TSTR; their peak memory is
+the process's peak RSS, ours traced Python allocations). Output: ``benchmarks/results/statistical.json``
 and ``statistical.md``.
 
-Run: python benchmarks/statistical.py [--epsilons 0.3 1 3] [--seeds 0 1 2] [--synthesizers ...]
+Run: python benchmarks/statistical.py [--epsilons 0.3 1 3] [--seeds 0 1 2] [--synthesizers ...] [--smartnoise DIR]
 """
 
 from __future__ import annotations
@@ -98,6 +101,20 @@ def run_one(name, data, train, test, domain, target, epsilon, seed, measure_memo
     return row
 
 
+def smartnoise_rows(folder: Path, data: pd.DataFrame, domain: ps.Domain, dataset: str) -> list[dict]:
+    """Score the reference implementation's releases (``smartnoise_<method>_seed<k>.csv/.json``)."""
+    rows = []
+    for info_path in sorted(folder.glob("smartnoise_*_seed*.json")):
+        info = json.loads(info_path.read_text())
+        synth = pd.read_csv(info_path.with_suffix(".csv"))[list(data.columns)].astype(data.dtypes.to_dict())
+        rows.append({"dataset": dataset, "synthesizer": f"smartnoise-{info['method']}", "epsilon": info["epsilon"],
+                     "seed": info["seed"], "fit_s": info["fit_sample_s"], "sample_s": 0.0, "peak_mb": info["peak_rss_mb"],
+                     "tstr_auc": float("nan"), "trtr_auc": float("nan"), "sample_rows_per_s": float("nan"),
+                     **tvd_all(data, synth, domain)})
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
+    return rows
+
+
 def summarize(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     metrics = ["tvd_1", "tvd_2", "tvd_3", "tstr_auc", "fit_s", "sample_s"]
@@ -120,6 +137,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--name", default="statistical", help="output file stem")
+    parser.add_argument("--smartnoise", default=None, help="folder of benchmarks/smartnoise_reference.py outputs to score")
     args = parser.parse_args()
 
     rows, baselines = [], {}
@@ -139,6 +157,8 @@ def main() -> None:
                     row["dataset"] = ds
                     rows.append(row)
                     print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+        if args.smartnoise and ds == "adult_discretized":
+            rows += smartnoise_rows(Path(args.smartnoise), data, domain, ds)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
