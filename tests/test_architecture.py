@@ -11,10 +11,16 @@ PKG = Path(__file__).resolve().parents[1] / "privsynth"
 ROOMS = ["core", "privacy", "mechanisms", "profiling", "synthesizers"]
 
 
-def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+def imports_of(path: Path, *, module_level: bool = False) -> set[str]:
+    """Modules ``path`` imports (``module_level``: only those run when it loads, not inside functions)."""
+    def walk(node):
+        for child in ast.iter_child_nodes(node):
+            if not (module_level and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))):
+                yield child
+                yield from walk(child)
+
     names = set()
-    for node in ast.walk(tree):
+    for node in walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -88,17 +94,6 @@ def test_the_numpy_sampling_modules_need_no_torch():
         assert not any(n.split(".")[0] in {"torch", "opacus"} for n in imports_of(PKG / "synthesizers" / name)), name
 
 
-def module_level_imports_of(path: Path) -> set[str]:
-    """Imports executed when the module loads (not those inside functions)."""
-    names = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
 def test_the_graphical_room_never_sees_data():
     """graphical/ is post-processing: it imports only core's errors and numpy, never the dataset,
     mechanisms, privacy or synthesizer code (DESIGN.md rooms); torch only in its optional backend,
@@ -109,4 +104,4 @@ def test_the_graphical_room_never_sees_data():
         assert not any(n.split(".")[0] == "pandas" for n in imports_of(path)), path
         torch_allowed = path.name == "backend.py"
         assert torch_allowed or not any(n.split(".")[0] == "torch" for n in imports_of(path)), path
-        assert not any(n.split(".")[0] == "torch" for n in module_level_imports_of(path)), path
+        assert not any(n.split(".")[0] == "torch" for n in imports_of(path, module_level=True)), path

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Backend", "NumpyBackend", "TorchBackend", "BACKENDS", "get_backend"]
+__all__ = ["Backend", "NumpyBackend", "TorchBackend", "BACKENDS", "NUMPY", "get_backend"]
 
 #: Names :func:`get_backend` accepts.
 BACKENDS = ("numpy", "torch", "auto")
@@ -83,6 +83,10 @@ class NumpyBackend(Backend):
         return out.reshape([s for i, s in enumerate(values.shape) if i not in axes])
 
 
+#: The shared numpy backend (the default of every engine function).
+NUMPY = NumpyBackend()
+
+
 class TorchBackend(Backend):
     """float64 torch tensors on ``device`` (default: CUDA when available, else the CPU).
 
@@ -146,9 +150,9 @@ def get_backend(name: str | Backend = "numpy") -> Backend:
     if isinstance(name, Backend):
         return name
     if name == "numpy":
-        return NumpyBackend()
+        return NUMPY
     if name == "torch":
         return TorchBackend()
     if name == "auto":
-        return TorchBackend("cuda") if _cuda_available() else NumpyBackend()
+        return TorchBackend("cuda") if _cuda_available() else NUMPY
     raise ValueError(f"unknown engine backend {name!r}: use one of {', '.join(BACKENDS)}.")

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from privsynth.graphical.backend import Backend, NumpyBackend
+from privsynth.graphical.backend import NUMPY, Backend
 
 __all__ = ["Attrs", "normalize_attrs", "expand", "sum_to", "logsumexp_to", "table_size"]
 
@@ -54,10 +54,7 @@ def sum_to(values: np.ndarray, attrs: Attrs, keep: Attrs) -> np.ndarray:
     return values.sum(axis=axes) if axes else values
 
 
-_NUMPY = NumpyBackend()
-
-
-def logsumexp_to(values: np.ndarray, attrs: Attrs, keep: Attrs, backend: Backend = _NUMPY) -> np.ndarray:
+def logsumexp_to(values: np.ndarray, attrs: Attrs, keep: Attrs, backend: Backend = NUMPY) -> np.ndarray:
     """``log(sum(exp(values)))`` over the attributes not in ``keep``, stably (arrays of ``backend``)."""
     axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
     return backend.logsumexp(values, axes) if axes else values

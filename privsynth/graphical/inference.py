@@ -11,18 +11,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from privsynth.graphical.backend import Backend, NumpyBackend
+from privsynth.graphical.backend import NUMPY, Backend
 from privsynth.graphical.factor import expand, logsumexp_to, sum_to
 from privsynth.graphical.junction_tree import JunctionTree
 
 __all__ = ["belief_propagation"]
 
 
-_NUMPY = NumpyBackend()
-
-
 def belief_propagation(tree: JunctionTree, log_potentials: Sequence[np.ndarray], total: float = 1.0,
-                       backend: Backend = _NUMPY) -> list[np.ndarray]:
+                       backend: Backend = NUMPY) -> list[np.ndarray]:
     """Clique marginals (scaled to sum to ``total``) of the model with these log-potentials.
 
     Args:
