@@ -19,6 +19,7 @@ from typing import Sequence
 from privsynth.core.domain import Domain
 from privsynth.core.errors import IntegrityError, PrivsynthError
 from privsynth.core.io import file_sha256
+from privsynth.graphical.sampling import SAMPLERS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -138,6 +139,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         _invalid_exit(synth.certificate_, args, what=f"the model {args.model}")
         print("nothing written", file=sys.stderr)
         return EXIT_FAILED
+    if args.sampler is not None:
+        if "sampler" not in synth.get_params():
+            raise PrivsynthError(f"--sampler: {type(synth).__name__} models have one sampler; only MST and AIM models offer "
+                                 f"{' / '.join(SAMPLERS)}. Drop --sampler.")
+        synth.set_params(sampler=args.sampler)
     out = Path(args.out)
     df = synth.sample(args.n, random_state=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +153,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         df.to_csv(out, index=False)
     cert_path = out.with_name(out.stem + ".certificate.json")
     release = {"file": out.name, "sha256": file_sha256(out), "rows": int(args.n), "model_sha256": file_sha256(args.model),
-               "sample_seed": args.seed}
+               "sample_seed": args.seed, **({"sampler": synth.get_params()["sampler"]} if "sampler" in synth.get_params() else {})}
     synth.certificate_.to_file(cert_path, release=release, sign_key=args.sign_key)
     print(f"{args.n} synthetic records written to {out}; certificate to {cert_path}")
     return _invalid_exit(synth.certificate_, args, what=f"the release {out}")
@@ -332,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, required=True, help="number of records")
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.add_argument("--seed", type=int, default=None, help="public sampling seed (recorded); omit for new rows every call")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="MST/AIM: draw i.i.d. or stratified rows (recorded; default: the model's own, normally iid)")
     p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
     p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
     p.add_argument("--sign-key", default=None, help="Ed25519 private key to sign the certificate of the sample with")

@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+import privsynth as ps
 from privsynth.cli import main
 from privsynth.datasets import make_census
 
@@ -124,3 +125,23 @@ def test_signed_release_end_to_end_and_a_forgery_refused(files, capsys):
     (files / "s.csv").write_text("tampered\n")
     code, _, err = run(capsys, "verify", files / "s.certificate.json")
     assert code == 1
+
+
+def test_sample_with_the_stratified_sampler_records_it_and_refuses_models_without_one(files, capsys):
+    mst = files / "mst.privsynth"
+    code, _, err = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "mst",
+                       "--epsilon", "1", "--delta", "1e-6", "--seed", "0", "--out", mst)
+    assert code == 0, err
+    code, _, err = run(capsys, "sample", mst, "-n", "40", "--sampler", "stratified", "--seed", "3", "--out", files / "s.csv")
+    assert code == 0, err
+    release = json.loads((files / "s.certificate.json").read_text())["release"]
+    assert release["sampler"] == "stratified" and release["sample_seed"] == 3
+    expected = ps.load(mst).set_params(sampler="stratified").sample(40, random_state=3).to_csv(index=False)
+    assert (files / "s.csv").read_text() == expected
+    code, _, err = run(capsys, "sample", mst, "-n", "40", "--out", files / "t.csv")
+    assert code == 0 and json.loads((files / "t.certificate.json").read_text())["release"]["sampler"] == "iid"
+    other = files / "pb.privsynth"
+    run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "privbayes",
+        "--epsilon", "1", "--out", other)
+    code, _, err = run(capsys, "sample", other, "-n", "40", "--sampler", "stratified", "--out", files / "u.csv")
+    assert code == 2 and "only MST and AIM" in err and not (files / "u.csv").exists()

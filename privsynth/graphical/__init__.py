@@ -2,7 +2,7 @@
 
 Factors over the public domain (:mod:`.factor`), junction trees (:mod:`.junction_tree`), belief
 propagation (:mod:`.inference`), models and their marginals (:mod:`.model`), estimation from
-noisy marginal measurements (:mod:`.estimation`) and i.i.d. sampling (:mod:`.sampling`). MST
+noisy marginal measurements (:mod:`.estimation`) and sampling (:mod:`.sampling`: i.i.d. or stratified). MST
 and AIM measure with mechanisms on the ledger and hand the measurements here.
 """
 
@@ -10,7 +10,7 @@ from privsynth.graphical.estimation import Estimate, Measurement, estimate, esti
 from privsynth.graphical.inference import belief_propagation
 from privsynth.graphical.junction_tree import JunctionTree
 from privsynth.graphical.model import GraphicalModel
-from privsynth.graphical.sampling import draw_rows, sample_codes
+from privsynth.graphical.sampling import SAMPLERS, draw_rows, sample_codes, systematic_rows
 
-__all__ = ["Estimate", "GraphicalModel", "JunctionTree", "Measurement", "belief_propagation", "draw_rows",
-           "estimate", "estimate_total", "sample_codes"]
+__all__ = ["SAMPLERS", "Estimate", "GraphicalModel", "JunctionTree", "Measurement", "belief_propagation", "draw_rows",
+           "estimate", "estimate_total", "sample_codes", "systematic_rows"]

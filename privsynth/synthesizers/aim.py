@@ -31,7 +31,7 @@ from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.rng import PrivateRandomness
-from privsynth.graphical import GraphicalModel, JunctionTree, Measurement, estimate, sample_codes
+from privsynth.graphical import SAMPLERS, GraphicalModel, JunctionTree, Measurement, estimate, sample_codes
 from privsynth.graphical.backend import BACKENDS, get_backend
 from privsynth.graphical.factor import Attrs, table_size
 from privsynth.mechanisms.counts import noisy_histogram
@@ -88,6 +88,12 @@ class AIM(Synthesizer):
             GPU when one is present, else numpy), ``"numpy"`` or ``"torch"`` (CUDA when
             available, else the CPU). Floating-point rounding differs between backends, so a
             seeded fit can differ slightly between a GPU and a CPU machine.
+        sampler: How ``sample`` draws rows from the model (post-processing only): ``"iid"``
+            (independent rows) or ``"stratified"`` (exchangeable rows whose model-clique counts
+            are within one of their expected counts: less Monte Carlo error, but rows are not
+            independent, which matters for variance estimates computed on the release; see
+            :mod:`privsynth.graphical.sampling`). Can be changed on a fitted model with
+            ``set_params`` and takes effect at the next ``sample``.
         progress: Show a progress bar (``None``: only in a terminal); it shows the share of the
             budget spent.
 
@@ -125,6 +131,7 @@ class AIM(Synthesizer):
         random_state: Any = None,
         secure: bool = False,
         backend: str = "auto",
+        sampler: str = "iid",
         progress: bool | None = None,
     ) -> None:
         self.epsilon = epsilon
@@ -140,6 +147,7 @@ class AIM(Synthesizer):
         self.random_state = random_state
         self.secure = secure
         self.backend = backend
+        self.sampler = sampler
         self.progress = progress
 
     def _check_params(self) -> None:
@@ -154,6 +162,7 @@ class AIM(Synthesizer):
         checks.integer(self.final_iterations, "final_iterations", low=1, owner=owner)
         checks.choice(self.accountant, "accountant", ("rdp",), owner=owner)
         checks.choice(self.backend, "backend", BACKENDS, owner=owner)
+        checks.choice(self.sampler, "sampler", SAMPLERS, owner=owner)
         if self.workload is not None and (isinstance(self.workload, str) or not all(
                 not isinstance(w, str) and len(w) >= 1 for w in self.workload)):
             raise ValueError("AIM: workload must be a list of tuples of column names, e.g. [('age', 'sex'), ...].")
@@ -263,7 +272,7 @@ class AIM(Synthesizer):
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        return decode(sample_codes(self.model_, n, rng), self.domain_, bins=self.bins, rng=rng)
+        return decode(sample_codes(self.model_, n, rng, sampler=self.sampler), self.domain_, bins=self.bins, rng=rng)
 
     # -- persistence --------------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

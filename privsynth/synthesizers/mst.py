@@ -30,7 +30,7 @@ from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.rng import PrivateRandomness
-from privsynth.graphical import GraphicalModel, Measurement, estimate, sample_codes
+from privsynth.graphical import SAMPLERS, GraphicalModel, Measurement, estimate, sample_codes
 from privsynth.graphical.backend import BACKENDS, get_backend
 from privsynth.mechanisms.counts import noisy_histogram
 from privsynth.mechanisms.exponential import exponential
@@ -66,6 +66,12 @@ class MST(Synthesizer):
             GPU when one is present, else numpy), ``"numpy"`` or ``"torch"`` (CUDA when
             available, else the CPU). Floating-point rounding differs between backends, so a
             seeded fit can differ slightly between a GPU and a CPU machine.
+        sampler: How ``sample`` draws rows from the model (post-processing only): ``"iid"``
+            (independent rows) or ``"stratified"`` (exchangeable rows whose model-clique counts
+            are within one of their expected counts: less Monte Carlo error, but rows are not
+            independent, which matters for variance estimates computed on the release; see
+            :mod:`privsynth.graphical.sampling`). Can be changed on a fitted model with
+            ``set_params`` and takes effect at the next ``sample``.
         progress: Show a progress bar (``None``: only in a terminal).
 
     Attributes:
@@ -98,6 +104,7 @@ class MST(Synthesizer):
         random_state: Any = None,
         secure: bool = False,
         backend: str = "auto",
+        sampler: str = "iid",
         progress: bool | None = None,
     ) -> None:
         self.epsilon = epsilon
@@ -109,6 +116,7 @@ class MST(Synthesizer):
         self.random_state = random_state
         self.secure = secure
         self.backend = backend
+        self.sampler = sampler
         self.progress = progress
 
     def _check_params(self) -> None:
@@ -118,6 +126,7 @@ class MST(Synthesizer):
         checks.integer(self.iterations, "iterations", low=1, owner="MST")
         checks.choice(self.accountant, "accountant", ("rdp",), owner="MST")
         checks.choice(self.backend, "backend", BACKENDS, owner="MST")
+        checks.choice(self.sampler, "sampler", SAMPLERS, owner="MST")
 
     # -- fitting ---------------------------------------------------------------------------
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
@@ -194,7 +203,7 @@ class MST(Synthesizer):
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        codes = self.compression_.backward(sample_codes(self.model_, n, rng), rng)
+        codes = self.compression_.backward(sample_codes(self.model_, n, rng, sampler=self.sampler), rng)
         return decode(codes, self.domain_, bins=self.bins, rng=rng)
 
     # -- persistence --------------------------------------------------------------------------

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from privsynth.graphical import GraphicalModel, JunctionTree, Measurement, belief_propagation, draw_rows, estimate, sample_codes
+from privsynth.graphical import (
+    GraphicalModel,
+    JunctionTree,
+    Measurement,
+    belief_propagation,
+    draw_rows,
+    estimate,
+    sample_codes,
+    systematic_rows,
+)
 from privsynth.graphical.factor import expand
 
 SIZES = (2, 3, 2, 4, 3)
@@ -110,6 +119,72 @@ def test_iid_sampling_reproduces_the_model_marginals():
         assert stats.chi2.sf(stat, keep.sum() - 1) > 1e-3, attrs
     # rows are independent draws: consecutive rows are uncorrelated
     assert abs(np.corrcoef(codes[:-1, 3], codes[1:, 3])[0, 1]) < 0.02
+
+
+def chain_model(seed: int, sizes=SIZES) -> GraphicalModel:
+    rng = np.random.default_rng(seed)
+    tree = JunctionTree.build(sizes, [(a, a + 1) for a in range(len(sizes) - 1)])
+    potentials = [2 * rng.normal(size=[sizes[a] for a in c]) for c in tree.cliques]
+    return GraphicalModel(tree, belief_propagation(tree, potentials, total=1.0), total=1.0)
+
+
+def counts(codes, attrs, sizes):
+    return np.bincount(np.ravel_multi_index(tuple(codes[:, a] for a in attrs), [sizes[a] for a in attrs]),
+                       minlength=int(np.prod([sizes[a] for a in attrs])))
+
+
+def test_stratified_sampling_keeps_every_clique_count_within_one_of_its_expectation():
+    """The root clique's cells get n * p within one; every other clique's new attributes get, in
+    each group of rows sharing a separator value, the group's size times the model's conditional,
+    within one."""
+    model = chain_model(5)
+    n = 7_001
+    codes = sample_codes(model, n, np.random.default_rng(6), sampler="stratified")
+    tree = model.tree
+    root = tree.cliques[0]
+    assert np.abs(counts(codes, root, SIZES) - model.marginals[0].ravel() * n).max() < 1
+    for parent, child in tree.edges:
+        clique, sep = tree.cliques[child], tree.separator((parent, child))
+        joint = model.project(clique)  # axes in sorted order
+        conditional = joint / joint.sum(axis=tuple(i for i, a in enumerate(sorted(clique)) if a not in sep), keepdims=True)
+        seen = counts(codes, tuple(sorted(clique)), SIZES).reshape(joint.shape)
+        group = seen.sum(axis=tuple(i for i, a in enumerate(sorted(clique)) if a not in sep), keepdims=True)
+        assert np.abs(seen - group * conditional).max() < 1, clique
+    # far closer to the model than i.i.d. rows on the clique marginals
+    iid = sample_codes(model, n, np.random.default_rng(6))
+    strat_err, iid_err = (np.abs(counts(c, (1, 2), SIZES) / n - model.project((1, 2)).ravel()).sum() for c in (codes, iid))
+    assert strat_err < iid_err / 3, (strat_err, iid_err)
+
+
+def test_stratified_rows_are_exchangeable_draws_with_no_coupling_between_columns():
+    """Each row, wherever it sits, is a draw from the model (row 0 and row n-1 across repeated
+    samples pass a chi-square test on a pair spanning three cliques); the mean counts of that
+    pair over many samples equal the model's (a sampler that hands stratified values to rows in
+    a fixed order makes columns comonotone within a group and fails both)."""
+    sizes = (3, 2, 3, 2)
+    model = chain_model(8, sizes)
+    rng = np.random.default_rng(9)
+    n, repeats, pair = 40, 3000, (0, 3)
+    samples = [sample_codes(model, n, rng, sampler="stratified") for _ in range(repeats)]
+    expected = model.project(pair).ravel()
+    for row in (0, n - 1):
+        seen = counts(np.stack([s[row] for s in samples]), pair, sizes)
+        stat = ((seen - expected * repeats) ** 2 / (expected * repeats)).sum()
+        assert stats.chi2.sf(stat, expected.size - 1) > 1e-3, row
+    per_sample = np.stack([counts(s, pair, sizes) for s in samples]) / n
+    z = (per_sample.mean(axis=0) - expected) / (per_sample.std(axis=0, ddof=1) / np.sqrt(repeats))
+    assert np.abs(z).max() < 4.5, z
+
+
+def test_systematic_rows_handles_empty_and_zero_weight_rows():
+    table = np.array([[0.0, 0.0, 0.0], [1.0, 3.0, 0.0]])
+    rows = np.array([1, 0] * 2000)
+    drawn = systematic_rows(table, rows, np.random.default_rng(7))
+    assert np.array_equal(np.bincount(drawn[rows == 1], minlength=3), [500, 1500, 0])
+    assert np.abs(np.bincount(drawn[rows == 0], minlength=3) - 2000 / 3).max() < 1
+    assert systematic_rows(table, np.zeros(0, dtype=int), np.random.default_rng(0)).shape == (0,)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        sample_codes(chain_model(0), 5, np.random.default_rng(0), sampler="round")
 
 
 def test_draw_rows_handles_empty_rows_and_matches_probabilities():

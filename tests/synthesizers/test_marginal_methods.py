@@ -165,3 +165,30 @@ def test_a_broken_sampler_is_flagged_against_the_models_dp_marginals():
     syn.model_ = GraphicalModel(model.tree, broken, total=model.total)
     with pytest.warns(ps.ReleaseQualityWarning, match="'c0' \\(TVD 0\\.[5-9]"):
         syn.sample(5000, random_state=0)
+
+
+def test_the_stratified_sampler_is_a_sampling_choice_kept_in_the_model_file(tmp_path):
+    """``sampler`` changes only how rows are drawn from the fitted model: no refit, no charge,
+    the certificate unchanged; the release's counts of the model's root clique then sit within one
+    of their expected counts (MST's compression is undone i.i.d., so the check uses an uncompressed fit),
+    and a saved model keeps its sampler. An unknown sampler fails before any charge."""
+    data, domain = chain()
+    syn = MST(epsilon=1.0, compress=False, random_state=0, progress=False).fit(data, domain)
+    spent = syn.certificate_.spent
+    syn.set_params(sampler="stratified")
+    out = syn.sample(len(data), random_state=1)
+    root = syn.model_.tree.cliques[0]
+    expected = syn.model_.marginals[0] / syn.model_.total * len(data)
+    seen = out.groupby([domain.names[a] for a in root]).size().reindex(pd.MultiIndex.from_product(
+        [range(s) for s in expected.shape]), fill_value=0).to_numpy()
+    assert np.abs(seen - expected.ravel()).max() < 1
+    assert syn.certificate_.spent == spent
+    syn.save(tmp_path / "mst.privsynth")
+    loaded = ps.load(tmp_path / "mst.privsynth")
+    assert loaded.sampler == "stratified"
+    pd.testing.assert_frame_equal(loaded.sample(500, random_state=2), syn.sample(500, random_state=2))
+    ledger = Ledger(Budget(2.0, 1e-6))
+    for cls in (MST, AIM):
+        with pytest.raises(ValueError, match="sampler"):
+            cls(sampler="round").fit(data, domain, ledger=ledger)
+    assert not ledger.entries
