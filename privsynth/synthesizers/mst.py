@@ -66,13 +66,8 @@ class MST(Synthesizer):
             GPU when one is present, else numpy), ``"numpy"`` or ``"torch"`` (CUDA when
             available, else the CPU). Floating-point rounding differs between backends, so a
             seeded fit can differ slightly between a GPU and a CPU machine.
-        sampler: How ``sample`` draws rows from the model (post-processing only): ``"iid"``
-            (independent rows) or ``"stratified"`` (exchangeable rows; the root clique's counts,
-            and every other clique's counts given its separator's, are within one of their
-            expected counts: less Monte Carlo error, but rows are not
-            independent, which matters for variance estimates computed on the release; see
-            :mod:`privsynth.graphical.sampling`). Can be changed on a fitted model with
-            ``set_params`` and takes effect at the next ``sample``.
+        sampler: ``"iid"`` (independent rows) or ``"stratified"`` (exchangeable rows with less
+            Monte Carlo error; merged rare values are split i.i.d.), as for :class:`AIM`.
         progress: Show a progress bar (``None``: only in a terminal).
 
     Attributes:
