@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 import privsynth as ps
+from privsynth.graphical import SAMPLERS
 from privsynth.synthesizers import ALL_NAMES, BASIC_NAMES, synthesizer_class
 
 #: Measured on this machine on adult_discretized at epsilon 1 (issue #3): 2-way / 3-way TVD, seconds.
@@ -152,7 +153,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--name", default="statistical", help="output file stem")
-    parser.add_argument("--samplers", nargs="+", default=["iid"], choices=["iid", "stratified"],
+    parser.add_argument("--samplers", nargs="+", default=["iid"], choices=list(SAMPLERS),
                         help="MST/AIM: score releases of each sampler, drawn from the same fitted models")
     parser.add_argument("--smartnoise", default=None, help="folder of benchmarks/smartnoise_reference.py outputs to score")
     args = parser.parse_args()

@@ -153,7 +153,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         df.to_csv(out, index=False)
     cert_path = out.with_name(out.stem + ".certificate.json")
     release = {"file": out.name, "sha256": file_sha256(out), "rows": int(args.n), "model_sha256": file_sha256(args.model),
-               "sample_seed": args.seed, **({"sampler": synth.get_params()["sampler"]} if "sampler" in synth.get_params() else {})}
+               "sample_seed": args.seed}
+    if "sampler" in synth.get_params():  # MST/AIM: how the rows were drawn (a public choice, like the seed)
+        release["sampler"] = synth.get_params()["sampler"]
     synth.certificate_.to_file(cert_path, release=release, sign_key=args.sign_key)
     print(f"{args.n} synthetic records written to {out}; certificate to {cert_path}")
     return _invalid_exit(synth.certificate_, args, what=f"the release {out}")
