@@ -14,8 +14,9 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from privsynth.cli_args import build_parser
 from privsynth.core.domain import Domain
 from privsynth.core.errors import IntegrityError, PrivsynthError
 from privsynth.core.io import file_sha256
@@ -60,7 +61,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     synth = cls(epsilon=args.epsilon, accountant=args.accountant, random_state=args.seed, secure=args.secure, **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifierWarning)  # already checked above
-        synth.fit(data, domain)
+        synth.fit(data, domain, allow_large_delta=args.allow_large_delta)
     path = synth.save(args.out, sign_key=args.sign_key)
     print(synth.certificate_.summary())
     signed = f", signed by {_key_id(args.sign_key)}" if args.sign_key else ""
@@ -85,9 +86,13 @@ def _invalid_exit(cert, args: argparse.Namespace, *, what: str) -> int:
 
 def _cmd_profile(args: argparse.Namespace) -> int:
     from privsynth.profiling import detect_identifiers, estimate_domain, profile, read_raw
+    from privsynth.profiling.dp_domain import parse_kinds, schema_kinds
     from privsynth.profiling.profile import role_from_name
 
-    data = read_raw(args.data, encoding=args.encoding, sep=args.sep, na_values=args.na_values or ())
+    if args.kinds and not args.dp:
+        raise ValueError("--kinds declares column kinds for the DP estimation (--dp); the draft reads them off the data.")
+    parquet = Path(args.data).suffix.lower() in (".parquet", ".pq")
+    data = read_raw(args.data, encoding=args.encoding, sep=args.sep, na_values=args.na_values or (), typed=not args.dp)
     missing = [c for c in args.exclude or () if c not in data.columns]
     if missing:
         raise ValueError(f"--exclude names columns not in {args.data}: {missing}; it has {list(data.columns)}.")
@@ -112,8 +117,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.report:
         raise ValueError("--report describes the private data and is not DP; run without --dp for a report.")
     roles = {str(c): r for c in data.columns if (r := role_from_name(str(c)))}  # names only: no value is looked at
-    domain = estimate_domain(data, epsilon=args.epsilon, delta=args.delta, roles=roles, accountant=args.accountant,
-                             random_state=args.seed, secure=args.secure)
+    kinds = {**(schema_kinds(data) if parquet else {}), **parse_kinds(_kinds_spec(args.kinds))}  # a Parquet schema is declared
+    domain = estimate_domain(data, epsilon=args.epsilon, delta=args.delta, roles=roles, accountant=args.accountant, kinds=kinds,
+                             random_state=args.seed, secure=args.secure, allow_large_delta=args.allow_large_delta)
     domain.to_file(args.out)
     print(f"DP domain written to {args.out}: {len(domain)} columns, identifiers by name {list(domain.identifiers)}; "
           f"spent epsilon={domain.estimation['epsilon']:.4g} delta={domain.estimation['delta']:.3g}, charged again by "
@@ -125,6 +131,21 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kinds_spec(spec: str | None) -> Any:
+    """``--kinds``: ``NAME=KIND,...``, or a YAML/JSON file holding ``{name: kind}``."""
+    if spec is None or "=" in spec:
+        return spec
+    import yaml
+
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"--kinds {spec!r}: neither NAME=KIND,... nor an existing YAML/JSON file.")
+    found = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(found, dict):
+        raise ValueError(f"--kinds file {spec!r} must hold a mapping of column name to kind (categorical, integer or float).")
+    return found
+
+
 def _key_id(private_key_path: str) -> str:
     from privsynth.core.signing import key_id, load_private_key
 
@@ -134,7 +155,7 @@ def _key_id(private_key_path: str) -> str:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from privsynth.synthesizers.base import load
 
-    synth = load(args.model, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon)
+    synth = load(args.model, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon, max_delta=args.max_delta)
     if not synth.certificate_.valid and not args.allow_invalid:
         _invalid_exit(synth.certificate_, args, what=f"the model {args.model}")
         print("nothing written", file=sys.stderr)
@@ -152,8 +173,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     else:
         df.to_csv(out, index=False)
     cert_path = out.with_name(out.stem + ".certificate.json")
-    release = {"file": out.name, "sha256": file_sha256(out), "rows": int(args.n), "model_sha256": file_sha256(args.model),
-               "sample_seed": args.seed}
+    release = {"file": out.name, "sha256": file_sha256(out), "rows": int(args.n), "model": Path(args.model).name,
+               "model_sha256": file_sha256(args.model), "sample_seed": args.seed}
     if "sampler" in synth.get_params():  # MST/AIM: how the rows were drawn (a public choice, like the seed)
         release["sampler"] = synth.get_params()["sampler"]
     synth.certificate_.to_file(cert_path, release=release, sign_key=args.sign_key)
@@ -186,8 +207,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         signer = check_document_signature(doc, trusted, what=f"Certificate {str(path)!r}")
         cert = Certificate.from_dict(doc)
         _check_release_file(path, doc.get("release"))
+        _check_model_beside(path, doc.get("release"), cert)
     else:
-        model = load(path, trusted_keys=trusted)
+        model = load(path, trusted_keys=trusted, max_delta=None)  # the policy is checked below, with the rest
         cert, signer = model.certificate_, model.signed_by_
         print(f"model file hashes OK (file sha256 {file_sha256(path)})")
     if signer is None:
@@ -195,15 +217,21 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     else:
         vouched = " (a trusted key)" if trusted else " (signature valid; no --trusted-key given, so the signer is not vouched for)"
         print(f"signed by {signer}{vouched}")
-    check_policy(cert, max_epsilon=args.max_epsilon, require_valid=args.require_valid, what=f"{str(path)!r}")
     result = verify(cert)
-    print(f"recomputed epsilon={result.recomputed_epsilon:.9g}, claimed epsilon={result.claimed_epsilon:.9g} "
-          f"(limit {cert.limit.epsilon:.9g}, delta {cert.limit.delta:.3g}, accountant {cert.accountant.get('name')})")
+    print(f"recomputed epsilon={result.recomputed_epsilon:.9g} at delta={result.recomputed_delta:.3g}, claimed epsilon="
+          f"{result.claimed_epsilon:.9g} (limit {cert.limit.epsilon:.9g}, delta {cert.limit.delta:.3g}, accountant "
+          f"{cert.accountant.get('name')})")
     if not result.ok:
         for problem in result.problems:
             print(f"FAILED: {problem}")
         raise _Failure("verification failed")
-    print("VERIFIED")
+    check_policy(cert, max_epsilon=args.max_epsilon, max_delta=args.max_delta, require_valid=args.require_valid, what=f"{str(path)!r}")
+    if signer is not None and trusted:
+        print(f"VERIFIED: consistent, and authentic (signed by the trusted key {signer})")
+    else:
+        why = "it is not signed" if signer is None else "its signer is not one you named with --trusted-key"
+        print(f"CONSISTENT, NOT AUTHENTICATED: the events compose to the claimed epsilon, but {why}, and anyone can write a "
+              "consistent certificate with any epsilon. Pass --trusted-key KEY.pub to check who wrote it.")
     return EXIT_OK
 
 
@@ -218,6 +246,27 @@ def _check_release_file(cert_path: Path, release: object) -> None:
     if file_sha256(data) != release.get("sha256"):
         raise IntegrityError(f"The release data {str(data)!r} does not match the sha256 in its certificate: it was changed.")
     print(f"release data {data.name!r} matches the certificate ({release.get('rows')} rows)")
+
+
+def _check_model_beside(cert_path: Path, release: object, cert) -> None:
+    """If the release certificate names the model file it was sampled from and that file is
+    beside it, the file must match the recorded sha256 and carry the same certificate."""
+    from privsynth.synthesizers.base import load
+
+    if not isinstance(release, dict) or not release.get("model"):
+        return
+    model_path = cert_path.with_name(Path(str(release["model"])).name)
+    if not model_path.is_file():
+        print(f"model file {model_path.name!r} not found beside the certificate; the two certificates were not compared")
+        return
+    if release.get("model_sha256") and file_sha256(model_path) != release["model_sha256"]:
+        raise IntegrityError(f"The model file {str(model_path)!r} does not match the model_sha256 in the release certificate.")
+    model = load(model_path, max_delta=None)
+    if model.certificate_.to_dict() != cert.to_dict():
+        raise IntegrityError(f"The release certificate {str(cert_path)!r} differs from the certificate in the model file "
+                             f"{str(model_path)!r} it names: one of them was changed.")
+    signer = f", signed by {model.signed_by_}" if model.signed_by_ else ", unsigned"
+    print(f"model file {model_path.name!r} matches the release certificate (same sha256, same certificate{signer})")
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
@@ -271,7 +320,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if token is None and not args.insecure_no_auth:
         raise ValueError(f"No bearer token: set ${TOKEN_ENV} or pass --token-file FILE (a file holding the token), or "
                          "--insecure-no-auth to serve without one on a trusted network.")
-    models = load_models(args.models, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon,
+    models = load_models(args.models, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon, max_delta=args.max_delta,
                          require_valid=not args.allow_invalid)
     print(f"privsynth serve: {len(models)} model(s) on http://{args.host}:{args.port} (docs: /docs; "
           f"{'bearer token required' if token else 'NO AUTHENTICATION'}; at most {args.max_rows} rows per request, "
@@ -281,133 +330,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from privsynth.synthesizers.names import ALL_NAMES, BASIC_NAMES
-
-    parser = argparse.ArgumentParser(
-        prog="privsynth",
-        description="Differentially private synthetic data with verifiable certificates.",
-        epilog="Exit codes: 0 success, 1 verification failed, 2 bad arguments or input.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("profile", help="draft a domain file (and a report) from a CSV/Parquet file; --dp estimates it with DP")
-    p.add_argument("data", help="CSV or Parquet file with the private records")
-    p.add_argument("--out", required=True, help="domain file to write (.yaml, commented; .json)")
-    p.add_argument("--report", default=None, help="also write a report: .html (self-contained, with plots) or .md")
-    p.add_argument("--dp", action="store_true",
-                   help="estimate the domain with differential privacy (categories by partition selection, bounds by a "
-                        "noisy histogram) instead of drafting it; needs --epsilon")
-    p.add_argument("--epsilon", type=float, default=None, help="budget of the DP estimation (with --dp)")
-    p.add_argument("--delta", type=float, default=1e-9, help="delta of the DP estimation (with --dp; default 1e-9)")
-    p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
-    p.add_argument("--seed", type=int, default=None, help="SECRET seed of the DP estimation (research only)")
-    p.add_argument("--secure", action="store_true", help="exact samplers on the OS CSPRNG (with --dp)")
-    p.add_argument("--exclude", action="append", default=None, help="leave this column out (repeatable)")
-    p.add_argument("--max-categories", type=int, default=100,
-                   help="text columns with more distinct values are treated as identifiers (default 100)")
-    p.add_argument("--sep", default=None, help="CSV separator (default ',')")
-    p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
-    p.set_defaults(func=_cmd_profile)
-
-    p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file under a declared domain")
-    p.add_argument("--data", required=True, help="CSV or Parquet file with the private records")
-    p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
-    p.add_argument("--synthesizer", choices=list(ALL_NAMES), default="privbayes")
-    p.add_argument("--epsilon", type=float, required=True)
-    p.add_argument("--delta", type=float, default=None,
-                   help="default: the synthesizer's own -- 0 (pure DP), 1e-9 for mst/aim, 1e-5 for dpvae/dpgan")
-    p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
-    p.add_argument("--seed", type=int, default=None,
-                   help="SECRET seed that makes the fit reproducible (research only): written nowhere, and the guarantee "
-                        "holds only while it stays secret; omit it for fresh OS entropy")
-    p.add_argument("--secure", action="store_true", help="exact samplers on the OS CSPRNG for every private draw (final releases)")
-    p.add_argument("--clip", action="store_true", help="clip numbers to the domain's public bounds instead of failing")
-    p.add_argument("--sep", default=None, help="CSV separator (default ',')")
-    p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
-    p.add_argument("--sign-key", default=None, help="Ed25519 private key (privsynth keygen) to sign the model file with")
-    p.add_argument("--allow-identifiers", action="store_true",
-                   help="fit even if a column looks like a direct identifier (name, SSN, e-mail ...)")
-    p.add_argument("--allow-invalid", action="store_true",
-                   help="exit 0 even if the certificate is invalid (e.g. a domain inferred from the data)")
-    p.add_argument("--out", required=True, help="model file to write (e.g. adult.privsynth)")
-    p.set_defaults(func=_cmd_fit)
-
-    p = sub.add_parser("sample", help="sample records from a model file; writes the certificate beside them")
-    p.add_argument("model")
-    p.add_argument("-n", type=int, required=True, help="number of records")
-    p.add_argument("--out", required=True, help="output .csv or .parquet")
-    p.add_argument("--seed", type=int, default=None, help="public sampling seed (recorded); omit for new rows every call")
-    p.add_argument("--sampler", choices=SAMPLERS, default=None,
-                   help="MST/AIM: draw i.i.d. or stratified rows (recorded; default: the model's own, normally iid)")
-    p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
-    p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
-    p.add_argument("--sign-key", default=None, help="Ed25519 private key to sign the certificate of the sample with")
-    p.add_argument("--allow-invalid", action="store_true", help="sample from a model whose certificate is invalid")
-    p.set_defaults(func=_cmd_sample)
-
-    p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
-    p.add_argument("path")
-    p.add_argument("--json", action="store_true", help="print the full JSON")
-    p.set_defaults(func=_cmd_certificate)
-
-    p = sub.add_parser("verify", help="check a model file or certificate: hashes, signature, recomputed epsilon")
-    p.add_argument("path", help="model file or certificate JSON")
-    p.add_argument("--trusted-key", action="append", default=None,
-                   help="public key (.pub) whose signature you trust; the file must be signed by one (repeatable)")
-    p.add_argument("--max-epsilon", type=float, default=None, help="fail if the recomputed epsilon is above this")
-    p.add_argument("--require-valid", action="store_true", help="fail on an invalid certificate (inferred domain, leaks)")
-    p.set_defaults(func=_cmd_verify)
-
-    p = sub.add_parser("keygen", help="create an Ed25519 key pair for signing releases")
-    p.add_argument("--out", required=True, help="path prefix: writes PREFIX.key (private) and PREFIX.pub (public)")
-    p.set_defaults(func=_cmd_keygen)
-
-    p = sub.add_parser("serve", help="serve model files over HTTP: list, certificates, streamed samples (needs the serve extra)",
-                       description="Serve certified model files over HTTP (FastAPI + uvicorn; docs at /docs). Every endpoint "
-                                   "but /healthz needs 'Authorization: Bearer <token>', the token read from "
-                                   "$PRIVSYNTH_SERVE_TOKEN or --token-file. Serving rows spends no privacy budget.")
-    p.add_argument("models", nargs="+", metavar="MODEL", help="model file, served by its file stem, or NAME=PATH")
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--token-file", default=None, help="file holding the bearer token (default: $PRIVSYNTH_SERVE_TOKEN)")
-    p.add_argument("--insecure-no-auth", action="store_true", help="serve without a token (trusted networks only)")
-    p.add_argument("--max-rows", type=int, default=10_000_000, help="most rows per request (default 10,000,000)")
-    p.add_argument("--max-concurrent", type=int, default=4, help="most sampling streams at once; more get 429 (default 4)")
-    p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
-    p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
-    p.add_argument("--allow-invalid", action="store_true", help="serve models whose certificate is invalid")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    p.set_defaults(func=_cmd_serve)
-
-    p = sub.add_parser("demo", help="fit on the built-in data at a few epsilons and print certificates and fidelity")
-    p.add_argument("--rows", type=int, default=5000)
-    p.add_argument("--epsilons", type=float, nargs="+", default=[0.3, 1.0, 3.0])
-    p.add_argument("--synthesizer", choices=list(BASIC_NAMES), default="privbayes")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_cmd_demo)
-
-    p = sub.add_parser("report", help="collect a sweep's runs (folder or MLflow store) into a table and trade-off plots")
-    p.add_argument("sweep_dir", nargs="?", default=None, help="folder of a sweep (e.g. multirun/default)")
-    p.add_argument("--mlflow", default=None, metavar="URI",
-                   help="read the runs from an MLflow tracking store instead (e.g. sqlite:///mlflow.db; needs --out)")
-    p.add_argument("--experiment", default="privsynth", help="MLflow experiment (with --mlflow; default privsynth)")
-    p.add_argument("--sweep", default=None, help="only the runs of this sweep (with --mlflow)")
-    p.add_argument("--out", default=None, help="where to write (default SWEEP_DIR/report)")
-    p.set_defaults(func=_cmd_report)
-    return parser
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings' hook
     """Warnings as one line each on stderr (no source line)."""
     print(f"privsynth: warning: {category.__name__}: {message}", file=sys.stderr)
 
 
+#: Each sub-command's function (its arguments: :func:`privsynth.cli_args.build_parser`).
+COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "certificate": _cmd_certificate, "verify": _cmd_verify,
+            "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``privsynth`` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(COMMANDS).parse_args(argv)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")

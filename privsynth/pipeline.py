@@ -23,13 +23,14 @@ Nothing here imports Hydra: :func:`run_config` takes a plain dict (what Hydra co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -38,10 +39,13 @@ import pandas as pd
 
 from privsynth.core import checks
 from privsynth.core.domain import Domain
-from privsynth.core.errors import PrivsynthError
+from privsynth.core.errors import ConfigError
 from privsynth.core.io import file_sha256
+from privsynth.core.rng import PrivateRandomness
 from privsynth.core.signing import KeyLike
 from privsynth.datasets.spec import DatasetSpec
+from privsynth.evaluation.suite import Evaluation, evaluate_release
+from privsynth.mechanisms.sampling import holdout_mask
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.synthesizers.base import Synthesizer
 from privsynth.tracking import MLflowTracking, quiet, resolve_tracking
@@ -57,10 +61,6 @@ RELEASE_FILES = {"synthetic": "synthetic.parquet", "certificate": "certificate.j
                  "model": "model.privsynth"}
 
 
-class ConfigError(PrivsynthError, ValueError):
-    """A run configuration is invalid; the message names the offending key."""
-
-
 @dataclass(frozen=True)
 class RunReport:
     """What one run produced (read back from ``run.json`` when the run was skipped)."""
@@ -74,46 +74,6 @@ class RunReport:
     def to_dict(self) -> dict[str, Any]:
         return {"output_dir": self.output_dir, "summary": self.summary, "metrics": self.metrics, "skipped": self.skipped,
                 "files": self.files}
-
-
-# -- data ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Evaluation:
-    """What to measure about a release (the ``evaluation`` config group's ``_target_``).
-
-    Args:
-        tvd_orders: Orders of the marginal total-variation distances.
-        utility: Train-on-synthetic/test-on-real AUC for the dataset's target.
-        anonymity: k, l, t of the release on the dataset's quasi-identifiers / sensitive column.
-        membership: Distance-to-closest-record and density-ratio membership inference.
-        mia_n_eval, mia_bootstrap: Records scored and bootstrap rounds of the attacks.
-        audit_trials: An empirical epsilon lower bound over that many fits (0: no audit).
-        audit_rows, audit_jobs: Rows the audit fits on, and parallel fits.
-    """
-
-    tvd_orders: tuple = (1, 2, 3)
-    utility: bool = True
-    anonymity: bool = True
-    membership: bool = True
-    mia_n_eval: int = 1000
-    mia_bootstrap: int = 100
-    audit_trials: int = 0
-    audit_rows: int = 500
-    audit_jobs: int = 1
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tvd_orders", tuple(int(o) for o in self.tvd_orders))
-
-    @classmethod
-    def from_mapping(cls, spec: "Mapping[str, Any] | Evaluation | None") -> "Evaluation":
-        if isinstance(spec, Evaluation):
-            return spec
-        values = {k: v for k, v in dict(spec or {}).items() if k != "_target_"}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"evaluation.{unknown[0]}: unknown key; the evaluation takes {sorted(known)}.")
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -167,43 +127,25 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
         raise ConfigError(f"sign_key: file {sign_key!r} does not exist; create a key pair with `privsynth keygen`.")
 
 
-# -- evaluation ------------------------------------------------------------------------------
-def _evaluate(members: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, domain: Domain, spec: Evaluation,
-              dataset: DatasetSpec | None, factory: Callable[[int], Synthesizer], seed: int) -> dict[str, Any]:
-    from privsynth import evaluation as ev
-
-    metrics: dict[str, Any] = {}
-    for order in spec.tvd_orders:
-        if order <= len(domain):
-            metrics[f"tvd_{order}"] = ev.marginal_tvd(members, synthetic, domain, order=order).average
-    if spec.utility and dataset is not None and dataset.target:
-        tstr = ev.train_synthetic_test_real(members, holdout, synthetic, domain, target=dataset.target, positive=dataset.positive)
-        metrics.update(tstr_auc=tstr.auc_synthetic, trtr_auc=tstr.auc_real)
-    qis = list((dataset.quasi_identifiers if dataset else None) or domain.with_role("quasi_identifier"))
-    sensitive = (dataset.sensitive if dataset else None) or next(iter(domain.with_role("sensitive")), None)
-    if spec.anonymity and qis:
-        metrics["k_anonymity"] = ev.k_anonymity(synthetic, qis).k
-        if sensitive and not synthetic[sensitive].isna().any():
-            metrics["l_diversity"] = ev.l_diversity(synthetic, qis, sensitive).l
-            metrics["t_closeness"] = ev.t_closeness(synthetic, qis, sensitive, domain=domain).t
-    if domain.rules:
-        table = ev.rule_violations(domain, real=members, synthetic=synthetic)
-        metrics["rule_violations"] = {row["rule"]: {"real": int(row["real"]), "synthetic": int(row["synthetic"])}
-                                      for row in table.to_dict("records")}
-    if spec.membership:
-        mia = ev.membership_inference(synthetic, members, holdout, domain, n_eval=spec.mia_n_eval, n_bootstrap=spec.mia_bootstrap,
-                                      random_state=seed)
-        for name, attack in mia.attacks.items():
-            metrics[f"mia_{name}_auc"] = attack.auc
-            metrics[f"mia_{name}_advantage"] = attack.advantage
-    if spec.audit_trials:
-        audited = ev.audit(factory, members.iloc[: spec.audit_rows], domain, n_trials=spec.audit_trials, n_jobs=spec.audit_jobs,
-                           random_state=seed, progress=False)
-        metrics.update(audit_epsilon_lower_bound=audited.epsilon_lower_bound, audit_exceeds_claim=audited.exceeds_claim)
-    return metrics
-
-
 # -- the run ---------------------------------------------------------------------------------
+#: What the certificate of a pipeline run adds to its synthesizer's assumptions.
+SPLIT_ASSUMPTION = (
+    "fitted on the members of a holdout split of the table handed in: each record held out independently with "
+    "probability holdout_fraction, drawn from the fit's private randomness (never from the public run seed), so under a "
+    "coupling the members of D + t are those of D plus at most t, and the guarantee holds for the table handed in")
+
+
+def split_holdout(data: pd.DataFrame, holdout_fraction: float, synth: Synthesizer, *,
+                  seed: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(members, holdout)`` of ``data``: each record held out independently (see
+    :func:`privsynth.mechanisms.sampling.holdout_mask`), with the private randomness the
+    synthesizer's fit uses -- fresh OS entropy, the CSPRNG with ``secure``, or the *secret*
+    ``seed`` of a reproducible run."""
+    secure = bool(synth.get_params().get("secure", False))
+    held = holdout_mask(len(data), holdout_fraction, PrivateRandomness(seed, secure=secure))
+    return data.loc[~held].reset_index(drop=True), data.loc[held].reset_index(drop=True)
+
+
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, default=str))
@@ -236,11 +178,13 @@ def run(
         synthesizer_factory: ``seed -> unfitted synthesizer`` (``seed`` is ``None`` unless
             ``reproducible``; the audit calls it with integer seeds).
         output_dir: The run's folder.
-        seed: Seeds the split and the evaluation (and, with ``reproducible``, the fit).
-        reproducible: Also seed the synthesizer's private randomness and the release's sampling
-            from ``seed`` (research only: the certificate then says the guarantee rests on the
-            seed staying secret, and small seeds are guessable). Default: fresh OS entropy.
-        holdout_fraction: Share of records held out (non-members for MIA, test set for TSTR).
+        seed: Seeds the evaluation (public randomness) and, with ``reproducible``, the fit.
+        reproducible: Also derive the private randomness -- the holdout split and the fit -- and
+            the release's sampling from ``seed`` (research only: the certificate then says the
+            guarantee rests on the seed staying secret, and small seeds are guessable). Default:
+            fresh OS entropy, so the split differs from run to run.
+        holdout_fraction: Expected share of records held out (non-members for MIA, test set for
+            TSTR): each record independently, so the holdout's size varies from run to run.
         n_synthetic: Records to release; default: the model's DP record count ``n_hat_`` (at
             least 1) -- never the exact number of training records.
         evaluation: What to measure (:class:`Evaluation`, or its fields as a mapping).
@@ -294,29 +238,28 @@ def run(
     spec = Evaluation.from_mapping(evaluation)
     data_spec = None if dataset is None else _dataset(dataset)
 
-    split, sampling = np.random.SeedSequence(seed).spawn(2)
-    order = np.random.default_rng(split).permutation(len(data))
-    n_hold = max(1, int(round(holdout_fraction * len(data))))
-    holdout, members = data.iloc[order[:n_hold]].reset_index(drop=True), data.iloc[order[n_hold:]].reset_index(drop=True)
-
     synth = synthesizer_factory(seed if reproducible else None)
+    members, holdout = split_holdout(data, holdout_fraction, synth, seed=seed if reproducible else None)
     t0 = time.perf_counter()
     synth.fit(members, domain)
     fit_s = time.perf_counter() - t0
+    synth.certificate_ = dataclasses.replace(synth.certificate_, assumptions=(*synth.certificate_.assumptions, SPLIT_ASSUMPTION))
     size = max(1, int(synth.n_hat_)) if n_synthetic is None else int(n_synthetic)
     t0 = time.perf_counter()
+    sampling = np.random.SeedSequence(seed).spawn(2)[1]  # public randomness: rows drawn from the fitted model
     synthetic = synth.sample(size, random_state=np.random.default_rng(sampling) if reproducible else None)
     sample_s = time.perf_counter() - t0
 
     files = {name: f"{RELEASE}/{file}" for name, file in RELEASE_FILES.items() if save_model or name != "model"}
     synthetic.to_parquet(out / files["synthetic"], index=False)
     release_block = {"file": RELEASE_FILES["synthetic"], "sha256": file_sha256(out / files["synthetic"]), "rows": size}
-    synth.certificate_.to_file(out / files["certificate"], release=release_block, sign_key=sign_key)
-    domain.to_file(out / files["domain"])
     if save_model:
         synth.save(out / files["model"], sign_key=sign_key)
+        release_block.update(model=RELEASE_FILES["model"], model_sha256=file_sha256(out / files["model"]))
+    synth.certificate_.to_file(out / files["certificate"], release=release_block, sign_key=sign_key)
+    domain.to_file(out / files["domain"])
 
-    metrics = _evaluate(members, holdout, synthetic, domain, spec, data_spec, synthesizer_factory, seed)
+    metrics = evaluate_release(members, holdout, synthetic, domain, spec, data_spec, synthesizer_factory, seed)
     metrics.update(fit_seconds=fit_s, sample_seconds=sample_s)
     _write_json(out / "metrics.json", metrics)
     cert: Certificate = synth.certificate_

@@ -16,8 +16,9 @@ environment with privsynth can write::
 **Trust is checked before the test runs** (when its fixture is set up, so a refused model is an
 *error* of that test, never a pass or a skip): the model file must verify (checksums,
 signature), be signed by one of the trusted keys when any are configured, spend at most
-``max_epsilon`` (recomputed from the certificate's ledger, not read from its claim) and, by
-default, carry a valid certificate. Configure in ``pytest.ini`` / ``pyproject.toml``
+``max_epsilon`` and hold at ``max_delta`` or less (both recomputed from the certificate's
+ledger, not read from its claim; ``max_delta`` defaults to 1e-4) and, by default, carry a valid
+certificate. Configure in ``pytest.ini`` / ``pyproject.toml``
 (``[tool.pytest.ini_options]``) or on the command line:
 
 ============================  ===================================  =============================================
@@ -26,6 +27,8 @@ ini option                    command line                         meaning
 ``privsynth_trusted_keys``    ``--privsynth-trusted-key PUB``      public keys (``privsynth keygen``); when set,
                               (repeatable)                         every model must be signed by one of them
 ``privsynth_max_epsilon``     ``--privsynth-max-epsilon E``        refuse models that spend more
+``privsynth_max_delta``       ``--privsynth-max-delta D``          refuse models whose guarantee needs a larger
+                                                                   delta (default 1e-4)
 ``privsynth_require_valid``   ``--privsynth-allow-invalid``        refuse invalid certificates (default: true)
 ``privsynth_model_dir``       ``--privsynth-model-dir DIR``        where relative model paths start (default:
                                                                    the directory of the ini file, else rootdir)
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["SyntheticDataCache"]
 
 _MARKER = "privsynth"
+_MAX_DELTA = 1e-4  # privsynth.privacy.budget.MAX_DELTA, not imported: the plugin imports privsynth only when a test asks
 _HELP_MARKER = ("privsynth(model, n=1000, seed=0, conditions=None): the synthetic_data fixture samples n rows from the "
                 "certified model file (trust checked first; see privsynth.pytest_plugin)")
 
@@ -67,18 +71,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="public key (.pub of `privsynth keygen`) whose signature a model file must carry; repeatable")
     group.addoption("--privsynth-max-epsilon", type=float, dest="privsynth_max_epsilon", default=None, metavar="E",
                     help="refuse model files that spend more than E (recomputed from the certificate)")
+    group.addoption("--privsynth-max-delta", type=float, dest="privsynth_max_delta", default=None, metavar="D",
+                    help="refuse model files whose guarantee holds only at a delta above D (default 1e-4)")
     group.addoption("--privsynth-allow-invalid", action="store_true", dest="privsynth_allow_invalid",
                     help="accept model files whose certificate is not valid (no DP guarantee)")
     group.addoption("--privsynth-model-dir", dest="privsynth_model_dir", default=None, metavar="DIR",
                     help="directory that relative model paths start from")
     parser.addini("privsynth_trusted_keys", "public keys whose signature a model file must carry (one per line)", type="linelist")
     parser.addini("privsynth_max_epsilon", "refuse model files that spend more epsilon", default="")
+    parser.addini("privsynth_max_delta", "refuse model files whose guarantee needs a larger delta (default 1e-4)", default="")
     parser.addini("privsynth_require_valid", "refuse model files whose certificate is not valid", type="bool", default=True)
     parser.addini("privsynth_model_dir", "directory that relative model paths start from", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _HELP_MARKER)
+
+
+def _number_option(config: pytest.Config, name: str, default: float | None) -> float | None:
+    """A number from the command line, else the ini file, else ``default``."""
+    value = config.getoption(name)
+    if value is not None:
+        return float(value)
+    text = str(config.getini(name)).strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise pytest.UsageError(f"{name} must be a number, got {text!r}.") from None
 
 
 def _base_dir(config: pytest.Config) -> Path:
@@ -91,18 +112,21 @@ class SyntheticDataCache:
     Args:
         trusted_keys: Public key files; when any, every model must be signed by one of them.
         max_epsilon: Refuse models that spend more (``None``: no limit).
+        max_delta: Refuse models whose guarantee holds only at a larger delta (``None``: no limit).
         require_valid: Refuse models whose certificate is not valid.
         model_dir: Directory that relative model paths start from.
 
     Example:
         >>> cache = SyntheticDataCache(trusted_keys=[], max_epsilon=None, require_valid=True, model_dir=Path("."))
         >>> cache.describe()
-        'privsynth: model files need a valid certificate; any epsilon; signatures checked, no trusted keys configured'
+        'privsynth: model files need a valid certificate; any epsilon; delta <= 0.0001; signatures checked, no trusted keys configured'
     """
 
-    def __init__(self, *, trusted_keys: Sequence[Path], max_epsilon: float | None, require_valid: bool, model_dir: Path) -> None:
+    def __init__(self, *, trusted_keys: Sequence[Path], max_epsilon: float | None, require_valid: bool, model_dir: Path,
+                 max_delta: float | None = _MAX_DELTA) -> None:
         self.trusted_keys = list(trusted_keys)
         self.max_epsilon = max_epsilon
+        self.max_delta = max_delta
         self.require_valid = require_valid
         self.model_dir = model_dir
         self._models: dict[Path, Synthesizer | BaseException] = {}
@@ -113,15 +137,10 @@ class SyntheticDataCache:
         base = _base_dir(config)
         keys = config.getoption("privsynth_trusted_keys") or config.getini("privsynth_trusted_keys") or []
         root = Path(config.invocation_params.dir) if config.getoption("privsynth_trusted_keys") else base
-        max_eps = config.getoption("privsynth_max_epsilon")
-        if max_eps is None and str(config.getini("privsynth_max_epsilon")).strip():
-            text = str(config.getini("privsynth_max_epsilon")).strip()
-            try:
-                max_eps = float(text)
-            except ValueError:
-                raise pytest.UsageError(f"privsynth_max_epsilon must be a number, got {text!r}.") from None
+        max_eps = _number_option(config, "privsynth_max_epsilon", None)
+        max_delta = _number_option(config, "privsynth_max_delta", _MAX_DELTA)
         model_dir = config.getoption("privsynth_model_dir") or str(config.getini("privsynth_model_dir") or "")
-        return cls(trusted_keys=[(root / k) for k in keys], max_epsilon=max_eps,
+        return cls(trusted_keys=[(root / k) for k in keys], max_epsilon=max_eps, max_delta=max_delta,
                    require_valid=bool(config.getini("privsynth_require_valid")) and not config.getoption("privsynth_allow_invalid"),
                    model_dir=(base / model_dir) if model_dir else base)
 
@@ -131,7 +150,8 @@ class SyntheticDataCache:
                 else "signatures checked, no trusted keys configured")
         valid = "need a valid certificate" if self.require_valid else "may have an invalid certificate"
         eps = "any epsilon" if self.max_epsilon is None else f"epsilon <= {self.max_epsilon:g}"
-        return f"privsynth: model files {valid}; {eps}; {keys}"
+        delta = "any delta" if self.max_delta is None else f"delta <= {self.max_delta:g}"
+        return f"privsynth: model files {valid}; {eps}; {delta}; {keys}"
 
     def model(self, path: str | Path) -> Synthesizer:
         """The model file at ``path`` (relative to ``model_dir``), loaded once under the trust
@@ -147,7 +167,7 @@ class SyntheticDataCache:
             else:
                 try:
                     self._models[full] = load(full, trusted_keys=self.trusted_keys or None, max_epsilon=self.max_epsilon,
-                                              require_valid=self.require_valid)
+                                              max_delta=self.max_delta, require_valid=self.require_valid)
                 except Exception as exc:  # the same refusal for every test that uses this model
                     self._models[full] = exc
         found = self._models[full]

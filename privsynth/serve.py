@@ -18,7 +18,7 @@ the command line, where other users of the machine could read it). Limits: at mo
 ``Retry-After``). Errors are 4xx JSON ``{"detail": "..."}`` that say what to change.
 
 Model files are loaded once, at start-up, under the trust policy (signature, ``max_epsilon``,
-valid certificate): a file that fails it stops the server from starting, naming the file.
+``max_delta``, valid certificate): a file that fails it stops the server from starting, naming the file.
 Serving samples is post-processing of the certified model: no privacy cost, however many rows
 are served.
 
@@ -96,7 +96,8 @@ def read_token(token_file: str | os.PathLike | None = None, environ: Mapping[str
 
 
 def load_models(specs: Sequence[str | os.PathLike], *, trusted_keys: "Sequence[KeyLike] | None" = None,
-                max_epsilon: float | None = None, require_valid: bool = True) -> dict[str, "Synthesizer"]:
+                max_epsilon: float | None = None, max_delta: float | None = 1e-4,
+                require_valid: bool = True) -> dict[str, "Synthesizer"]:
     """Load model files under the trust policy; each is served as ``NAME=PATH`` or by its file stem.
 
     Raises:
@@ -113,7 +114,7 @@ def load_models(specs: Sequence[str | os.PathLike], *, trusted_keys: "Sequence[K
             raise ValueError(f"Model name {name!r} (from {text!r}) must be letters, digits, '-' or '_'; serve it as NAME=PATH.")
         if name in models:
             raise ValueError(f"Two model files would be served as {name!r}; name them: {name}=PATH other-name=PATH.")
-        models[name] = load(path, trusted_keys=trusted_keys, max_epsilon=max_epsilon, require_valid=require_valid)
+        models[name] = load(path, trusted_keys=trusted_keys, max_epsilon=max_epsilon, max_delta=max_delta, require_valid=require_valid)
     if not models:
         raise ValueError("Give at least one model file to serve.")
     return models

@@ -37,7 +37,7 @@ def test_fit_sample_certificate_verify(files, capsys):
     assert code == 0 and json.loads(out)["format"].startswith("privsynth-certificate")
     for path in (model, cert):
         code, out, _ = run(capsys, "verify", path)
-        assert code == 0 and "VERIFIED" in out
+        assert code == 0 and "CONSISTENT, NOT AUTHENTICATED" in out and "VERIFIED" not in out  # unsigned: never "VERIFIED"
 
 
 @pytest.mark.parametrize("name", ["independent", "privbayes", "dpgaussiancopula", "mst", "aim",
@@ -50,7 +50,7 @@ def test_verify_passes_on_saved_models_of_every_synthesizer(files, capsys, name,
                        "--epsilon", "0.7", "--delta", delta, "--seed", "1", "--out", model)
     assert code == 0, err
     code, out, _ = run(capsys, "verify", model)
-    assert code == 0 and "VERIFIED" in out
+    assert code == 0 and "CONSISTENT" in out
 
 
 def test_verify_fails_on_tampering(files, capsys):
@@ -66,6 +66,9 @@ def test_verify_fails_on_tampering(files, capsys):
     doc = json.loads((files / "s.certificate.json").read_text())
     doc["spent"]["epsilon"] = 0.1
     (files / "s.certificate.json").write_text(json.dumps(doc))
+    code, _, err = run(capsys, "verify", files / "s.certificate.json")
+    assert code == 1 and "differs from the certificate in the model file" in err
+    model.unlink()  # without the model beside it, the arithmetic fails on its own
     code, out, _ = run(capsys, "verify", files / "s.certificate.json")
     assert code == 1 and "FAILED" in out
 
@@ -109,7 +112,7 @@ def test_signed_release_end_to_end_and_a_forgery_refused(files, capsys):
                "--sign-key", files / "me.key")[0] == 0
     for path in (model, files / "s.certificate.json"):
         code, out, _ = run(capsys, "verify", path, "--trusted-key", files / "me.pub", "--max-epsilon", "1")
-        assert code == 0 and "VERIFIED" in out and "a trusted key" in out
+        assert code == 0 and "VERIFIED: consistent, and authentic" in out and "a trusted key" in out
     forge_lower_epsilon(model, files / "forged.privsynth")
     code, out, _ = run(capsys, "verify", files / "forged.privsynth")
     assert code == 0 and "not signed" in out  # the arithmetic of a consistent forgery checks out...
@@ -145,3 +148,40 @@ def test_sample_with_the_stratified_sampler_records_it_and_refuses_models_withou
         "--epsilon", "1", "--out", other)
     code, _, err = run(capsys, "sample", other, "-n", "40", "--sampler", "stratified", "--out", files / "u.csv")
     assert code == 2 and "only MST and AIM" in err and not (files / "u.csv").exists()
+
+
+def test_a_forged_unsigned_release_certificate_is_never_verified(files, capsys):
+    """Issue #21, item 6: on 785087b a made-up, unsigned certificate.json claiming epsilon 0.01
+    (consistent arithmetic, the data's hash matching) printed VERIFIED. Now it is at most
+    "consistent, not authenticated", and when the model file it names is beside it, the two
+    certificates are compared."""
+    model = files / "m.privsynth"
+    run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", model)
+    run(capsys, "sample", model, "-n", "20", "--out", files / "s.csv")
+    cert_path = files / "s.certificate.json"
+    doc = json.loads(cert_path.read_text())
+    assert doc["release"]["model"] == "m.privsynth"
+    code, out, _ = run(capsys, "verify", cert_path)
+    assert code == 0 and "matches the release certificate" in out
+    doc["entries"] = [{"label": "made up", "event": {"kind": "laplace", "noise_multiplier": 100.0, "discrete": True}}]
+    doc["spent"] = {"epsilon": 0.01, "delta": 0.0}
+    cert_path.write_text(json.dumps(doc))
+    code, out, err = run(capsys, "verify", cert_path)
+    assert code == 1 and "differs from the certificate in the model file" in err and "VERIFIED" not in out
+    model.rename(files / "elsewhere.privsynth")
+    code, out, _ = run(capsys, "verify", cert_path)
+    assert code == 0 and "recomputed epsilon=0.01" in out and "CONSISTENT, NOT AUTHENTICATED" in out and "VERIFIED" not in out
+
+
+def test_max_delta_is_checked_by_sample_and_verify(files, capsys):
+    model = files / "d.privsynth"
+    code, _, err = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "mst",
+                       "--epsilon", "1", "--delta", "1e-3", "--out", model)
+    assert code == 2 and "above 0.0001" in err and not model.exists()
+    assert run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "mst",
+               "--epsilon", "1", "--delta", "1e-3", "--allow-large-delta", "--out", model)[0] == 0
+    code, _, err = run(capsys, "sample", model, "-n", "5", "--out", files / "s.csv")
+    assert code == 1 and "over max_delta" in err
+    code, _, err = run(capsys, "verify", model)
+    assert code == 1 and "over max_delta" in err
+    assert run(capsys, "verify", model, "--max-delta", "1e-3")[0] == 0

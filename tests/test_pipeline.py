@@ -25,7 +25,8 @@ def test_run_writes_release_and_metrics_and_skips_when_done(tmp_path):
     for key in ("tvd_1", "tvd_2", "tstr_auc", "trtr_auc", "k_anonymity", "l_diversity", "t_closeness", "mia_dcr_auc", "mia_density_auc"):
         assert key in report.metrics, key
     released = pd.read_parquet(tmp_path / "r" / RELEASE / "synthetic.parquet")
-    assert len(released) == report.summary["n_synthetic"] and report.summary["n_members"] == 480
+    assert len(released) == report.summary["n_synthetic"] and report.summary["n_members"] + report.summary["n_holdout"] == 600
+    assert 440 <= report.summary["n_members"] <= 520  # Binomial(600, 0.8): mean 480, sd 9.8
     model = ps.load(tmp_path / "r" / RELEASE / "model.privsynth")
     assert len(released) == max(1, model.n_hat_)  # the DP count, not the members'
     cert = json.loads((tmp_path / "r" / RELEASE / "certificate.json").read_text())
@@ -107,3 +108,51 @@ def test_run_config_with_a_file_dataset(tmp_path):
            "dataset": {"name": "mine", "loader": "file", "path": str(tmp_path / "d.csv"), "domain": str(tmp_path / "d.yaml")}}
     report = run_config(cfg, make_synthesizer=factory(), output_dir=tmp_path / "out")
     assert report.summary["dataset"] == "mine" and report.summary["seed"] == 3 and report.summary["config"]["seed"] == 3
+
+
+class _Recording(IndependentMarginals):
+    """IndependentMarginals that remembers the records it was fitted on (tests only)."""
+
+    fitted_on: list = []
+
+    def fit(self, data, domain, **kwargs):
+        type(self).fitted_on.append(data.copy())
+        return super().fit(data, domain, **kwargs)
+
+
+def _members(tmp_path, data, domain, *, name, **kwargs):
+    _Recording.fitted_on = []
+    run(data=data, domain=domain, synthesizer_factory=lambda s: _Recording(epsilon=1.0, random_state=s), output_dir=tmp_path / name,
+        evaluation={"tvd_orders": [1], "utility": False, "anonymity": False, "membership": False}, **kwargs)
+    return _Recording.fitted_on[-1]
+
+
+def test_the_split_is_not_a_function_of_the_public_seed(tmp_path):
+    """Issue #21, item 1: on 785087b the members were permutation(seed=0)[n_hold:], so anyone who
+    knew the (public, default) seed recomputed them; the members of D and D + t then differed in
+    hundreds of records. Now each record is held out independently with private randomness."""
+    data, domain = load_dataset(DATASET)
+    first = _members(tmp_path, data, domain, name="a", seed=0)
+    second = _members(tmp_path, data, domain, name="b", seed=0)
+    assert not first.equals(second)  # the same public seed, different members: fresh OS entropy each run
+
+
+def test_a_reproducible_split_keeps_every_member_when_a_record_is_added(tmp_path):
+    """With a (secret) seed, record i keeps its draw when a record t is appended, so members(D + t)
+    minus t is members(D): the coupling under which the certificate's guarantee carries over."""
+    data, domain = load_dataset(DATASET)
+    base, target = data.iloc[:-1].reset_index(drop=True), data.iloc[-1:]
+    without = _members(tmp_path, base, domain, name="d", seed=1234, reproducible=True)
+    with_t = _members(tmp_path, pd.concat([base, target], ignore_index=True), domain, name="dt", seed=1234, reproducible=True)
+    assert len(with_t) - len(without) in (0, 1)
+    pd.testing.assert_frame_equal(with_t.iloc[: len(without)], without)
+
+
+def test_the_certificate_states_how_the_split_was_drawn(tmp_path):
+    data, domain = load_dataset(DATASET)
+    run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=tmp_path / "r",
+        evaluation={"tvd_orders": [1], "utility": False, "anonymity": False, "membership": False})
+    cert = json.loads((tmp_path / "r" / RELEASE / "certificate.json").read_text())
+    assert any("holdout split" in a and "never from the public run seed" in a for a in cert["assumptions"])
+    assert cert["release"]["model"] == RELEASE_FILES["model"]
+    assert ps.Certificate.from_dict(cert) == ps.load(tmp_path / "r" / RELEASE / "model.privsynth").certificate_

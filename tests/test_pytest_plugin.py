@@ -19,7 +19,8 @@ def test_the_demo_project_tests_use_the_plugin():
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v"], cwd=DEMO, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "privsynth: model files need a valid certificate; epsilon <= 1; signed by one of 1 trusted key(s)" in done.stdout
+    assert ("privsynth: model files need a valid certificate; epsilon <= 1; delta <= 0.0001; signed by one of 1 trusted key(s)"
+            in done.stdout)
     assert "4 passed" in done.stdout
 
 
@@ -36,6 +37,8 @@ def models(tmp_path_factory, census):
         warnings.simplefilter("ignore")
         inferred = ps.Domain.infer(data)
         IndependentMarginals(epsilon=1.0, random_state=0).fit(data, inferred).save(root / "invalid.privsynth", sign_key=key_a)
+    IndependentMarginals(epsilon=0.5, delta=0.49, noise="gaussian").fit(data, domain, allow_large_delta=True).save(
+        root / "delta.privsynth", sign_key=key_a)
     return {"dir": root, "a": pub_a, "b": pub_b}
 
 
@@ -66,13 +69,18 @@ def test_a_trusted_model_gives_the_test_its_rows(pytester, models):
     ("eps3.privsynth", ["--privsynth-max-epsilon", "1"], "over max_epsilon=1"),
     ("invalid.privsynth", [], "invalid certificate"),
     ("missing.privsynth", [], "No privsynth model file"),
-], ids=["untrusted-signer", "over-max-epsilon", "invalid-certificate", "missing-file"])
+    ("delta.privsynth", ["--privsynth-max-epsilon", "1"], "over max_delta=0.0001"),
+], ids=["untrusted-signer", "over-max-epsilon", "invalid-certificate", "missing-file", "over-max-delta"])
 def test_a_refused_model_is_an_error_before_the_test_body_runs(pytester, models, model, args, reason):
     args = [str(models["b"]) if a == "KEY_B" else a for a in args]
     result = _run(pytester, models, model, *args)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*{reason}*"])
     assert not (pytester.path / "ran").exists()
+
+
+def test_a_larger_max_delta_accepts_a_large_delta(pytester, models):
+    _run(pytester, models, "delta.privsynth", "--privsynth-max-delta", "0.5").assert_outcomes(passed=1)
 
 
 def test_allow_invalid_accepts_an_invalid_certificate(pytester, models):
@@ -86,7 +94,8 @@ def test_ini_options_set_the_policy_relative_to_the_ini_file(pytester, models):
                      "privsynth_max_epsilon = 5\n")
     pytester.makepyfile(test_it=BODY.format(model="eps1.privsynth"))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["privsynth: model files need a valid certificate; epsilon <= 5; signed by one of 1 trusted key(s)",
+    result.stdout.fnmatch_lines(["privsynth: model files need a valid certificate; epsilon <= 5; delta <= 0.0001; "
+                                 "signed by one of 1 trusted key(s)",
                                  "*not among the trusted keys*"])
     result.assert_outcomes(errors=1)
 

@@ -13,6 +13,7 @@ __all__ = [
     "NotFittedError",
     "IntegrityError",
     "TrustError",
+    "ConfigError",
     "PrivacyLeakWarning",
     "ReleaseQualityWarning",
     "IdentifierWarning",
@@ -46,6 +47,10 @@ class IntegrityError(PrivsynthError):
 class TrustError(IntegrityError):
     """A file is intact but fails the caller's trust policy: unsigned, signed by a key that is not
     trusted, over ``max_epsilon``, or with a certificate that is not valid."""
+
+
+class ConfigError(PrivsynthError, ValueError):
+    """A run configuration is invalid; the message names the offending key."""
 
 
 class PrivacyLeakWarning(UserWarning):

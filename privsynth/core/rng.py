@@ -43,6 +43,7 @@ STREAMS = {
     "generator": 6,  # post-processing updates (the GAN's generator): (step,)
     "dequantize": 7,  # jitter of the training records' encoding: (rank,)
     "domain": 8,  # DP domain estimation: (column,)
+    "split": 9,  # which records a pipeline run holds out (privsynth.mechanisms.sampling.holdout_mask)
 }
 
 

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from privsynth.core.rng import secure_uint64
+from privsynth.core.rng import PrivateRandomness, secure_uint64
 
-__all__ = ["dyadic_rate", "poisson_sample"]
+__all__ = ["dyadic_rate", "poisson_sample", "holdout_mask"]
 
 _BITS = 53
 
@@ -63,3 +63,33 @@ def poisson_sample(n: int, sampling_rate: float, *, rng: np.random.Generator | N
             raise TypeError("Pass the private randomness explicitly (rng=...), or secure=True.")
         keep = rng.random(n) < q
     return np.flatnonzero(keep)
+
+
+def holdout_mask(n: int, holdout_fraction: float, randomness: PrivateRandomness) -> np.ndarray:
+    """Which of ``n`` records are held out: each one independently with probability
+    ``holdout_fraction`` (rounded to a multiple of ``2**-53``), drawn from the fit's *private*
+    randomness -- the OS CSPRNG, or the secret ``random_state`` stream of a reproducible run --
+    never from a public seed (DESIGN.md rule 2).
+
+    Why not a seeded permutation: ``permutation(n)`` and ``permutation(n + 1)`` are unrelated, so
+    the members of ``D`` and ``D + t`` would differ in many records and anyone who knows the seed
+    could tell which one a release was fitted on. Here the draws are independent per record (and,
+    with a seed, record ``i`` keeps its draw when a record is appended), so under a coupling
+    ``members(D + t)`` is ``members(D)`` plus at most ``t``: the fit's guarantee carries over to
+    the table handed in.
+
+    Example:
+        >>> mask = holdout_mask(10_000, 0.2, PrivateRandomness(5))
+        >>> 1800 < int(mask.sum()) < 2200
+        True
+        >>> bool((holdout_mask(11, 0.2, PrivateRandomness(5))[:10] == holdout_mask(10, 0.2, PrivateRandomness(5))).all())
+        True
+    """
+    h = float(holdout_fraction)
+    if not 0 <= h < 1:
+        raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction!r}.")
+    mask = np.zeros(int(n), dtype=bool)
+    if h > 0:
+        mask[poisson_sample(int(n), dyadic_rate(h), rng=None if randomness.secure else randomness.generator("split"),
+                            secure=randomness.secure)] = True
+    return mask

@@ -6,7 +6,33 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "MAX_DELTA", "check_delta"]
+
+#: The largest delta a fit accepts and a reader trusts by default. A mechanism that is
+#: (epsilon, delta)-DP may release one record outright with probability delta, so delta must be
+#: far below 1/n; n is private, so the limit is a fixed public number: 1e-4 (1/n for ten
+#: thousand records) is the most that still means something for tables of a few thousand rows.
+MAX_DELTA = 1e-4
+
+
+def check_delta(delta: float, *, allow_large_delta: bool = False, what: str = "delta") -> None:
+    """Refuse a delta above :data:`MAX_DELTA` unless the caller insists.
+
+    Raises:
+        ValueError: ``delta > MAX_DELTA`` and not ``allow_large_delta``.
+
+    Example:
+        >>> check_delta(1e-6)
+        >>> check_delta(1e-3)
+        Traceback (most recent call last):
+        ...
+        ValueError: ...
+    """
+    if delta > MAX_DELTA and not allow_large_delta:
+        raise ValueError(
+            f"{what}={delta:g} is above {MAX_DELTA:g}: an (epsilon, delta)-DP release may expose a record outright with "
+            f"probability delta, so a delta near 1/n protects nobody. Use delta <= {MAX_DELTA:g} (the defaults are 1e-9 to "
+            "1e-5), or pass allow_large_delta=True (--allow-large-delta) if you know why; the certificate then says so.")
 
 
 @dataclass(frozen=True)

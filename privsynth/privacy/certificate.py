@@ -20,7 +20,8 @@ from privsynth.core.domain import Domain
 from privsynth.core.errors import IntegrityError, TrustError
 from privsynth.core.signing import KeyLike, check_signature, sign
 from privsynth.privacy.accountants import NEIGHBOURING, get_accountant
-from privsynth.privacy.budget import Budget
+from privsynth.privacy.budget import MAX_DELTA, Budget
+from privsynth.privacy.events import pure_epsilon
 from privsynth.privacy.ledger import Ledger, LedgerEntry
 
 __all__ = [
@@ -210,18 +211,24 @@ class Certificate:
 
 @dataclass(frozen=True)
 class Verification:
-    """Outcome of :func:`verify`: ``ok`` and, when not, the ``problems``."""
+    """Outcome of :func:`verify`: ``ok`` and, when not, the ``problems``; ``consistent``: the
+    arithmetic holds (the recorded events compose to the claim, within the limit), whatever the
+    ``valid`` flag says."""
 
     ok: bool
     recomputed_epsilon: float
     claimed_epsilon: float
     problems: tuple = ()
+    recomputed_delta: float = math.nan
+    consistent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "recomputed_epsilon": self.recomputed_epsilon,
+            "recomputed_delta": self.recomputed_delta,
             "claimed_epsilon": self.claimed_epsilon,
+            "consistent": self.consistent,
             "problems": list(self.problems),
         }
 
@@ -230,14 +237,17 @@ def verify(certificate: Certificate, *, rtol: float = 1e-6) -> Verification:
     """Recompute the spend from the recorded events with a fresh accountant and check the claim.
 
     Checks: the recomputed epsilon matches the claimed one (relative ``rtol``) and fits the
-    limit; the claimed delta fits the limit; the neighbouring relation is add/remove-one; the
-    certificate is ``valid`` (an invalid one -- inferred domain, recorded leaks -- never
+    limit; the claimed delta is the recomputed one (0 when every event is pure DP, else the
+    limit's delta, at which epsilon is computed) and fits the limit; the neighbouring relation
+    is add/remove-one; the certificate is ``valid`` (an invalid one -- inferred domain, recorded leaks -- never
     verifies), and a ``valid`` flag is consistent with the leaks and the domain's provenance.
     """
     problems: list[str] = []
     try:
         acc = get_accountant(certificate.accountant)
-        recomputed = acc.epsilon([e.event for e in certificate.entries], certificate.limit.delta)
+        events = [e.event for e in certificate.entries]
+        recomputed = acc.epsilon(events, certificate.limit.delta)
+        recomputed_delta = 0.0 if all(pure_epsilon(e) is not None for e in events) else certificate.limit.delta
     except (TypeError, ValueError) as exc:
         return Verification(False, math.nan, certificate.spent.epsilon, (f"could not recompute: {exc}",))
     claimed = certificate.spent.epsilon
@@ -247,8 +257,11 @@ def verify(certificate: Certificate, *, rtol: float = 1e-6) -> Verification:
         problems.append(f"recomputed epsilon {recomputed:.9g} exceeds the limit {certificate.limit.epsilon:.9g}")
     if certificate.spent.delta > certificate.limit.delta:
         problems.append("spent delta exceeds the limit")
+    if not math.isclose(certificate.spent.delta, recomputed_delta, rel_tol=rtol, abs_tol=0.0):
+        problems.append(f"claimed delta {certificate.spent.delta:.3g} but the recorded events hold at delta {recomputed_delta:.3g}")
     if certificate.neighbouring != NEIGHBOURING:
         problems.append(f"unknown neighbouring relation {certificate.neighbouring!r}")
+    consistent = not problems
     should_be_valid = not certificate.leaks and certificate.domain_provenance != "inferred"
     if certificate.valid and not should_be_valid:
         problems.append("marked valid although the domain was inferred or non-private releases were recorded")
@@ -256,23 +269,37 @@ def verify(certificate: Certificate, *, rtol: float = 1e-6) -> Verification:
         inferred = ["the domain was inferred from the data"] if certificate.domain_provenance == "inferred" else []
         reasons = list(certificate.leaks) + inferred
         problems.append("the certificate is marked invalid (no DP guarantee): " + "; ".join(reasons or ["no reason recorded"]))
-    return Verification(not problems, recomputed, claimed, tuple(problems))
+    return Verification(not problems, recomputed, claimed, tuple(problems), recomputed_delta, consistent)
 
 
-def check_policy(certificate: Certificate, *, max_epsilon: float | None = None, require_valid: bool = False,
-                 what: str = "The release") -> None:
-    """Refuse (:class:`TrustError`) a certificate over ``max_epsilon`` -- recomputed, never read
-    from the claim -- or, with ``require_valid``, one that is not valid."""
-    if max_epsilon is None and not require_valid:
+def check_policy(certificate: Certificate, *, max_epsilon: float | None = None, max_delta: float | None = MAX_DELTA,
+                 require_valid: bool = False, what: str = "The release") -> None:
+    """Refuse (:class:`TrustError`) a certificate over ``max_epsilon`` or ``max_delta`` -- both
+    recomputed from the events, never read from the claim -- or, with ``require_valid``, one that
+    is not valid. ``max_delta`` defaults to :data:`~privsynth.privacy.budget.MAX_DELTA`
+    (``None``: no limit); a delta near ``1/n`` lets a release expose a record outright.
+
+    Example:
+        >>> from privsynth.privacy.events import GaussianEvent
+        >>> ledger = Ledger(Budget(epsilon=1.0, delta=0.49))
+        >>> _ = ledger.charge(GaussianEvent(noise_multiplier=5.0), label="x")
+        >>> check_policy(Certificate.from_ledger(ledger), max_epsilon=1.0)
+        Traceback (most recent call last):
+        ...
+        privsynth.core.errors.TrustError: The release's guarantee holds at delta=0.49, over max_delta=0.0001 ...
+    """
+    if max_epsilon is None and max_delta is None and not require_valid:
         return
     check = verify(certificate)
     if require_valid and not certificate.valid:
         raise TrustError(f"{what} has an invalid certificate (no DP guarantee: {'; '.join(certificate.leaks) or 'inferred domain'}).")
-    if max_epsilon is not None:
-        if not check.ok:
-            raise TrustError(f"{what}'s certificate does not verify ({'; '.join(check.problems)}), so its epsilon is unknown.")
-        if check.recomputed_epsilon > max_epsilon:
-            raise TrustError(f"{what} spends epsilon={check.recomputed_epsilon:.6g}, over max_epsilon={max_epsilon:g}.")
+    if (max_epsilon is not None and not check.ok) or (max_delta is not None and not check.consistent):
+        raise TrustError(f"{what}'s certificate does not verify ({'; '.join(check.problems)}), so its epsilon and delta are unknown.")
+    if max_epsilon is not None and check.recomputed_epsilon > max_epsilon:
+        raise TrustError(f"{what} spends epsilon={check.recomputed_epsilon:.6g}, over max_epsilon={max_epsilon:g}.")
+    if max_delta is not None and check.recomputed_delta > max_delta:
+        raise TrustError(f"{what}'s guarantee holds at delta={check.recomputed_delta:.3g}, over max_delta={max_delta:g} (a delta "
+                         "near 1/n lets a release expose a record outright); raise max_delta (--max-delta) only if you know why.")
 
 
 def _canonical(document: Mapping[str, Any]) -> bytes:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from privsynth.core.errors import BudgetExceededError, PrivacyLeakWarning
 from privsynth.privacy.accountants import Accountant, get_accountant
@@ -67,6 +68,7 @@ class Ledger:
         self._counts: Counter = Counter()  # the entries' events as a multiset, for fast composition
         self._leaks: list[str] = []
         self._spent_epsilon = 0.0
+        self._guard: Callable[[Event, str], None] | None = None
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -136,6 +138,38 @@ class Ledger:
         return eps
 
     # -- writing ---------------------------------------------------------------------------
+    @contextmanager
+    def guarded(self, guard: Callable[[Event, str], None]) -> Iterator["Ledger"]:
+        """Within the block, every charge is first shown to ``guard(event, label)``, which raises
+        to refuse it -- before the budget is asked and before anything is recorded.
+
+        A fit guards its ledger with its plan (:mod:`privsynth.synthesizers._plan`), so a fit that
+        tried to charge something it did not plan is stopped before that release, even on a shared
+        ledger with budget to spare.
+
+        Example:
+            >>> from privsynth.privacy.events import LaplaceEvent
+            >>> ledger = Ledger(Budget(epsilon=10.0))
+            >>> def only_one(event, label):
+            ...     if ledger.entries:
+            ...         raise RuntimeError("not planned")
+            >>> with ledger.guarded(only_one):
+            ...     _ = ledger.charge(LaplaceEvent(noise_multiplier=2.0), label="first")
+            ...     ledger.charge(LaplaceEvent(noise_multiplier=2.0), label="second")
+            Traceback (most recent call last):
+            ...
+            RuntimeError: not planned
+            >>> len(ledger.entries)
+            1
+        """
+        if self._guard is not None:
+            raise RuntimeError("This ledger is already guarded by a running fit; fits on one ledger run one after another.")
+        self._guard = guard
+        try:
+            yield self
+        finally:
+            self._guard = None
+
     def charge(self, event: Event, *, label: str, coalesce: bool = False) -> Budget:
         """Record ``event`` if the budget allows it; call this *before* drawing noise.
 
@@ -154,6 +188,8 @@ class Ledger:
             raise ValueError("Every charge needs a non-empty label saying what was released.")
         if not self.accountant.supports(event):
             raise TypeError(f"The {self.accountant.name!r} accountant cannot compose {event!r}; use accountant='rdp'.")
+        if self._guard is not None:
+            self._guard(event, label)
         eps = self.cost_with(event)
         if not eps <= self.budget.epsilon:
             raise BudgetExceededError(

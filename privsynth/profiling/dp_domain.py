@@ -12,28 +12,41 @@
   (``... 1, 2, 5, 10, 20, 50 ...`` and their negatives, and zero), the bounds being the outer
   edges of the outermost bins whose noisy count passes a threshold; values outside are clipped.
 
-Every column's release is charged to a ledger (:class:`~privsynth.privacy.events.PartitionSelectionEvent`
-or :class:`~privsynth.privacy.events.GaussianEvent`), one noise level for all columns, calibrated
-so the whole estimation spends at most ``(epsilon, delta)``. The domain has
+**Column kinds** (text, integer or fractional numbers) are public only when *declared*: by
+``kinds=`` (a mapping the user writes, e.g. ``privsynth profile --dp --kinds age=integer``), or
+``kinds="schema"`` for a table whose dtypes are a declaration (a Parquet file's schema). A CSV's
+values are private, and one record with ``unknown``, ``41.5`` or ``042`` in a column of ages
+must not change the published domain with certainty, so every other column's kind is decided
+**with DP**: a noisy count (discrete Gaussian) of its text, whole-number and fractional cells;
+the column is text when the noisy text cells outnumber the numbers, else integer unless the
+noisy fractional cells pass ``1% of the numbers + 3 sigma``. Such a column is charged for the
+decision and, whatever it decides, for a partition selection (the costlier of the two value
+releases), so what is charged never depends on the data. Cells that are not numbers in a
+numeric column are read as missing.
+
+Every release is charged to a ledger (:class:`~privsynth.privacy.events.PartitionSelectionEvent`
+or :class:`~privsynth.privacy.events.GaussianEvent`), one noise level for all of them, calibrated
+so the whole estimation spends at most ``(epsilon, delta)``; the per-key delta depends only on
+how many columns could be text (never on a kind read off the data). The domain has
 ``provenance="dp"`` and carries those entries; a fit on it charges them first, so its
-certificate is valid and covers domain and model together. Column names and kinds (numeric or
-text, integer or not) come from the table's schema and are treated as public; every column is
-nullable (a data-independent choice); roles come from column names only.
+certificate is valid and covers domain and model together. Column names are public; every
+column is nullable (a data-independent choice); roles come from column names only.
 
 Example:
     >>> import pandas as pd, numpy as np
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"age": rng.integers(18, 90, 5000), "plan": rng.choice(["a", "b"], 5000)})
     >>> d = estimate_domain(df, epsilon=0.5, random_state=1)
-    >>> d.provenance, d["plan"].categories, (d["age"].lower, d["age"].upper)
-    ('dp', ('(other)', 'a', 'b'), (10, 100))
+    >>> d.provenance, d["plan"].categories, (d["age"].lower, d["age"].upper), d["age"].integer
+    ('dp', ('(other)', 'a', 'b'), (10, 100), True)
 """
 
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,15 +56,23 @@ from privsynth.core.errors import DomainError
 from privsynth.core.rng import PrivateRandomness
 from privsynth.mechanisms._samplers import discrete_gaussian_exact, discrete_gaussian_numpy
 from privsynth.privacy.accountants import get_accountant
-from privsynth.privacy.budget import Budget
+from privsynth.privacy.budget import Budget, check_delta
 from privsynth.privacy.calibrate import calibrate_noise_multiplier
 from privsynth.privacy.events import ComposedEvent, GaussianEvent, PartitionSelectionEvent
 from privsynth.privacy.ledger import Ledger
 
-__all__ = ["estimate_domain", "OTHER", "bin_edges"]
+__all__ = ["estimate_domain", "OTHER", "bin_edges", "KINDS", "parse_kinds", "schema_kinds"]
 
 #: The category that takes every value the partition selection did not release.
 OTHER = "(other)"
+#: Column kinds a user may declare.
+KINDS = ("categorical", "integer", "float")
+_KIND_ALIASES = {"text": "categorical", "string": "categorical", "category": "categorical", "int": "integer",
+                 "numeric": "float", "number": "float", "real": "float", "double": "float"}
+#: A number as a CSV cell writes it; a leading zero (``042``, a code) makes it text.
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_LEADING_ZERO = re.compile(r"^[-+]?0\d")
+_TEXT, _WHOLE, _FRACTION = 0, 1, 2
 _MANTISSAS = (1, 2, 5)
 _DECADES = range(-3, 13)
 
@@ -69,8 +90,57 @@ def _noise(sigma: float, size: int, rng: np.random.Generator, secure: bool) -> n
     return discrete_gaussian_numpy(sigma, size, rng)
 
 
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+def parse_kinds(spec: str | Mapping[str, str] | None) -> dict[str, str]:
+    """Declared column kinds from a mapping, or from text ``"age=integer,plan=categorical"``.
+
+    Example:
+        >>> parse_kinds("age=int, plan=text")
+        {'age': 'integer', 'plan': 'categorical'}
+    """
+    if spec is None:
+        return {}
+    items = spec.items() if isinstance(spec, Mapping) else (part.split("=", 1) for part in str(spec).split(",") if part.strip())
+    out = {}
+    for item in items:
+        if len(item) != 2:
+            raise DomainError(f"Column kinds are written NAME=KIND, comma-separated (e.g. age=integer,plan=categorical); got {spec!r}.")
+        name, kind = str(item[0]).strip(), str(item[1]).strip().lower()
+        kind = _KIND_ALIASES.get(kind, kind)
+        if kind not in KINDS:
+            raise DomainError(f"Column {name!r}: kind {item[1]!r} is not one of {list(KINDS)}.")
+        out[name] = kind
+    return out
+
+
+def schema_kinds(df: pd.DataFrame) -> dict[str, str]:
+    """The kinds a *declared* schema gives the columns (a Parquet file's; never the dtypes pandas
+    guessed from a CSV's values).
+
+    Example:
+        >>> schema_kinds(pd.DataFrame({"a": [1], "b": [0.5], "c": ["x"]}))
+        {'a': 'integer', 'b': 'float', 'c': 'categorical'}
+    """
+    def kind(series: pd.Series) -> str:
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            return "categorical"
+        return "integer" if pd.api.types.is_integer_dtype(series) else "float"
+
+    return {str(c): kind(df[c]) for c in df.columns}
+
+
+def _cells(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each present cell's class (text, whole number, fractional number) and its value as a
+    number (NaN for text), as a CSV would give them."""
+    present = series.dropna()
+    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+        values = present.to_numpy(dtype=float)
+    else:
+        text = present.astype(str).str.strip()
+        numeric = text.str.match(_NUMBER) & ~text.str.match(_LEADING_ZERO)
+        values = pd.to_numeric(text.where(numeric), errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    classes = np.where(~finite, _TEXT, np.where(np.mod(np.where(finite, values, 0.0), 1.0) == 0, _WHOLE, _FRACTION))
+    return classes, values
 
 
 def _numeric_bounds(values: np.ndarray, sigma: float, threshold: float, rng: np.random.Generator, secure: bool,
@@ -100,14 +170,16 @@ def estimate_domain(
     accountant: str = "rdp",
     roles: dict[str, str] | None = None,
     exclude: Sequence[str] = (),
+    kinds: "Mapping[str, str] | str | None" = None,
     random_state: Any = None,
     secure: bool = False,
+    allow_large_delta: bool = False,
 ) -> Domain:
     """Estimate a public domain for ``df`` with ``(epsilon, delta)``-differential privacy.
 
     Args:
-        df: The private table. Numeric dtypes become :class:`Numeric` columns (integer when the
-            dtype is), everything else :class:`Categorical`.
+        df: The private table (e.g. every CSV cell as text: :func:`privsynth.profiling.read_raw`
+            with ``typed=False``).
         epsilon, delta: The estimation's budget (``delta > 0``: partition selection needs it).
         ledger: Charge this ledger instead of a fresh one (its certificate then covers the
             estimation; a later ``fit(..., ledger=ledger)`` does not charge it twice).
@@ -115,9 +187,13 @@ def estimate_domain(
         roles: Public roles by column name (e.g. from :func:`privsynth.profiling.profile` run
             on *column names*); ``"identifier"`` columns are left out and listed as identifiers.
         exclude: Columns to leave out entirely (not estimated, not in the domain).
+        kinds: Declared kinds (``"categorical"``, ``"integer"``, ``"float"``) by column name, or
+            ``"schema"``: the DataFrame's dtypes *are* a declaration (a Parquet schema; never the
+            dtypes pandas guessed from a CSV's values). Undeclared columns are decided with DP.
         random_state: A *secret* seed for reproducible research runs (see
             :class:`~privsynth.core.rng.PrivateRandomness`); ``None``: fresh OS entropy.
         secure: Exact discrete Gaussian sampling on the OS CSPRNG.
+        allow_large_delta: Accept ``delta`` above 1e-4 (see :func:`~privsynth.privacy.budget.check_delta`).
 
     Returns:
         A :class:`Domain` with ``provenance="dp"`` whose ``estimation`` block holds the ledger
@@ -125,7 +201,8 @@ def estimate_domain(
         and every column is nullable.
 
     Raises:
-        DomainError: no column to estimate, or ``delta`` is 0.
+        DomainError: no column to estimate, ``delta`` is 0, or ``kinds`` names an unknown kind
+            or column.
         BudgetExceededError: a shared ledger cannot afford the estimation (nothing is charged).
     """
     if not isinstance(df, pd.DataFrame):
@@ -133,18 +210,28 @@ def estimate_domain(
     if not (isinstance(delta, (int, float)) and 0 < delta < 1):
         raise DomainError(f"DP domain estimation needs 0 < delta < 1 (partition selection releases keys with probability "
                           f"up to delta); got {delta!r}.")
+    check_delta(float(delta), allow_large_delta=allow_large_delta, what="estimate_domain: delta")
     roles = dict(roles or {})
     identifiers = tuple(str(c) for c in df.columns if roles.get(str(c)) == "identifier" and str(c) not in exclude)
     names = [str(c) for c in df.columns if str(c) not in exclude and str(c) not in identifiers]
     if not names:
         raise DomainError("No column left to estimate a domain for (all excluded or identifiers).")
-    numeric = {n: _is_numeric(df[n]) for n in names}
-    n_categorical = sum(not v for v in numeric.values())
-    key_delta = delta / 2 / n_categorical if n_categorical else None  # half of delta for the keys, half for the Gaussian part
+    declared = schema_kinds(df) if isinstance(kinds, str) and kinds == "schema" else parse_kinds(kinds)
+    unknown = sorted(set(declared) - set(map(str, df.columns)))
+    if unknown:
+        raise DomainError(f"kinds names columns that are not in the table: {unknown}.")
+    declared = {n: k for n, k in declared.items() if n in names}
+    n_keys = sum(declared.get(n, "categorical") == "categorical" for n in names)  # columns that may be text: public
+    key_delta = delta / 2 / n_keys if n_keys else None  # half of delta for the keys, half for the Gaussian part
 
     def events(nm: float) -> ComposedEvent:
-        return ComposedEvent(tuple(GaussianEvent(nm, discrete=True) if numeric[n]
-                                   else PartitionSelectionEvent(nm, key_delta) for n in names))  # type: ignore[arg-type]
+        out: list = []
+        for n in names:
+            if n not in declared:
+                out.append(GaussianEvent(nm, discrete=True))  # the kind decision
+            out.append(PartitionSelectionEvent(nm, key_delta) if declared.get(n, "categorical") == "categorical"  # type: ignore[arg-type]
+                       else GaussianEvent(nm, discrete=True))
+        return ComposedEvent(tuple(out))
 
     acc = ledger.accountant if ledger is not None else get_accountant(accountant)
     nm = calibrate_noise_multiplier(events, epsilon=epsilon, delta=delta, accountant=acc)  # the accountant takes the keys' delta off
@@ -155,32 +242,54 @@ def estimate_domain(
     start = len(ledger.entries)
     randomness = PrivateRandomness(random_state, secure=secure)
     sigma = float(nm)
+    charges = iter(plan)
     columns: list[Column] = []
-    for j, (name, event) in enumerate(zip(names, plan)):
+    decided: dict[str, str] = {}
+    for j, name in enumerate(names):
         rng = randomness.generator("domain", j)
-        s = df[name]
-        if numeric[name]:
-            values = s.dropna().to_numpy(dtype=float)
-            integer = pd.api.types.is_integer_dtype(s)
-            ledger.charge(event, label=f"domain: bounds of {name!r} (noisy log-scale histogram)")
-            threshold = sigma * math.sqrt(2 * math.log(100 * (len(bin_edges()) + 1)))  # an empty bin passes w.p. < 1%
-            lo, hi = _numeric_bounds(values, sigma, threshold, rng, secure, integer)
-            columns.append(Numeric(name, lo, hi, integer=integer, nullable=True, role=roles.get(name)))
-        else:
-            counts = s.dropna().astype(str).value_counts(sort=False)
+        classes, values = _cells(df[name])
+        kind = declared.get(name)
+        if kind is None:
+            ledger.charge(next(charges), label=f"domain: kind of {name!r} (noisy counts of text, whole and fractional cells)")
+            noisy = np.bincount(classes, minlength=3) + _noise(sigma, 3, randomness.generator("domain", j, 1), secure)
+            numbers = noisy[_WHOLE] + noisy[_FRACTION]
+            kind = ("categorical" if noisy[_TEXT] > numbers else
+                    "integer" if noisy[_FRACTION] <= 0.01 * max(numbers, 0) + 3 * sigma else "float")
+            decided[name] = kind
+        event = next(charges)
+        if kind == "categorical":
+            present = df[name].dropna()
+            text = present.astype(str).str.strip() if not pd.api.types.is_numeric_dtype(present) else present.astype(str)
+            counts = text.value_counts(sort=False)
             ledger.charge(event, label=f"domain: categories of {name!r} (partition selection)")
             threshold = 1 + sigma * math.sqrt(2 * math.log(1 / key_delta))  # type: ignore[operator]
-            noisy = counts.to_numpy() + _noise(sigma, len(counts), rng, secure)
-            released = sorted(str(k) for k, v in zip(counts.index, noisy) if v >= threshold and str(k) != OTHER)
+            noisy_counts = counts.to_numpy() + _noise(sigma, len(counts), rng, secure)
+            released = sorted(str(k) for k, v in zip(counts.index, noisy_counts) if v >= threshold and str(k) != OTHER)
             columns.append(Categorical(name, (OTHER, *released), nullable=True, role=roles.get(name), other=OTHER))
+        else:
+            what = "partition-selection budget, released as bounds" if name in decided else "noisy log-scale histogram"
+            ledger.charge(event, label=f"domain: bounds of {name!r} ({what})")
+            threshold = sigma * math.sqrt(2 * math.log(100 * (len(bin_edges()) + 1)))  # an empty bin passes w.p. < 1%
+            numbers_only = values[np.isfinite(values)]
+            integer = kind == "integer"
+            lo, hi = _numeric_bounds(numbers_only, sigma, threshold, rng, secure, integer)
+            columns.append(Numeric(name, lo, hi, integer=integer, nullable=True, role=roles.get(name)))
+    entries = ledger.entries[start:]
+    spent = acc.epsilon([e.event for e in entries], delta)
+    kinds_note = (f"column kinds declared for {sorted(declared)}" if declared else "no column kind declared")
+    if decided:
+        kinds_note += (f"; decided with DP for {sorted(decided)} (noisy counts of text / whole / fractional cells: text when "
+                       "text cells outnumber numbers, else integer unless fractional cells pass 1% + 3 sigma; non-numbers in a "
+                       "numeric column read as missing)")
     estimation = {
         "accountant": ledger.accountant.to_dict(),
-        "epsilon": acc.epsilon(plan, delta),
+        "epsilon": spent,
         "delta": delta,
-        "entries": [e.to_dict() for e in ledger.entries[start:]],
+        "entries": [e.to_dict() for e in entries],
         "assumptions": ["DP domain: categories by partition selection (a value held by one record is released with "
                         f"probability <= {key_delta:.3g}); numeric bounds from a noisy histogram on fixed log-scale bins; "
                         "values outside are read as '(other)' or clipped" if key_delta else
-                        "DP domain: numeric bounds from a noisy histogram on fixed log-scale bins; values outside are clipped"],
+                        "DP domain: numeric bounds from a noisy histogram on fixed log-scale bins; values outside are clipped",
+                        kinds_note],
     }
     return Domain(tuple(columns), provenance="dp", identifiers=identifiers, estimation=estimation)

@@ -230,9 +230,12 @@ def nice_bounds(lower: float, upper: float, integer: bool = False) -> tuple[floa
     return lo, hi
 
 
-def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = None, na_values: Any = ()) -> pd.DataFrame:
-    """Read a CSV/Parquet file for profiling: every CSV cell as text, then each column typed as
-    numbers only when every value is a number without a leading zero (so ``02134`` stays text).
+def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = None, na_values: Any = (),
+             typed: bool = True) -> pd.DataFrame:
+    """Read a CSV/Parquet file for profiling: every CSV cell as text, then (``typed``) each column
+    typed as numbers only when every value is a number without a leading zero (so ``02134`` stays
+    text). That typing reads the private values, so it is for the draft (:func:`profile`) only;
+    DP estimation reads ``typed=False`` and decides kinds with DP or takes them declared.
 
     Raises:
         FileNotFoundError: no such file.
@@ -253,6 +256,8 @@ def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = Non
         raise DomainError(f"{str(path)!r} is empty: no header and no records.") from None
     if df.empty:
         raise DomainError(f"{str(path)!r} has a header but no records; there is nothing to profile.")
+    if not typed:
+        return df
     for name in df.columns:
         text = df[name].dropna().str.strip()
         if len(text) and not text.str.match(r"^[-+]?0\d").any():

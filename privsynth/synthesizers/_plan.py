@@ -19,11 +19,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from privsynth.core.errors import PrivsynthError
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.calibrate import gaussian_noise_multiplier, laplace_noise_multiplier, split_epsilon
 from privsynth.privacy.events import ComposedEvent, Event, ExponentialEvent, GaussianEvent, LaplaceEvent, SubsampledGaussianEvent
 
-__all__ = ["FitPlan", "histogram_noise", "count_event", "same_charges", "zcdp_budget", "zcdp_rho", "within_envelope"]
+__all__ = ["FitPlan", "PlanGuard", "histogram_noise", "count_event", "same_charges", "zcdp_budget", "zcdp_rho", "within_envelope"]
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,42 @@ def zcdp_rho(event: Event) -> float:
 def within_envelope(envelope: Iterable[Event], charged: Iterable[Event]) -> bool:
     """Whether ``charged`` events spend at most the zCDP ``rho`` of the ``envelope``."""
     return sum(zcdp_rho(e) for e in charged) <= sum(zcdp_rho(e) for e in envelope)
+
+
+class PlanGuard:
+    """Refuses, *before* it happens, any charge a fit did not plan (see :meth:`Ledger.guarded`).
+
+    A planned fit may charge each planned event once (DP-SGD steps counted one by one); an
+    adaptive one may charge events whose zCDP ``rho`` add up to at most its envelope's. So the
+    plan checked against the ledger before the first charge bounds the fit, whatever its
+    parameters, even on a shared ledger with budget to spare.
+
+    Example:
+        >>> guard = PlanGuard(FitPlan(events=[LaplaceEvent(noise_multiplier=2.0)], delta=0.0), owner="Demo")
+        >>> guard(LaplaceEvent(noise_multiplier=2.0), "count")
+        >>> guard(LaplaceEvent(noise_multiplier=2.0), "count again")
+        Traceback (most recent call last):
+        ...
+        privsynth.core.errors.PrivsynthError: ...
+    """
+
+    def __init__(self, plan: FitPlan, *, owner: str) -> None:
+        self.owner, self.adaptive = owner, plan.adaptive
+        self._left = _expanded(plan.events) if not plan.adaptive else Counter()
+        self._rho_left = sum(zcdp_rho(e) for e in plan.events) if plan.adaptive else 0.0
+
+    def __call__(self, event: Event, label: str) -> None:
+        if self.adaptive:
+            rho = zcdp_rho(event)
+            if rho > self._rho_left * (1 + 1e-9):
+                self._refuse(event, label, f"it would take the fit past its envelope (rho {rho:.6g} asked, {self._rho_left:.6g} left)")
+            self._rho_left -= rho
+            return
+        wanted = _expanded([event])
+        if any(self._left[e] < k for e, k in wanted.items()):
+            self._refuse(event, label, "it is not in the plan, or the plan's charges of it are used up")
+        self._left -= wanted
+
+    def _refuse(self, event: Event, label: str, why: str) -> None:
+        raise PrivsynthError(f"Internal error: {self.owner} tried to charge {label!r} ({event!r}), but {why}; it was refused "
+                             "before anything was released. Please report it with the fit's parameters.")

@@ -75,7 +75,9 @@ class AIM(Synthesizer):
             ``degree`` columns.
         degree: Largest marginal of the default workload.
         rounds: The paper's ``T``, which sizes the first rounds (default ``16 * columns``); the
-            fit stops when the budget is spent, usually well before.
+            fit stops when the budget is spent, usually well before. Values below the number of
+            columns are raised to it (the 1-way measurements, ``0.9 rho / T`` each, would
+            otherwise cost more than the budget); the certificate states the value used.
         max_model_size: Largest model (junction-tree tables) in megabytes of float64.
         iterations: Mirror-descent steps of each round's warm-started estimation.
         final_iterations: Steps of the final estimation.
@@ -186,8 +188,11 @@ class AIM(Synthesizer):
         workload = self._workload(domain)  # unknown columns fail before anything is charged
         envelope = GaussianEvent(noise_multiplier=math.sqrt(1.0 / (2.0 * full)))
         rho = full * (1 - RHO_MARGIN)
-        return FitPlan(events=(envelope,), delta=self.delta, adaptive=True, settings={"rho": rho, "workload": workload},
-                       parameters={"rho": rho})
+        # The 1-way measurements take 0.9 rho / rounds each: with fewer rounds than columns they would take more than
+        # the budget, so the rounds that size them are at least the columns (the paper's default 16 d always is).
+        rounds = max(int(self.rounds) if self.rounds is not None else 16 * len(domain), len(domain))
+        return FitPlan(events=(envelope,), delta=self.delta, adaptive=True, settings={"rho": rho, "workload": workload, "rounds": rounds},
+                       parameters={"rho": rho, "rounds": rounds})
 
     def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
@@ -202,7 +207,7 @@ class AIM(Synthesizer):
         def spent() -> float:  # zCDP spent by this fit, read off the ledger
             return sum(zcdp_rho(e.event) for e in ledger.entries[start:])
 
-        rounds = int(self.rounds) if self.rounds is not None else 16 * d
+        rounds = plan["rounds"]
         sigma = math.sqrt(rounds / (2 * 0.9 * rho))
         eps = math.sqrt(8 * 0.1 * rho / rounds)
         weights = candidate_weights(plan["workload"])

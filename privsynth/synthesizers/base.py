@@ -34,10 +34,10 @@ from privsynth.core.rng import PrivateRandomness, resolve_rng
 from privsynth.core.rules import apply_rules, violation_counts
 from privsynth.core.signing import KeyLike, check_signature
 from privsynth.privacy.accountants import Accountant, get_accountant
-from privsynth.privacy.budget import Budget
+from privsynth.privacy.budget import MAX_DELTA, Budget, check_delta
 from privsynth.privacy.certificate import Certificate, check_policy
 from privsynth.privacy.ledger import Ledger
-from privsynth.synthesizers._plan import FitPlan, same_charges, within_envelope
+from privsynth.synthesizers._plan import FitPlan, PlanGuard, same_charges, within_envelope
 from privsynth.synthesizers._public_domain import (
     domain_assumptions,
     domain_estimation_entries,
@@ -96,6 +96,7 @@ class Synthesizer(ABC):
     random_state: Any
     secure: bool
     n_hat_: int
+    certificate_: Certificate
     signed_by_: str | None
 
     # -- parameters (scikit-learn style) ------------------------------------------------------
@@ -138,7 +139,7 @@ class Synthesizer(ABC):
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | None = None,
-            checkpoint_dir: str | Path | None = None) -> "Synthesizer":
+            checkpoint_dir: str | Path | None = None, allow_large_delta: bool = False) -> "Synthesizer":
         """Fit on ``data`` under the public ``domain``, spending ``(epsilon, delta)``.
 
         The fit first plans every charge from its parameters and the public domain, and the
@@ -155,6 +156,9 @@ class Synthesizer(ABC):
                 ``(epsilon, delta)``, and the shared ledger refuses a plan that would overspend.
             checkpoint_dir: For synthesizers that support it (``supports_checkpoints``): save the
                 training state there and resume from it (see the synthesizer's documentation).
+            allow_large_delta: Accept a delta (the synthesizer's, or the shared ledger's) above
+                :data:`~privsynth.privacy.budget.MAX_DELTA` (1e-4); the certificate then says so.
+                Without it such a fit is refused before anything is charged.
 
         Returns:
             ``self``.
@@ -163,6 +167,7 @@ class Synthesizer(ABC):
             DomainError: the data do not conform to the domain.
             BudgetExceededError: a shared ledger has too little budget left for the plan; nothing
                 was charged.
+            ValueError: a parameter is invalid, or a delta is above 1e-4 without ``allow_large_delta``.
         """
         self._check_params()
         if ledger is not None and not isinstance(ledger, Ledger):
@@ -176,6 +181,9 @@ class Synthesizer(ABC):
         warn_identifiers(checked, domain, what=type(self).__name__)
         accountant = ledger.accountant if ledger is not None else get_accountant(self.accountant)
         plan = self._plan(domain, accountant)
+        check_delta(plan.delta, allow_large_delta=allow_large_delta, what=f"{type(self).__name__}: delta")
+        if ledger is not None:
+            check_delta(ledger.budget.delta, allow_large_delta=allow_large_delta, what="the shared ledger's delta")
         estimation = domain_estimation_entries(domain)
         if ledger is None:
             spent = estimation_budget(domain)
@@ -191,11 +199,17 @@ class Synthesizer(ABC):
         ledger.check_plan(plan.events, what=f"{type(self).__name__}.fit")
         randomness = PrivateRandomness(self.random_state, secure=self.secure)
         start = len(ledger.entries)
-        self._fit(checked, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
+        with ledger.guarded(PlanGuard(plan, owner=type(self).__name__)):  # nothing unplanned is ever charged
+            self._fit(checked, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
         charged = [e.event for e in ledger.entries[start:]]
         if not (within_envelope(plan.events, charged) if plan.adaptive else same_charges(plan.events, charged)):
             raise PrivsynthError(f"Internal error: {type(self).__name__} charged events it did not plan; please report it.")
         self._certify(ledger, domain, plan, randomness)
+        if ledger.budget.delta > MAX_DELTA:
+            cert: Certificate = self.certificate_
+            self.certificate_ = dataclasses.replace(cert, assumptions=(
+                *cert.assumptions, f"delta {ledger.budget.delta:g} is above {MAX_DELTA:g}, accepted by the caller "
+                "(allow_large_delta): a release may expose a record outright with probability up to delta"))
         return self
 
     def _certify(self, ledger: Ledger, domain: Domain, plan: FitPlan, randomness: PrivateRandomness) -> None:
@@ -353,7 +367,7 @@ class Synthesizer(ABC):
 
 
 def load(path: str | Path, *, trusted_keys: Sequence[KeyLike] | None = None, max_epsilon: float | None = None,
-         require_valid: bool = False) -> Synthesizer:
+         max_delta: float | None = MAX_DELTA, require_valid: bool = False) -> Synthesizer:
     """Load a model file written by :meth:`Synthesizer.save`, verifying it first.
 
     Args:
@@ -363,6 +377,9 @@ def load(path: str | Path, *, trusted_keys: Sequence[KeyLike] | None = None, max
             refused. ``None`` accepts unsigned files (a signature present is still checked).
         max_epsilon: Refuse a model whose certificate, recomputed with a fresh accountant, spends
             more than this (or does not verify).
+        max_delta: Refuse a model whose guarantee holds only at a larger delta (default
+            :data:`~privsynth.privacy.budget.MAX_DELTA`, 1e-4; ``None``: any), or whose
+            certificate's arithmetic does not hold.
         require_valid: Refuse a model whose certificate is not valid (inferred domain, leaks).
 
     Raises:
@@ -380,7 +397,7 @@ def load(path: str | Path, *, trusted_keys: Sequence[KeyLike] | None = None, max
     except (KeyError, ValueError) as exc:
         raise IntegrityError(f"Model file lacks {exc} or names an unknown synthesizer.") from None
     certificate = Certificate.from_dict(cert_doc)
-    check_policy(certificate, max_epsilon=max_epsilon, require_valid=require_valid, what=f"Model file {str(path)!r}")
+    check_policy(certificate, max_epsilon=max_epsilon, max_delta=max_delta, require_valid=require_valid, what=f"Model file {str(path)!r}")
     try:
         domain = Domain.from_dict(domain_doc)
     except DomainError as exc:

@@ -70,3 +70,33 @@ def test_garbage_is_an_integrity_error(ledger):
 def test_summary_mentions_the_essentials(ledger):
     text = Certificate.from_ledger(ledger, domain=DOMAIN, synthesizer="X").summary()
     assert "VALID" in text and "epsilon=" in text and "2 mechanism calls" in text
+
+
+# -- issue #21, item 5: trust on delta -----------------------------------------------------------
+def _large_delta_certificate(delta=0.49):
+    ledger = Ledger(Budget(epsilon=1.0, delta=delta))
+    ledger.charge(GaussianEvent(noise_multiplier=5.0, discrete=True), label="histogram")
+    return Certificate.from_ledger(ledger, domain=DOMAIN)
+
+
+def test_the_policy_refuses_a_delta_that_protects_nobody():
+    from privsynth import TrustError
+    from privsynth.privacy.certificate import check_policy
+
+    cert = _large_delta_certificate()
+    assert verify(cert).ok and cert.spent.epsilon < 1  # consistent, valid, small epsilon ...
+    with pytest.raises(TrustError, match="delta=0.49, over max_delta=0.0001"):
+        check_policy(cert, max_epsilon=1.0, require_valid=True)  # ... but at delta 0.49: refused by default
+    check_policy(cert, max_epsilon=1.0, max_delta=0.5)  # unless the reader raises max_delta
+    check_policy(_large_delta_certificate(1e-6), max_epsilon=1.0)
+
+
+def test_verify_recomputes_delta_and_refuses_a_claim_of_pure_dp():
+    cert = _large_delta_certificate(1e-6)
+    assert verify(cert).recomputed_delta == 1e-6
+    pure_claim = dataclasses.replace(cert, spent=Budget(epsilon=cert.spent.epsilon, delta=0.0))
+    result = verify(pure_claim)
+    assert not result.ok and not result.consistent and any("claimed delta 0" in p for p in result.problems)
+    laplace = Ledger(Budget(epsilon=1.0, delta=1e-6))
+    laplace.charge(LaplaceEvent(noise_multiplier=2.0), label="count")
+    assert verify(Certificate.from_ledger(laplace)).recomputed_delta == 0.0

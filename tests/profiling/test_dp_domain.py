@@ -38,7 +38,7 @@ def test_releases_frequent_categories_and_no_unique_value(table):
 
 
 def test_charges_are_the_plan_and_stay_within_budget(table):
-    d = estimate_domain(table, epsilon=0.5, delta=1e-8, random_state=1)
+    d = estimate_domain(table, epsilon=0.5, delta=1e-8, random_state=1, kinds="schema")  # dtypes declared: one release per column
     est = d.estimation
     assert len(est["entries"]) == 4 and est["epsilon"] <= 0.5 + 1e-9 and est["delta"] == 1e-8
     events = [event_from_dict(e["event"]) for e in est["entries"]]
@@ -54,7 +54,7 @@ def test_a_fit_on_a_dp_domain_certifies_both(table):
     synth = ps.synthesizers.PrivBayes(epsilon=1.0, random_state=0, progress=False).fit(table, d)
     cert = synth.certificate_
     assert cert.valid and cert.domain_provenance == "dp" and ps.verify(cert).ok
-    assert [e.label for e in cert.entries[:4]] == [e["label"] for e in d.estimation["entries"]]
+    assert [e.label for e in cert.entries[:8]] == [e["label"] for e in d.estimation["entries"]]  # kind + values per column
     assert cert.spent.epsilon <= 1.3 + 1e-9 and cert.spent.epsilon > 1.0
     out = synth.sample(500, random_state=0)
     assert set(out["ssn"].astype(str)) <= {OTHER} or out["ssn"].isna().all() or set(out["ssn"].dropna()) == {OTHER}
@@ -68,7 +68,7 @@ def test_a_shared_ledger_is_not_charged_twice(table):
     ps.synthesizers.IndependentMarginals(epsilon=1.0, random_state=0).fit(table, d, ledger=ledger)
     labels = [e.label for e in ledger.entries]
     assert len(labels) > before and len(set(labels[:before])) == before
-    assert sum(label.startswith("domain:") for label in labels) == 4
+    assert sum(label.startswith("domain:") for label in labels) == 8
 
 
 def test_refusals(table):
@@ -123,3 +123,42 @@ def test_accountants_subtract_the_key_delta():
 def test_bin_edges_are_fixed_and_sorted():
     edges = bin_edges()
     assert np.all(np.diff(edges) > 0) and 0.0 in edges and edges[0] == -edges[-1]
+
+
+# -- issue #21, item 2: kinds are declared or decided with DP ----------------------------------------
+def _text(df):
+    return df.astype(str).where(df.notna(), None)
+
+
+def test_undeclared_kinds_are_charged_whatever_they_decide(table):
+    d = estimate_domain(_text(table), epsilon=0.5, delta=1e-8, random_state=1)
+    events = [event_from_dict(e["event"]) for e in d.estimation["entries"]]
+    labels = [e["label"] for e in d.estimation["entries"]]
+    assert len(events) == 8 and sum("kind of" in label for label in labels) == 4
+    assert sum(isinstance(e, PartitionSelectionEvent) for e in events) == 4  # every undecided column pays for a selection
+    assert d["age"].kind == "numeric" and d["age"].integer and d["spend"].kind == "numeric" and not d["spend"].integer
+    assert d["plan"].kind == "categorical" and d["ssn"].kind == "categorical"
+    assert math.isclose(sum(e.delta for e in events if isinstance(e, PartitionSelectionEvent)), 1e-8 / 2)
+
+
+@pytest.mark.parametrize("odd", [None, "41.5", "unknown", "042"])
+def test_one_record_does_not_decide_a_column_kind(table, odd):
+    """On 785087b one record with a missing age, 41.5, 'unknown' or '042' turned the CSV column
+    from numbers into text (or integers into floats) with certainty, and the published domain with
+    it. Now, with the same secret seed, D and D + that record give the same domain."""
+    base = _text(table[["age", "plan"]].iloc[:2000])
+    extra = base.iloc[[0]].assign(age=odd)
+    with_odd = pd.concat([base, extra], ignore_index=True)
+    a = estimate_domain(base, epsilon=0.3, random_state=11)
+    b = estimate_domain(with_odd, epsilon=0.3, random_state=11)
+    assert a.to_dict() == b.to_dict()
+
+
+def test_declared_kinds_are_used_and_checked(table):
+    d = estimate_domain(_text(table), epsilon=0.5, random_state=1, kinds={"age": "float", "ssn": "text"})
+    assert d["age"].kind == "numeric" and not d["age"].integer and d["ssn"].kind == "categorical"
+    assert sum("kind of" in e["label"] for e in d.estimation["entries"]) == 2
+    with pytest.raises(DomainError, match="not one of"):
+        estimate_domain(table, epsilon=0.5, kinds={"age": "date"})
+    with pytest.raises(DomainError, match="not in the table"):
+        estimate_domain(table, epsilon=0.5, kinds="nope=integer")

@@ -55,7 +55,9 @@ def test_consistent_forgery_of_the_certificate_is_caught_by_verify(model, tmp_pa
     members["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True).encode()
     forged = tmp_path / "forged.privsynth"
     forged.write_bytes(_canonical_zip(members))
-    loaded = ps.load(forged)
+    with pytest.raises(ps.TrustError, match="does not verify"):  # load checks the arithmetic by default (max_delta)
+        ps.load(forged)
+    loaded = ps.load(forged, max_delta=None)
     assert not ps.verify(loaded.certificate_).ok
 
 
@@ -129,3 +131,32 @@ def test_require_valid(census, tmp_path):
     assert not ps.load(path).certificate_.valid
     with pytest.raises(ps.TrustError, match="invalid certificate"):
         ps.load(path, require_valid=True)
+
+
+def test_a_signed_model_at_a_large_delta_is_refused_by_default(tmp_path, census):
+    """Issue #21, item 5: on 785087b a signed model at (0.5, delta 0.49) loaded under
+    max_epsilon=1, require_valid=True."""
+    from privsynth import TrustError
+    from privsynth.core.signing import generate_keypair
+    from privsynth.synthesizers import IndependentMarginals
+
+    data, domain = census
+    key, pub, _ = generate_keypair(tmp_path / "k")
+    with pytest.raises(ValueError, match="above 0.0001"):
+        IndependentMarginals(epsilon=0.5, delta=0.49, noise="gaussian").fit(data, domain)  # refused before any charge
+    model = IndependentMarginals(epsilon=0.5, delta=0.49, noise="gaussian").fit(data, domain, allow_large_delta=True)
+    assert any("allow_large_delta" in a for a in model.certificate_.assumptions)
+    path = model.save(tmp_path / "m.privsynth", sign_key=key)
+    with pytest.raises(TrustError, match="over max_delta"):
+        ps.load(path, trusted_keys=[pub], max_epsilon=1.0, require_valid=True)
+    assert ps.load(path, trusted_keys=[pub], max_epsilon=1.0, max_delta=0.5).certificate_.spent.delta == 0.49
+
+
+def test_a_shared_ledger_with_a_large_delta_is_refused_before_any_charge(census):
+    from privsynth.synthesizers import PrivBayes
+
+    data, domain = census
+    ledger = ps.Ledger(ps.Budget(epsilon=5.0, delta=1e-3))
+    with pytest.raises(ValueError, match="shared ledger's delta=0.001"):
+        PrivBayes(epsilon=1.0).fit(data, domain, ledger=ledger)
+    assert ledger.entries == ()

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from recorded_rows import differences
 
 import privsynth as ps
 from privsynth.core import io as model_io
@@ -29,7 +30,7 @@ import privsynth as ps
 out, report = Path(sys.argv[1]), {}
 for path in map(Path, sys.argv[2:]):
     model = ps.load(path)
-    report[path.stem] = model.sample(20, random_state=0).to_csv(index=False) == path.with_name(path.stem + ".sample.csv").read_text()
+    model.sample(20, random_state=0).to_csv(out / (path.stem + ".first.csv"), index=False)
     model.sample(%(rows)d, random_state=%(seed)d).to_pickle(out / (path.stem + ".pkl"))
 try:
     ps.synthesizers.DPVAE(epsilon=1.0).fit(*ps.datasets.make_census(100, random_state=0))
@@ -57,7 +58,10 @@ def test_there_is_a_model_file_of_every_synthesizer():
 def test_without_torch_every_model_loads_and_samples_its_recorded_rows(torchless):
     _, report = torchless
     assert report["torch_modules"] == []
-    assert {name: report[name] for name in ps.synthesizers.ALL_NAMES} == dict.fromkeys(ps.synthesizers.ALL_NAMES, True)
+    out, _ = torchless
+    found = {path.stem: differences(pd.read_csv(out / (path.stem + ".first.csv"), dtype=str, keep_default_na=False),
+                                    path.with_name(path.stem + ".sample.csv").read_text()) for path in MODELS}
+    assert found == {name: [] for name in ps.synthesizers.ALL_NAMES}  # floats to 1e-5: see tests/recorded_rows.py
 
 
 def test_without_torch_fitting_a_deep_model_says_which_extra_to_install(torchless):

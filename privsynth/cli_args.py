@@ -1,0 +1,142 @@
+"""The arguments of the ``privsynth`` command (its functions are in :mod:`privsynth.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable, Mapping
+
+from privsynth.graphical.sampling import SAMPLERS
+from privsynth.privacy.budget import MAX_DELTA
+
+__all__ = ["build_parser"]
+
+
+def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
+    """The ``privsynth`` argument parser; ``commands`` maps each sub-command to its function."""
+    from privsynth.synthesizers.names import ALL_NAMES, BASIC_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="privsynth",
+        description="Differentially private synthetic data with verifiable certificates.",
+        epilog="Exit codes: 0 success, 1 verification failed, 2 bad arguments or input.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("profile", help="draft a domain file (and a report) from a CSV/Parquet file; --dp estimates it with DP")
+    p.add_argument("data", help="CSV or Parquet file with the private records")
+    p.add_argument("--out", required=True, help="domain file to write (.yaml, commented; .json)")
+    p.add_argument("--report", default=None, help="also write a report: .html (self-contained, with plots) or .md")
+    p.add_argument("--dp", action="store_true",
+                   help="estimate the domain with differential privacy (categories by partition selection, bounds by a "
+                        "noisy histogram) instead of drafting it; needs --epsilon")
+    p.add_argument("--epsilon", type=float, default=None, help="budget of the DP estimation (with --dp)")
+    p.add_argument("--delta", type=float, default=1e-9, help="delta of the DP estimation (with --dp; default 1e-9)")
+    p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
+    p.add_argument("--seed", type=int, default=None, help="SECRET seed of the DP estimation (research only)")
+    p.add_argument("--secure", action="store_true", help="exact samplers on the OS CSPRNG (with --dp)")
+    p.add_argument("--allow-large-delta", action="store_true", help=f"accept --delta above {MAX_DELTA:g} (the certificate says so)")
+    p.add_argument("--kinds", default=None, metavar="SPEC",
+                   help="with --dp: declared column kinds, NAME=KIND,... or a YAML file {name: kind} (categorical, integer, "
+                        "float); a Parquet file's schema counts as declared; other columns' kinds are decided with DP (charged)")
+    p.add_argument("--exclude", action="append", default=None, help="leave this column out (repeatable)")
+    p.add_argument("--max-categories", type=int, default=100,
+                   help="text columns with more distinct values are treated as identifiers (default 100)")
+    p.add_argument("--sep", default=None, help="CSV separator (default ',')")
+    p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
+    p.set_defaults(func=commands["profile"])
+
+    p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file under a declared domain")
+    p.add_argument("--data", required=True, help="CSV or Parquet file with the private records")
+    p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
+    p.add_argument("--synthesizer", choices=list(ALL_NAMES), default="privbayes")
+    p.add_argument("--epsilon", type=float, required=True)
+    p.add_argument("--delta", type=float, default=None,
+                   help="default: the synthesizer's own -- 0 (pure DP), 1e-9 for mst/aim, 1e-5 for dpvae/dpgan")
+    p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
+    p.add_argument("--seed", type=int, default=None,
+                   help="SECRET seed that makes the fit reproducible (research only): written nowhere, and the guarantee "
+                        "holds only while it stays secret; omit it for fresh OS entropy")
+    p.add_argument("--secure", action="store_true", help="exact samplers on the OS CSPRNG for every private draw (final releases)")
+    p.add_argument("--allow-large-delta", action="store_true", help=f"accept --delta above {MAX_DELTA:g} (the certificate says so)")
+    p.add_argument("--clip", action="store_true", help="clip numbers to the domain's public bounds instead of failing")
+    p.add_argument("--sep", default=None, help="CSV separator (default ',')")
+    p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
+    p.add_argument("--sign-key", default=None, help="Ed25519 private key (privsynth keygen) to sign the model file with")
+    p.add_argument("--allow-identifiers", action="store_true",
+                   help="fit even if a column looks like a direct identifier (name, SSN, e-mail ...)")
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="exit 0 even if the certificate is invalid (e.g. a domain inferred from the data)")
+    p.add_argument("--out", required=True, help="model file to write (e.g. adult.privsynth)")
+    p.set_defaults(func=commands["fit"])
+
+    p = sub.add_parser("sample", help="sample records from a model file; writes the certificate beside them")
+    p.add_argument("model")
+    p.add_argument("-n", type=int, required=True, help="number of records")
+    p.add_argument("--out", required=True, help="output .csv or .parquet")
+    p.add_argument("--seed", type=int, default=None, help="public sampling seed (recorded); omit for new rows every call")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="MST/AIM: draw i.i.d. or stratified rows (recorded; default: the model's own, normally iid)")
+    p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
+    p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
+    p.add_argument("--max-delta", type=float, default=MAX_DELTA,
+                   help=f"refuse a model whose guarantee needs a larger delta (default {MAX_DELTA:g})")
+    p.add_argument("--sign-key", default=None, help="Ed25519 private key to sign the certificate of the sample with")
+    p.add_argument("--allow-invalid", action="store_true", help="sample from a model whose certificate is invalid")
+    p.set_defaults(func=commands["sample"])
+
+    p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="print the full JSON")
+    p.set_defaults(func=commands["certificate"])
+
+    p = sub.add_parser("verify", help="check a model file or certificate: hashes, signature, recomputed epsilon")
+    p.add_argument("path", help="model file or certificate JSON")
+    p.add_argument("--trusted-key", action="append", default=None,
+                   help="public key (.pub) whose signature you trust; the file must be signed by one (repeatable)")
+    p.add_argument("--max-epsilon", type=float, default=None, help="fail if the recomputed epsilon is above this")
+    p.add_argument("--max-delta", type=float, default=MAX_DELTA,
+                   help=f"fail if the guarantee holds only at a larger delta (default {MAX_DELTA:g})")
+    p.add_argument("--require-valid", action="store_true", help="fail on an invalid certificate (inferred domain, leaks)")
+    p.set_defaults(func=commands["verify"])
+
+    p = sub.add_parser("keygen", help="create an Ed25519 key pair for signing releases")
+    p.add_argument("--out", required=True, help="path prefix: writes PREFIX.key (private) and PREFIX.pub (public)")
+    p.set_defaults(func=commands["keygen"])
+
+    p = sub.add_parser("serve", help="serve model files over HTTP: list, certificates, streamed samples (needs the serve extra)",
+                       description="Serve certified model files over HTTP (FastAPI + uvicorn; docs at /docs). Every endpoint "
+                                   "but /healthz needs 'Authorization: Bearer <token>', the token read from "
+                                   "$PRIVSYNTH_SERVE_TOKEN or --token-file. Serving rows spends no privacy budget.")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="model file, served by its file stem, or NAME=PATH")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token-file", default=None, help="file holding the bearer token (default: $PRIVSYNTH_SERVE_TOKEN)")
+    p.add_argument("--insecure-no-auth", action="store_true", help="serve without a token (trusted networks only)")
+    p.add_argument("--max-rows", type=int, default=10_000_000, help="most rows per request (default 10,000,000)")
+    p.add_argument("--max-concurrent", type=int, default=4, help="most sampling streams at once; more get 429 (default 4)")
+    p.add_argument("--trusted-key", action="append", default=None, help="refuse a model not signed by this public key (repeatable)")
+    p.add_argument("--max-epsilon", type=float, default=None, help="refuse a model that spends more")
+    p.add_argument("--max-delta", type=float, default=MAX_DELTA,
+                   help=f"refuse a model whose guarantee needs a larger delta (default {MAX_DELTA:g})")
+    p.add_argument("--allow-invalid", action="store_true", help="serve models whose certificate is invalid")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=commands["serve"])
+
+    p = sub.add_parser("demo", help="fit on the built-in data at a few epsilons and print certificates and fidelity")
+    p.add_argument("--rows", type=int, default=5000)
+    p.add_argument("--epsilons", type=float, nargs="+", default=[0.3, 1.0, 3.0])
+    p.add_argument("--synthesizer", choices=list(BASIC_NAMES), default="privbayes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=commands["demo"])
+
+    p = sub.add_parser("report", help="collect a sweep's runs (folder or MLflow store) into a table and trade-off plots")
+    p.add_argument("sweep_dir", nargs="?", default=None, help="folder of a sweep (e.g. multirun/default)")
+    p.add_argument("--mlflow", default=None, metavar="URI",
+                   help="read the runs from an MLflow tracking store instead (e.g. sqlite:///mlflow.db; needs --out)")
+    p.add_argument("--experiment", default="privsynth", help="MLflow experiment (with --mlflow; default privsynth)")
+    p.add_argument("--sweep", default=None, help="only the runs of this sweep (with --mlflow)")
+    p.add_argument("--out", default=None, help="where to write (default SWEEP_DIR/report)")
+    p.set_defaults(func=commands["report"])
+    return parser
