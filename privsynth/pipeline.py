@@ -42,6 +42,7 @@ from privsynth.core.domain import Domain
 from privsynth.core.errors import ConfigError
 from privsynth.core.io import file_sha256
 from privsynth.core.rng import PrivateRandomness
+from privsynth.privacy.budget import check_delta
 from privsynth.core.signing import KeyLike
 from privsynth.datasets.spec import DatasetSpec
 from privsynth.evaluation.suite import Evaluation, evaluate_release
@@ -115,6 +116,11 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
     except ValueError as exc:
         key, _, rest = str(exc).partition(" must be ")
         raise ConfigError(f"{key.split(' ')[0]}: must be {rest}") from None
+    try:
+        check_delta(float(privacy.get("delta") or 0.0), allow_large_delta=bool(privacy.get("allow_large_delta", False)),
+                    what="privacy.delta")
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (config: privacy.allow_large_delta=true)") from None
     for key, problem in _dataset(cfg.get("dataset") or {}).problems():
         raise ConfigError(f"dataset.{key}: {problem}")
     Evaluation.from_mapping(cfg.get("evaluation"))
@@ -170,6 +176,7 @@ def run(
     extra: Mapping[str, Any] | None = None,
     tracking: Any = None,
     sweep: Mapping[str, Any] | None = None,
+    allow_large_delta: bool = False,
 ) -> RunReport:
     """Fit, release and evaluate one synthesizer; see the module docstring for the files.
 
@@ -201,6 +208,7 @@ def run(
             run finished (its files are all there); ``run.json`` records the MLflow run id.
         sweep: ``{"name", "dir", "overrides"}`` of the Hydra sweep this run belongs to: tracked runs
             of one sweep share a parent run.
+        allow_large_delta: Let the fit use a delta above 1e-4 (config: ``privacy.allow_large_delta``).
 
     Example:
         >>> import tempfile, privsynth as ps
@@ -241,7 +249,7 @@ def run(
     synth = synthesizer_factory(seed if reproducible else None)
     members, holdout = split_holdout(data, holdout_fraction, synth, seed=seed if reproducible else None)
     t0 = time.perf_counter()
-    synth.fit(members, domain)
+    synth.fit(members, domain, allow_large_delta=allow_large_delta)
     fit_s = time.perf_counter() - t0
     synth.certificate_ = dataclasses.replace(synth.certificate_, assumptions=(*synth.certificate_.assumptions, SPLIT_ASSUMPTION))
     size = max(1, int(synth.n_hat_)) if n_synthetic is None else int(n_synthetic)
@@ -341,4 +349,5 @@ def run_config(cfg: Mapping[str, Any], *, make_synthesizer: Callable[[int | None
         extra={"config": dict(cfg)},
         tracking=cfg.get("tracking"),
         sweep=sweep,
+        allow_large_delta=bool((cfg.get("privacy") or {}).get("allow_large_delta", False)),
     )

@@ -9,7 +9,10 @@ Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
   generated and sent in chunks (memory does not grow with ``n``). ``seed`` is a *public* sampling
   seed: the same ``(n, seed, where)`` gives the same rows from the same model file; without it
   every request gets fresh rows. ``where`` (repeatable) adds conditions in the language of the
-  domain's business rules (``where=age >= 65``), enforced by rejection.
+  domain's business rules (``where=age >= 65``), enforced by rejection; a row is returned only
+  where every condition is *true* (a missing value never meets one). Conditions are parsed in
+  linear time and bounded in length and nesting (:mod:`privsynth.core.rule_parser`); a bad one
+  is a 400 naming it. The stream slot is taken before any work on a request.
 
 Every endpoint but ``/healthz`` and the docs needs ``Authorization: Bearer <token>``; the token
 comes from the ``PRIVSYNTH_SERVE_TOKEN`` environment variable or ``--token-file`` (never from
@@ -60,6 +63,8 @@ TOKEN_ENV = "PRIVSYNTH_SERVE_TOKEN"
 #: Output formats: media type and file suffix.
 FORMATS = {"csv": ("text/csv; charset=utf-8", "csv"), "jsonl": ("application/x-ndjson", "jsonl"),
            "json": ("application/json", "json"), "parquet": ("application/vnd.apache.parquet", "parquet")}
+#: Most where= conditions one request may give (each is at most privsynth.core.rule_parser.MAX_RULE_CHARS long).
+MAX_WHERE = 32
 #: Rows generated and sent per chunk (65,536 streamed Adult CSV ~10% faster but grew the server by 93 MB, 32,768 by 63 MB).
 CHUNK_ROWS = 32_768
 
@@ -293,14 +298,20 @@ def create_app(models: Mapping[str, "Synthesizer"], *, token: str | None, max_ro
             raise HTTPException(400, f"seed must be between 0 and 2**63 - 1, got {seed}.")
         if format not in FORMATS:
             raise HTTPException(400, f"format must be one of {sorted(FORMATS)}, got {format!r}.")
+        if len(where or ()) > MAX_WHERE:
+            raise HTTPException(400, f"At most {MAX_WHERE} where= conditions per request; combine them with 'and'.")
+        if not streams.try_acquire():  # before any work on the request: --max-concurrent bounds the parsing too
+            raise HTTPException(429, f"This server runs at most {streams.limit} sampling streams at once (--max-concurrent); "
+                                "retry in a moment.", headers={"Retry-After": "1"})
         if where:
             try:  # refuse a bad or unsatisfiable condition before the stream starts
                 model.sample(100, random_state=0, conditions=list(where))
             except (DomainError, PrivsynthError) as exc:
+                streams.release()
                 raise HTTPException(400, f"where: {exc}") from None
-        if not streams.try_acquire():
-            raise HTTPException(429, f"This server runs at most {streams.limit} sampling streams at once (--max-concurrent); "
-                                "retry in a moment.", headers={"Retry-After": "1"})
+            except BaseException:
+                streams.release()
+                raise
         media, suffix = FORMATS[format]
         headers = {"Content-Disposition": f'attachment; filename="{name}.{suffix}"',
                    "X-Privsynth-Epsilon": f"{model.certificate_.spent.epsilon:.6g}",

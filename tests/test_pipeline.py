@@ -87,6 +87,7 @@ def test_report_flags_a_forged_certificate_and_lists_unfinished_runs(tmp_path):
 @pytest.mark.parametrize("cfg, key", [
     ({"privacy": {"epsilon": -1}, "dataset": DATASET}, "privacy.epsilon"),
     ({"privacy": {"epsilon": 1, "delta": 2}, "dataset": DATASET}, "privacy.delta"),
+    ({"privacy": {"epsilon": 1, "delta": 1e-3}, "dataset": DATASET}, "privacy.delta=0.001 is above"),
     ({"privacy": {"epsilon": 1, "accountant": "x"}, "dataset": DATASET}, "privacy.accountant"),
     ({"privacy": {"epsilon": 1}, "dataset": {"loader": "file", "path": "/nope.csv", "domain": "/nope.yaml"}}, "dataset.path"),
     ({"privacy": {"epsilon": 1}, "dataset": {"loader": "adult", "data_dir": "/nope"}}, "dataset.data_dir"),

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -132,10 +133,25 @@ def test_conditions_and_empty_samples(server):
     ("seed=-3", 400, "seed must be between"),
     ("where=agee%20%3E%201", 400, "names column 'agee'"),
     ("where=age%20%3E%20500", 400, "rejects most"),
+    # issue #21, item 3: on 785087b these were HTTP 500 (RecursionError / ValueError) or held the server for seconds
+    ("where=" + quote("(" * 200 + "age > 1" + ")" * 200), 400, "nested more than"),
+    ("where=" + quote(" + ".join(["age"] * 1200) + " > 1"), 400, "characters, over the limit"),
+    ("where=" + quote("sex + 'x' == 1"), 400, "arithmetic"),
+    ("where=" + quote("sex == 'Mail'"), 400, "'Mail' is not a category of 'sex'"),
+    ("where=" + quote("if " + "x then " * 350 + "!"), 400, "unexpected character"),
+    ("where=" + quote("a" * 10_000), 400, "over the limit of 4096"),
+    ("&".join(["where=age%20%3E%201"] * 33), 400, "At most 32 where= conditions"),
 ])
 def test_bad_parameters_get_a_4xx_that_says_why(server, query, status, says):
     resp, body = _get(server["port"], f"/models/census/sample?{query}")
     assert resp.status == status and says in json.loads(body)["detail"]
+
+
+def test_conditions_never_return_missing_values_and_the_server_keeps_serving(server):
+    port = server["port"]
+    frame = pd.read_csv(io.BytesIO(_get(port, "/models/census/sample?n=500&seed=4&where=" + quote("occupation != 'Sales'"))[1]))
+    assert len(frame) == 500 and frame["occupation"].notna().all() and (frame["occupation"] != "Sales").all()  # NULL != x is not true
+    assert _get(port, "/healthz", None)[0].status == 200 and server["proc"].poll() is None
 
 
 def test_an_unknown_model_is_404_naming_the_models(server):

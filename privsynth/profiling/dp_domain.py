@@ -18,8 +18,9 @@
 values are private, and one record with ``unknown``, ``41.5`` or ``042`` in a column of ages
 must not change the published domain with certainty, so every other column's kind is decided
 **with DP**: a noisy count (discrete Gaussian) of its text, whole-number and fractional cells;
-the column is text when the noisy text cells outnumber the numbers, else integer unless the
-noisy fractional cells pass ``1% of the numbers + 3 sigma``. Such a column is charged for the
+the column is text when the noisy text cells pass ``1% of the numbers + 3 sigma`` (so codes such
+as ZIPs with leading zeros stay text), else integer unless the noisy fractional cells pass that
+margin. Such a column is charged for the
 decision and, whatever it decides, for a partition selection (the costlier of the two value
 releases), so what is charged never depends on the data. Cells that are not numbers in a
 numeric column are read as missing.
@@ -253,8 +254,8 @@ def estimate_domain(
             ledger.charge(next(charges), label=f"domain: kind of {name!r} (noisy counts of text, whole and fractional cells)")
             noisy = np.bincount(classes, minlength=3) + _noise(sigma, 3, randomness.generator("domain", j, 1), secure)
             numbers = noisy[_WHOLE] + noisy[_FRACTION]
-            kind = ("categorical" if noisy[_TEXT] > numbers else
-                    "integer" if noisy[_FRACTION] <= 0.01 * max(numbers, 0) + 3 * sigma else "float")
+            margin = 0.01 * max(numbers, 0) + 3 * sigma  # more than noise and 1% of the numbers
+            kind = "categorical" if noisy[_TEXT] > margin else "integer" if noisy[_FRACTION] <= margin else "float"
             decided[name] = kind
         event = next(charges)
         if kind == "categorical":
@@ -279,7 +280,7 @@ def estimate_domain(
     kinds_note = (f"column kinds declared for {sorted(declared)}" if declared else "no column kind declared")
     if decided:
         kinds_note += (f"; decided with DP for {sorted(decided)} (noisy counts of text / whole / fractional cells: text when "
-                       "text cells outnumber numbers, else integer unless fractional cells pass 1% + 3 sigma; non-numbers in a "
+                       "text cells pass 1% of the numbers + 3 sigma, else integer unless fractional cells do; non-numbers in a "
                        "numeric column read as missing)")
     estimation = {
         "accountant": ledger.accountant.to_dict(),

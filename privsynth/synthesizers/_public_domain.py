@@ -75,6 +75,6 @@ def domain_assumptions(domain: Domain) -> tuple[str, ...]:
     """What the certificate assumes about the domain."""
     if domain.provenance == "dp":
         return ("domain estimated from the data with differential privacy (provenance dp): its charges are "
-                "this certificate's first entries; column names and kinds are public (the data's schema)",
+                "this certificate's first entries; column names are public, kinds declared or decided with DP (below)",
                 *domain.estimation.get("assumptions", ()))
     return ("domain (categories, bounds, bins) is public metadata",)

@@ -31,7 +31,7 @@ from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.errors import DomainError, IntegrityError, NotFittedError, PrivsynthError, ReleaseQualityWarning
 from privsynth.core.io import open_bundle, write_bundle
 from privsynth.core.rng import PrivateRandomness, resolve_rng
-from privsynth.core.rules import apply_rules, violation_counts
+from privsynth.core.rules import apply_rules, parse_rules
 from privsynth.core.signing import KeyLike, check_signature
 from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.budget import MAX_DELTA, Budget, check_delta
@@ -271,26 +271,27 @@ class Synthesizer(ABC):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
         rng = resolve_rng(random_state)
-        domain = self.domain_
+        extra: tuple = ()
         if conditions:
             extra = (conditions,) if isinstance(conditions, (str, Mapping)) else tuple(conditions)
-            domain = dataclasses.replace(domain, rules=(*domain.rules, *extra))  # parses them: a bad one raises, naming it
-        if domain.rules:
-            return self._sample_under_rules(int(n), rng, domain)
+            parse_rules(extra, self.domain_, strict=True)  # a bad one raises now, naming it
+        if self.domain_.rules or extra:
+            return self._sample_under_rules(int(n), rng, extra)
         out = self._sample(int(n), rng)
         self._check_release(out)
         return out
 
-    def _sample_under_rules(self, n: int, rng: np.random.Generator, domain: Domain) -> pd.DataFrame:
-        """Draw, derive formula columns, reject records that break a rule of ``domain`` (the
-        model's domain, plus any sampling conditions), and draw again until ``n`` records keep
-        every rule (post-processing: the rules are public)."""
+    def _sample_under_rules(self, n: int, rng: np.random.Generator, conditions: tuple) -> pd.DataFrame:
+        """Draw, derive formula columns, reject records that break a rule of the model's domain
+        or do not meet a sampling condition, and draw again until ``n`` records keep every rule
+        (post-processing: the rules are public)."""
+        domain = self.domain_
         batches, have, drawn, size = [], 0, 0, n
         for round_ in range(_MAX_RULE_ROUNDS):
             raw = self._sample(size, rng)
             if round_ == 0:
                 self._check_release(raw)  # the model's own draws, before the rules reshape the marginals
-            batch, ok = apply_rules(raw, domain)
+            batch, ok = apply_rules(raw, domain, conditions)
             batches.append(batch[ok])
             have, drawn = have + int(ok.sum()), drawn + size
             if have >= n:
@@ -300,12 +301,13 @@ class Synthesizer(ABC):
             rate = max(have, 1) / drawn
             size = int(min(max(1.2 * (n - have) / rate, 100), 20 * n + 1000))
         if have < n:
-            broken = violation_counts(batch, domain).sort_values("violations", ascending=False)
-            worst = broken.iloc[0]["rule"] if len(broken) else "?"
+            rules = parse_rules(domain.rules, domain) + parse_rules(conditions, domain, strict=True)
+            worst = max(rules, key=lambda r: int(r.violations(batch).sum()))
+            what = "condition" if worst.strict else "rule"
             raise PrivsynthError(
-                f"{type(self).__name__}: only {have} of {drawn} sampled records keep the domain's rules (the rule "
-                f"{worst!r} rejects most); check the rules against the data with privsynth.evaluation.rule_violations, "
-                "or loosen them.")
+                f"{type(self).__name__}: only {have} of {drawn} sampled records keep the domain's rules and the conditions "
+                f"(the {what} {str(worst)!r} rejects most): this model (almost) never meets it. Check the rules against the data "
+                "with privsynth.evaluation.rule_violations, or loosen the condition.")
         out = pd.concat(batches, ignore_index=True).iloc[:n].reset_index(drop=True)
         return out
 
