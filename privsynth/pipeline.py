@@ -42,11 +42,11 @@ from privsynth.core.domain import Domain
 from privsynth.core.errors import ConfigError
 from privsynth.core.io import file_sha256
 from privsynth.core.rng import PrivateRandomness
-from privsynth.privacy.budget import check_delta
 from privsynth.core.signing import KeyLike
 from privsynth.datasets.spec import DatasetSpec
 from privsynth.evaluation.suite import Evaluation, evaluate_release
 from privsynth.mechanisms.sampling import holdout_mask
+from privsynth.privacy.budget import check_delta
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.synthesizers.base import Synthesizer
 from privsynth.tracking import MLflowTracking, quiet, resolve_tracking
