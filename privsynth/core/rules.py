@@ -144,7 +144,8 @@ class _Value:
 
 class _Compiler:
     def __init__(self, domain: "Domain", source: Any) -> None:
-        self.domain, self.source, self.used = domain, source, set()
+        self.domain, self.source = domain, source
+        self.used: set[str] = set()
 
     def fail(self, message: str) -> DomainError:
         return DomainError(f"Rule {self.source!r}: {message}")
@@ -157,9 +158,10 @@ class _Compiler:
             return _Value("list", constant=tuple(t.value for t in node.terms))
         if node.kind == "name":
             col = self.column(node.value)
+            name: str = col.name
             if col.kind == "numeric":
-                return _Value("number", lambda df, n=col.name: df[n].to_numpy(dtype=float))
-            return _Value("column", lambda df, n=col.name: _raw(df[n]), column=col)
+                return _Value("number", lambda df: df[name].to_numpy(dtype=float))
+            return _Value("column", lambda df: _raw(df[name]), column=col)
         if node.kind == "neg":
             inner = self.number(node.terms[0])
             return _Value("number", lambda df: -inner(df))
