@@ -80,7 +80,7 @@ _NAME_HINTS: dict[str, str] = {
     "ip_address": r"(^|_)(ip|ip_?address|ipv4|ipv6)($|_)",
     "credit_card": r"(^|_)(credit_?card|card_?(no|number)|cc_?(no|number)|pan|iban)($|_)",
     "person_name": r"(^|_)(name|first_?name|last_?name|surname|given_?name|family_?name|full_?name|patient(_name)?|"
-                   r"customer_name|forename)($|_)",
+                   r"customer_name|forename)($|_)|^(first|last|fname|lname|given|family|middle)$",
     "free_text": r"(^|_)(comment|comments|note|notes|description|text|remarks|free_text|message)($|_)",
     "unique_key": r"(^|_)(id|uuid|guid|key|record_?id|patient_?id|customer_?id|user_?id|mrn|account(_?(no|number))?)($|_)",
     "special_category": r"(^|_)(race|ethnic(ity)?|religion|religious|health|diagnosis|disease|condition|medical|"
@@ -263,12 +263,13 @@ def _is_address(v: str) -> bool:
 
 
 def _is_person_name(v: str) -> bool:
+    """A name from the first/last-name lists, in any case (``miguel hernandez``, ``HERNANDEZ``)."""
     words = _WORD.findall(v)
     if not 1 <= len(words) <= 4 or any(ch.isdigit() for ch in v):
         return False
     names = known_names()
     hits = sum(w.lower().strip("'’-") in names for w in words)
-    return hits >= max(1, len(words) - 1) and v[:1].isupper()
+    return hits >= max(1, len(words) - 1)
 
 
 def _is_postcode(v: str) -> bool:
@@ -360,8 +361,8 @@ def detect_column(series: pd.Series, name: str | None = None, *, max_values: int
             if numeric and not (kind in hints and kind in ("postcode", "phone", "credit_card")):
                 continue  # numbers are phone/card/ZIP numbers only under a telling name
             share = _share(values, test)
-            if kind == "person_name" and (n_distinct < min(50, 0.5 * n_nonnull) or share < 0.6):
-                continue  # a few repeated words ("White", "Sales") are categories, not names
+            if kind == "person_name" and (share < 0.6 or n_distinct < (2 if kind in hints else min(50, 0.5 * n_nonnull))):
+                continue  # a few repeated words ("White", "Sales") are categories, not names, unless the column says names
             if kind == "postcode" and "postcode" not in hints and (numeric or share < 0.95 or n_distinct < 20):
                 continue  # five-digit numbers are ZIP codes only with a telling name or text form
             if share >= 0.5:

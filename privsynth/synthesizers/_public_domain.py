@@ -18,21 +18,24 @@ from privsynth.core.errors import IdentifierWarning
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.ledger import Ledger, LedgerEntry
 
-#: A categorical column with fewer declared categories cannot hold a direct identifier of many people.
-MIN_IDENTIFIER_CATEGORIES = 50
+#: What a list of declared categories can reveal by itself (its values are published in the model file).
+_CATEGORY_KINDS = ("person_name", "email", "ssn", "national_id", "phone", "street_address", "credit_card", "ip_address")
 
 
 def suspected_identifiers(data: pd.DataFrame, domain: Domain):
     """Direct-identifier detections among the columns a fit would synthesize (see
-    :func:`privsynth.profiling.detect_identifiers`)."""
+    :func:`privsynth.profiling.detect_identifiers`): on the values of every column, whatever
+    its declared kind or size, and on the declared categories themselves (a model file lists
+    them), so real names declared as categories are caught in any case."""
     from privsynth.profiling.identifiers import detect_column
 
     out = []
     for col in domain:
-        if isinstance(col, Categorical) and len(col.categories) < MIN_IDENTIFIER_CATEGORIES:
-            continue
-        found = detect_column(data[col.name], col.name, max_values=500)
-        if found and found[0].direct and found[0].confidence >= 0.5:
+        found = [d for d in detect_column(data[col.name], col.name, max_values=500) if d.direct and d.confidence >= 0.5]
+        if not found and isinstance(col, Categorical) and len(col.categories) >= 2:
+            listed = detect_column(pd.Series([str(c) for c in col.categories], name=col.name), col.name, max_values=500)
+            found = [d for d in listed if d.kind in _CATEGORY_KINDS and d.confidence >= 0.5]
+        if found:
             out.append(found[0])
     return out
 

@@ -91,3 +91,50 @@ def test_fitting_on_an_identifier_column_warns_loudly():
                      Categorical("sex", ("female", "male"))))
     with pytest.warns(IdentifierWarning, match="'ssn' looks like a US social security number"):
         ps.synthesizers.IndependentMarginals(epsilon=1.0, random_state=0).fit(df, domain)
+
+
+@pytest.fixture(scope="module")
+def split_names():
+    """Real-looking names in lower case split into first/last, and in upper case, declared as
+    categories (as `profile --max-categories 5000` plus `provenance: declared` would)."""
+    people = make_people(1500, random_state=22)
+    full = people["full_name"].str.split()
+    table = pd.DataFrame({"first": full.str[0].str.lower(), "last": full.str[-1].str.lower(),
+                          "full_name_upper": people["full_name"].str.upper(), "plan": people["plan"]})
+    domain = ps.Domain(tuple(ps.Categorical(c, tuple(sorted(table[c].unique()))) for c in table.columns))
+    return table, domain
+
+
+def test_names_in_any_case_and_split_into_first_and_last_are_found(split_names):
+    """Issue #22, item 2: on 785087b lower-case 'miguel hernandez' read as a near-unique key and
+    `first`/`last` as nothing, so `fit` exited 0 with a VALID certificate and the model file
+    listed thousands of real names."""
+    table, _ = split_names
+    for column in ("first", "last", "full_name_upper"):
+        assert detect_column(table[column])[0].kind == "person_name", column
+    assert all(d.kind != "person_name" for d in detect_column(table["plan"]))
+
+
+def test_the_pre_fit_check_catches_declared_name_categories(split_names, tmp_path, capsys):
+    from privsynth import IdentifierWarning
+    from privsynth.cli import main
+
+    table, domain = split_names
+    with pytest.warns(IdentifierWarning, match="'first' looks like a person's name"):
+        ps.synthesizers.IndependentMarginals(epsilon=1.0, random_state=0).fit(table, domain)
+    table.to_csv(tmp_path / "names.csv", index=False)
+    domain.to_file(tmp_path / "names.yaml")
+    code = main(["fit", "--data", str(tmp_path / "names.csv"), "--domain", str(tmp_path / "names.yaml"), "--epsilon", "1",
+                 "--out", str(tmp_path / "m.privsynth")])
+    err = capsys.readouterr().err
+    assert code == 2 and "'first' looks like a person's name" in err and not (tmp_path / "m.privsynth").exists()
+
+
+def test_declared_categories_alone_are_checked(split_names):
+    """A column whose values in this table are missing still publishes its declared categories."""
+    from privsynth.synthesizers._public_domain import suspected_identifiers
+
+    table, domain = split_names
+    emptied = table.assign(last=None)
+    nullable = ps.Domain(tuple(ps.Categorical(c.name, c.categories, nullable=True) for c in domain))
+    assert "last" in [d.column for d in suspected_identifiers(emptied, nullable)]
