@@ -86,6 +86,8 @@ def _invalid_exit(cert, args: argparse.Namespace, *, what: str) -> int:
 
 def _cmd_profile(args: argparse.Namespace) -> int:
     from privsynth.profiling import detect_identifiers, estimate_domain, profile, read_raw
+    import pandas as pd
+
     from privsynth.profiling.dp_domain import parse_kinds, schema_kinds
     from privsynth.profiling.profile import role_from_name
 
@@ -121,10 +123,19 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     domain = estimate_domain(data, epsilon=args.epsilon, delta=args.delta, roles=roles, accountant=args.accountant, kinds=kinds,
                              random_state=args.seed, secure=args.secure, allow_large_delta=args.allow_large_delta)
     domain.to_file(args.out)
-    print(f"DP domain written to {args.out}: {len(domain)} columns, identifiers by name {list(domain.identifiers)}; "
+    by_name = [c for c in domain.identifiers if c not in domain.estimation.get("dropped", ())]
+    print(f"DP domain written to {args.out}: {len(domain)} columns, identifiers by name {by_name}; "
           f"spent epsilon={domain.estimation['epsilon']:.4g} delta={domain.estimation['delta']:.3g}, charged again by "
           "every fit on it (its certificate covers both)")
-    flagged = [d for d in detect_identifiers(data, columns=domain.names) if d.direct]
+    if domain.estimation.get("dropped"):
+        print(f"dropped {domain.estimation['dropped']}: no value of theirs was released (identifiers, dates, free text); "
+              "listed as identifiers, never synthesized")
+    for col in domain:
+        if col.kind == "numeric":
+            print(f"  {col.name}: bounds [{col.lower:g}, {col.upper:g}] from the noisy histogram; values outside are clipped to "
+                  "them (check them against the column's public range)")
+    typed = data.assign(**{c.name: pd.to_numeric(data[c.name], errors="coerce") for c in domain if c.kind == "numeric"})
+    flagged = [d for d in detect_identifiers(typed, columns=domain.names) if d.direct]  # on the console only, never used
     for d in flagged:
         _warn(f"column {d.column!r} looks like {d.label} (confidence {d.confidence:.2f}); it was estimated like any column "
               f"(DP: a value held by one record is not released), but exclude it (--exclude {d.column}) unless you need it.")

@@ -112,10 +112,29 @@ def read_table(path: str | os.PathLike, domain: Domain, *, clip: bool = False, n
     except UnicodeDecodeError:
         raise DomainError(f"{str(path)!r} is not {encoding} text; give its encoding (encoding=..., CLI --encoding), "
                           "e.g. 'latin-1' or 'cp1252'.") from None
+    except LookupError:
+        raise DomainError(f"Unknown text encoding {encoding!r}; use e.g. 'utf-8', 'latin-1' or 'cp1252'.") from None
     except pd.errors.EmptyDataError:
         raise DomainError(f"{str(path)!r} is empty: not even a header row with the column names.") from None
+    check_header(path, encoding=encoding, **read_kwargs)
     _note_dropped_columns(df, domain, path)
     return validate(_typed_by_domain(df, domain), domain, clip=clip)
+
+
+def check_header(path: str | os.PathLike, *, encoding: str = "utf-8", **read_kwargs: Any) -> list[str]:
+    """The CSV's column names as written; a name that appears twice is a :class:`DomainError`
+    naming it (pandas would silently read the second as ``name.1``)."""
+    options = {k: v for k, v in read_kwargs.items() if k in ("sep", "delimiter", "quotechar")}
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding=encoding, **options)
+    names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i + 1)
+    twice = {name: where for name, where in seen.items() if len(where) > 1}
+    if twice:
+        listed = "; ".join(f"{name!r} in columns {', '.join(map(str, where))}" for name, where in twice.items())
+        raise DomainError(f"{str(path)!r} names a column more than once ({listed}); rename them so each name is unique.")
+    return names
 
 
 def _note_dropped_columns(df: pd.DataFrame, domain: Domain, path: Path) -> None:

@@ -155,10 +155,12 @@ def _numeric_bounds(values: np.ndarray, sigma: float, threshold: float, rng: np.
     if len(passing) == 0:
         passing = np.array([int(np.argmax(noisy))])
     lo_bin, hi_bin = int(passing.min()), int(passing.max())
-    lower = edges[max(lo_bin - 1, 0)]
-    upper = edges[min(hi_bin, len(edges) - 1)]
-    if upper <= lower:
-        upper = lower + (1 if integer else 1.0)
+    lower = float(edges[max(lo_bin - 1, 0)])
+    upper = float(edges[min(hi_bin, len(edges) - 1)])
+    if integer:  # whole-number bounds around the bins (a bin [0, 0.001) of an all-zero count column gives [0, 1])
+        lower, upper = math.floor(lower), math.ceil(upper)
+    if upper <= lower:  # a collapsed range: one unit wide
+        upper = lower + 1
     return (int(lower), int(upper)) if integer else (float(lower), float(upper))
 
 
@@ -199,7 +201,9 @@ def estimate_domain(
     Returns:
         A :class:`Domain` with ``provenance="dp"`` whose ``estimation`` block holds the ledger
         entries; every categorical column has the category ``"(other)"`` (values not released)
-        and every column is nullable.
+        and every column is nullable. A text column none of whose values was released (an
+        identifier, a date, free text) is not a column of the domain: it is listed in
+        ``identifiers`` (readers drop it) and in the estimation's ``dropped``.
 
     Raises:
         DomainError: no column to estimate, ``delta`` is 0, or ``kinds`` names an unknown kind
@@ -246,6 +250,7 @@ def estimate_domain(
     charges = iter(plan)
     columns: list[Column] = []
     decided: dict[str, str] = {}
+    dropped: list[str] = []
     for j, name in enumerate(names):
         rng = randomness.generator("domain", j)
         classes, values = _cells(df[name])
@@ -266,6 +271,9 @@ def estimate_domain(
             threshold = 1 + sigma * math.sqrt(2 * math.log(1 / key_delta))  # type: ignore[operator]
             noisy_counts = counts.to_numpy() + _noise(sigma, len(counts), rng, secure)
             released = sorted(str(k) for k, v in zip(counts.index, noisy_counts) if v >= threshold and str(k) != OTHER)
+            if not released:  # nothing but '(other)': an identifier, a date or free text -- dropped, kept by name
+                dropped.append(name)
+                continue
             columns.append(Categorical(name, (OTHER, *released), nullable=True, role=roles.get(name), other=OTHER))
         else:
             what = "partition-selection budget, released as bounds" if name in decided else "noisy log-scale histogram"
@@ -282,6 +290,12 @@ def estimate_domain(
         kinds_note += (f"; decided with DP for {sorted(decided)} (noisy counts of text / whole / fractional cells: text when "
                        "text cells pass 1% of the numbers + 3 sigma, else integer unless fractional cells do; non-numbers in a "
                        "numeric column read as missing)")
+    if not columns:
+        raise DomainError(f"The DP estimation released no value of any column ({names}): at this epsilon every column looks "
+                          "like an identifier. Raise epsilon, or declare the domain.")
+    if dropped:
+        kinds_note += (f"; dropped {dropped}: no value passed the partition selection (identifiers, dates, free text), so "
+                       "they are kept by name as identifiers and never synthesized")
     estimation = {
         "accountant": ledger.accountant.to_dict(),
         "epsilon": spent,
@@ -293,4 +307,6 @@ def estimate_domain(
                         "DP domain: numeric bounds from a noisy histogram on fixed log-scale bins; values outside are clipped",
                         kinds_note],
     }
-    return Domain(tuple(columns), provenance="dp", identifiers=identifiers, estimation=estimation)
+    if dropped:
+        estimation["dropped"] = list(dropped)
+    return Domain(tuple(columns), provenance="dp", identifiers=(*identifiers, *dropped), estimation=estimation)

@@ -252,8 +252,13 @@ def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = Non
                          **({"sep": sep} if sep else {}))
     except UnicodeDecodeError:
         raise DomainError(f"{str(path)!r} is not {encoding} text; give its encoding (--encoding latin-1, cp1252 ...).") from None
+    except LookupError:
+        raise DomainError(f"Unknown text encoding {encoding!r}; use e.g. utf-8, latin-1 or cp1252.") from None
     except pd.errors.EmptyDataError:
         raise DomainError(f"{str(path)!r} is empty: no header and no records.") from None
+    from privsynth.datasets.loaders import check_header
+
+    check_header(path, encoding=encoding, **({"sep": sep} if sep else {}))
     if df.empty:
         raise DomainError(f"{str(path)!r} has a header but no records; there is nothing to profile.")
     if not typed:
@@ -295,6 +300,10 @@ def _role(name: str, detection: Detection | None) -> str | None:
     return None
 
 
+#: Column names that by themselves say "free text" (a name merely ending in one says nothing).
+_FREE_TEXT_NAMES = {"comment", "comments", "note", "notes", "description", "text", "remarks", "free_text", "message", "notes_text"}
+
+
 def role_from_name(name: str) -> str | None:
     """A role from the column's *name* alone (no value is looked at): a name that says SSN,
     e-mail, phone, person name, ID ... gives ``"identifier"``; age, sex, ZIP ... give
@@ -303,10 +312,15 @@ def role_from_name(name: str) -> str | None:
     Example:
         >>> role_from_name("customer_email"), role_from_name("age"), role_from_name("diagnosis"), role_from_name("plan")
         ('identifier', 'quasi_identifier', 'sensitive', None)
+        >>> role_from_name("notes"), role_from_name("score_text")
+        ('identifier', None)
     """
     from privsynth.profiling.identifiers import DIRECT_KINDS
 
-    if _name_hints(name) & set(DIRECT_KINDS):
+    hints = _name_hints(name) & set(DIRECT_KINDS)
+    if "free_text" in hints and _normalize(name) not in _FREE_TEXT_NAMES:
+        hints.discard("free_text")  # 'score_text', 'decision_note': an ordinary word, not a column of free text
+    if hints:
         return "identifier"
     return _role(name, None)
 

@@ -81,3 +81,22 @@ def test_an_impossible_rule_is_named():
     synth = ps.synthesizers.IndependentMarginals(epsilon=1.0, random_state=0).fit(df, ruled)
     with pytest.raises(PrivsynthError, match="age < 0"):
         synth.sample(100)
+
+
+def test_conditions_never_return_missing_values_and_impossible_or_misspelt_ones_are_errors():
+    """Issue #22, item 5: on 785087b `age >= 65` returned rows with a missing age, `age >= 200`
+    and `sex == 'Mail'` returned rows of missing values, and a rule naming an unknown category
+    was accepted at fit time."""
+    df, d = ps.datasets.make_census(2000, random_state=0)
+    nullable = Domain.from_dict({**d.to_dict(), "columns": [{**c, "nullable": True} for c in d.to_dict()["columns"]]})
+    holed = df.assign(age=df["age"].where(np.arange(len(df)) % 3 != 0))  # a third of the ages missing
+    synth = ps.synthesizers.PrivBayes(epsilon=2.0, random_state=0, progress=False).fit(holed, nullable)
+    assert synth.sample(2000, random_state=1)["age"].isna().mean() > 0.1  # the model does produce missing ages
+    old = synth.sample(500, random_state=1, conditions="age >= 65")
+    assert len(old) == 500 and old["age"].notna().all() and (old["age"] >= 65).all()
+    with pytest.raises(PrivsynthError, match="condition 'age >= 200'"):
+        synth.sample(100, random_state=1, conditions="age >= 200")
+    with pytest.raises(DomainError, match="'Mail' is not a category of 'sex'"):
+        synth.sample(100, conditions="sex == 'Mail'")
+    with pytest.raises(DomainError, match="'Mail' is not a category of 'sex'"):
+        Domain.from_dict({**d.to_dict(), "rules": ["if sex == 'Mail' then age >= 18"]})
