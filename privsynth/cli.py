@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from privsynth.cli_args import build_parser
-from privsynth.core.domain import Domain
+from privsynth.core.domain import Domain, Numeric
 from privsynth.core.errors import IntegrityError, PrivsynthError
 from privsynth.core.io import file_sha256
 from privsynth.graphical.sampling import SAMPLERS
@@ -85,9 +85,9 @@ def _invalid_exit(cert, args: argparse.Namespace, *, what: str) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from privsynth.profiling import detect_identifiers, estimate_domain, profile, read_raw
     import pandas as pd
 
+    from privsynth.profiling import detect_identifiers, estimate_domain, profile, read_raw
     from privsynth.profiling.dp_domain import parse_kinds, schema_kinds
     from privsynth.profiling.profile import role_from_name
 
@@ -131,7 +131,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         print(f"dropped {domain.estimation['dropped']}: no value of theirs was released (identifiers, dates, free text); "
               "listed as identifiers, never synthesized")
     for col in domain:
-        if col.kind == "numeric":
+        if isinstance(col, Numeric):
             print(f"  {col.name}: bounds [{col.lower:g}, {col.upper:g}] from the noisy histogram; values outside are clipped to "
                   "them (check them against the column's public range)")
     typed = data.assign(**{c.name: pd.to_numeric(data[c.name], errors="coerce") for c in domain if c.kind == "numeric"})
