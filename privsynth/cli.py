@@ -1,10 +1,12 @@
 """The ``privsynth`` command: profile, fit, sample, certificate, verify, keygen, serve, demo, report.
 
-Exit codes: 0 success; 1 a certificate or model file failed verification or the trust policy
-(unsigned, untrusted signer, over ``--max-epsilon``), or a fit/sample whose certificate is not
-valid (without ``--allow-invalid``); 2 bad arguments or bad input (a clear one-line message, no
-traceback), including data with a column that looks like a direct identifier (without
-``--allow-identifiers``).
+Exit codes, the same for every command: 0 success; 1 a certificate or model file failed
+verification or the trust policy (corrupt or tampered, unsigned, untrusted signer, over
+``--max-epsilon`` / ``--max-delta``), or a fit/sample whose certificate is not valid (without
+``--allow-invalid``); 2 bad arguments or bad input, one clear line and no traceback: a missing
+or unreadable file, a folder where a file belongs, an unknown encoding or output format, a busy
+or impossible port, data that do not fit the domain, or a column that looks like a direct
+identifier (without ``--allow-identifiers``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                                  + " Or pass --allow-identifiers if you are sure.")
     cls = synthesizer_class(args.synthesizer)
     params = {} if args.delta is None else {"delta": args.delta}  # default: the synthesizer's own (0, 1e-9 or 1e-5)
+    if "progress" in cls._param_names():
+        params["progress"] = False if args.quiet else args.progress
     synth = cls(epsilon=args.epsilon, accountant=args.accountant, random_state=args.seed, secure=args.secure, **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifierWarning)  # already checked above
@@ -91,6 +95,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from privsynth.profiling.dp_domain import parse_kinds, schema_kinds
     from privsynth.profiling.profile import role_from_name
 
+    if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
+        raise ValueError(f"--report {args.report!r}: the report is written as .html or .md; name it accordingly.")
     if args.kinds and not args.dp:
         raise ValueError("--kinds declares column kinds for the DP estimation (--dp); the draft reads them off the data.")
     parquet = Path(args.data).suffix.lower() in (".parquet", ".pq")
@@ -142,6 +148,25 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _port_free(host: str, port: int) -> None:
+    """A port another process listens on is bad input (exit 2), found before the models load."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.bind((host, port))
+    except OSError as exc:
+        raise ValueError(f"--host {host} --port {port}: cannot listen there ({exc.strerror}); choose another port.") from None
+
+
+def _existing(path: str, what: str) -> Path:
+    """``path`` if it is a file; a missing one is bad input (exit 2), the same for every command."""
+    found = Path(path)
+    if not found.is_file():
+        raise FileNotFoundError(f"{what} {path!r} does not exist{' (it is a folder)' if found.is_dir() else ''}.")
+    return found
+
+
 def _kinds_spec(spec: str | None) -> Any:
     """``--kinds``: ``NAME=KIND,...``, or a YAML/JSON file holding ``{name: kind}``."""
     if spec is None or "=" in spec:
@@ -166,6 +191,10 @@ def _key_id(private_key_path: str) -> str:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from privsynth.synthesizers.base import load
 
+    _existing(args.model, "model file")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise ValueError(f"--out {args.out!r}: privsynth writes .csv or .parquet files; name the output accordingly.")
     synth = load(args.model, trusted_keys=args.trusted_key, max_epsilon=args.max_epsilon, max_delta=args.max_delta)
     if not synth.certificate_.valid and not args.allow_invalid:
         _invalid_exit(synth.certificate_, args, what=f"the model {args.model}")
@@ -176,7 +205,6 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             raise PrivsynthError(f"--sampler: {type(synth).__name__} models have one sampler; only MST and AIM models offer "
                                  f"{' / '.join(SAMPLERS)}. Drop --sampler.")
         synth.set_params(sampler=args.sampler)
-    out = Path(args.out)
     df = synth.sample(args.n, random_state=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() in (".parquet", ".pq"):
@@ -197,9 +225,7 @@ def _cmd_certificate(args: argparse.Namespace) -> int:
     from privsynth.privacy.certificate import Certificate
     from privsynth.synthesizers.base import load
 
-    path = Path(args.path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{str(path)!r} does not exist.")
+    path = _existing(args.path, "file")
     cert = Certificate.from_dict(_read_document(path)) if path.suffix == ".json" else load(path).certificate_
     print(cert.to_json() if args.json else cert.summary())
     return EXIT_OK
@@ -209,9 +235,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from privsynth.privacy.certificate import Certificate, check_document_signature, check_policy, verify
     from privsynth.synthesizers.base import load
 
-    path = Path(args.path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{str(path)!r} does not exist.")
+    path = _existing(args.path, "file")
     trusted = args.trusted_key
     if path.suffix == ".json":
         doc = _read_document(path)
@@ -327,6 +351,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from privsynth.serve import TOKEN_ENV, _require_extra, describe_models, load_models, read_token, serve
 
     _require_extra()
+    if not 1 <= args.port <= 65535:
+        raise ValueError(f"--port must be between 1 and 65535, got {args.port}.")
+    _port_free(args.host, args.port)
+    for spec in args.models:
+        _existing(spec.split("=", 1)[1] if "=" in spec and not Path(spec).exists() else spec, "model file")
     token = read_token(args.token_file)
     if token is None and not args.insecure_no_auth:
         raise ValueError(f"No bearer token: set ${TOKEN_ENV} or pass --token-file FILE (a file holding the token), or "
@@ -346,6 +375,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"privsynth: warning: {category.__name__}: {message}", file=sys.stderr)
 
 
+def _log_progress() -> None:
+    """Progress lines (written where no terminal shows a bar) go to stderr, unless the caller set
+    up logging for them."""
+    import logging
+
+    logger = logging.getLogger("privsynth.progress")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("privsynth: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 #: Each sub-command's function (its arguments: :func:`privsynth.cli_args.build_parser`).
 COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "certificate": _cmd_certificate, "verify": _cmd_verify,
             "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
@@ -354,6 +396,7 @@ COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "ce
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``privsynth`` command; returns the exit code."""
     args = build_parser(COMMANDS).parse_args(argv)
+    _log_progress()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -367,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IntegrityError as exc:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except (PrivsynthError, FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError, json.JSONDecodeError) as exc:
+    except (PrivsynthError, OSError, ValueError, TypeError, ImportError, json.JSONDecodeError) as exc:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

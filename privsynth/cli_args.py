@@ -18,7 +18,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     parser = argparse.ArgumentParser(
         prog="privsynth",
         description="Differentially private synthetic data with verifiable certificates.",
-        epilog="Exit codes: 0 success, 1 verification failed, 2 bad arguments or input.",
+        epilog="Exit codes: 0 success; 1 verification or the trust policy failed, or an invalid certificate; 2 bad arguments "
+               "or input (missing file, busy port, data off the domain ...).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -68,6 +69,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="fit even if a column looks like a direct identifier (name, SSN, e-mail ...)")
     p.add_argument("--allow-invalid", action="store_true",
                    help="exit 0 even if the certificate is invalid (e.g. a domain inferred from the data)")
+    p.add_argument("--progress", action="store_true", default=None,
+                   help="show progress (default: a bar on a terminal, a line every 30 s in logs and redirected output)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", required=True, help="model file to write (e.g. adult.privsynth)")
     p.set_defaults(func=commands["fit"])
 

@@ -141,6 +141,17 @@ SPLIT_ASSUMPTION = (
     "coupling the members of D + t are those of D plus at most t, and the guarantee holds for the table handed in")
 
 
+def _check_roles(spec: DatasetSpec | None, domain: Domain) -> None:
+    """The dataset's target, quasi-identifiers and sensitive column must be columns of the domain."""
+    if spec is None:
+        return
+    named = {"target": [spec.target], "quasi_identifiers": list(spec.quasi_identifiers or ()), "sensitive": [spec.sensitive]}
+    for key, columns in named.items():
+        unknown = [c for c in columns if c is not None and c not in domain]
+        if unknown:
+            raise ConfigError(f"dataset.{key}: {unknown[0]!r} is not a column of the domain (columns: {list(domain.names)}).")
+
+
 def split_holdout(data: pd.DataFrame, holdout_fraction: float, synth: Synthesizer, *,
                   seed: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(members, holdout)`` of ``data``: each record held out independently (see
@@ -237,6 +248,8 @@ def run(
             else:
                 log.warning("finished run %s has no model file, so it cannot be logged to %s now", out, tracker.uri)
         return RunReport(output_dir=str(out), summary=summary, metrics=metrics, skipped=True, files=summary.get("files", {}))
+    data_spec = None if dataset is None else _dataset(dataset)
+    _check_roles(data_spec, domain)  # before anything is written: a wrong target must not leave a release behind
     if out.exists():  # unfinished (or to be overwritten): start clean
         for child in out.iterdir():
             if child.name not in (".hydra",) and not child.name.endswith(".log"):
@@ -244,7 +257,6 @@ def run(
     release = out / RELEASE
     release.mkdir(parents=True, exist_ok=True)
     spec = Evaluation.from_mapping(evaluation)
-    data_spec = None if dataset is None else _dataset(dataset)
 
     synth = synthesizer_factory(seed if reproducible else None)
     members, holdout = split_holdout(data, holdout_fraction, synth, seed=seed if reproducible else None)

@@ -185,3 +185,51 @@ def test_max_delta_is_checked_by_sample_and_verify(files, capsys):
     code, _, err = run(capsys, "verify", model)
     assert code == 1 and "over max_delta" in err
     assert run(capsys, "verify", model, "--max-delta", "1e-3")[0] == 0
+
+
+def test_rough_edges_are_one_line_and_exit_2(files, capsys, tmp_path):
+    """Issue #22, item 6: tracebacks for these on 785087b, and exit codes that differed by command."""
+    model = files / "m.privsynth"
+    assert run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", model)[0] == 0
+    (tmp_path / "folder").mkdir()
+    cases = [
+        (["fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--encoding", "bogus",
+          "--out", tmp_path / "x.privsynth"], "Unknown text encoding 'bogus'"),
+        (["fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", tmp_path / "folder"], ""),
+        (["sample", model, "-n", "5", "--out", tmp_path / "x.xlsx"], "writes .csv or .parquet"),
+        (["sample", tmp_path / "missing.privsynth", "-n", "5", "--out", tmp_path / "x.csv"], "does not exist"),
+        (["verify", tmp_path / "missing.privsynth"], "does not exist"),
+        (["certificate", tmp_path / "missing.privsynth"], "does not exist"),
+        (["profile", files / "data.csv", "--out", tmp_path / "d.yaml", "--report", tmp_path / "r.pdf"], "written as .html or .md"),
+        (["serve", model, "--port", "99999", "--insecure-no-auth"], "--port must be between 1 and 65535"),
+    ]
+    for argv, says in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and err.startswith("privsynth: error:") and says in err, (argv, err)
+
+
+def test_a_busy_port_is_bad_input(files, capsys):
+    import socket
+
+    pytest.importorskip("fastapi")
+    model = files / "m.privsynth"
+    run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--epsilon", "1", "--out", model)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code, _, err = run(capsys, "serve", model, "--port", str(busy.getsockname()[1]), "--insecure-no-auth")
+    assert code == 2 and "cannot listen there" in err
+
+
+def test_fit_progress_goes_to_the_log_without_a_terminal(files, capsys, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="privsynth.progress"):
+        code, _, _ = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "mst",
+                         "--epsilon", "1", "--out", files / "p.privsynth")
+    assert code == 0 and any("MST:" in r.getMessage() and "(done)" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="privsynth.progress"):
+        run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "mst",
+            "--epsilon", "1", "--quiet", "--out", files / "q.privsynth")
+    assert not [r for r in caplog.records if r.name == "privsynth.progress"]

@@ -157,3 +157,10 @@ def test_the_certificate_states_how_the_split_was_drawn(tmp_path):
     assert any("holdout split" in a and "never from the public run seed" in a for a in cert["assumptions"])
     assert cert["release"]["model"] == RELEASE_FILES["model"]
     assert ps.Certificate.from_dict(cert) == ps.load(tmp_path / "r" / RELEASE / "model.privsynth").certificate_
+
+
+def test_a_wrong_target_is_a_config_error_before_anything_is_written(tmp_path):
+    data, domain = load_dataset(DATASET)
+    with pytest.raises(ConfigError, match="dataset.target: 'nope' is not a column"):
+        run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=tmp_path / "r", dataset={**DATASET, "target": "nope"})
+    assert not (tmp_path / "r").exists()

@@ -24,11 +24,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from scipy.stats import beta
-from tqdm.auto import tqdm
 
 from privsynth.core.dataset import decode, encode, levels, validate
 from privsynth.core.domain import Domain
 from privsynth.core.errors import DomainError
+from privsynth.core.progress import progress as progress_bar
 
 __all__ = ["AuditResult", "audit", "clopper_pearson", "epsilon_lower_bound", "worst_case_canary"]
 
@@ -159,7 +159,7 @@ def audit(
     jobs = (delayed(_trial)(synthesizer_factory, with_canary if b else data, domain, int(s), n_syn, canary_codes, sizes)
             for b, s in zip(labels, seeds))
     out = []
-    with tqdm(total=n_trials, desc="audit", unit="fit", disable=None if progress is None else not progress) as bar:
+    with progress_bar(total=n_trials, desc="audit", unit="fit", enabled=progress) as bar:
         for result in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
             out.append(result)
             bar.update(1)

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from privsynth.core.domain import Domain
+from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
 from privsynth.mechanisms.clipping import ClippedSum
 from privsynth.mechanisms.dpsgd import dp_sgd_step, resolve_device
@@ -48,8 +48,8 @@ def train(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | No
     clipper = ClippedSum(synth._private_module(), synth.engine)
     synth.engine_ = clipper.engine
     optimizer = synth._optimizers()["private"]
-    bar = tqdm(total=plan["steps"], initial=start, desc=type(synth).__name__, unit="step",
-               disable=True if rank else (None if synth.progress is None else not synth.progress))
+    bar = progress(total=plan["steps"], initial=start, desc=type(synth).__name__, unit="step",
+                   enabled=False if rank else synth.progress)
     for step in range(start, plan["steps"]):
         optimizer.zero_grad(set_to_none=True)
         batch = records[torch.as_tensor(_batch(len(records), plan, randomness, rank, step), device=device)]

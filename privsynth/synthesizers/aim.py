@@ -25,11 +25,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
 from privsynth.graphical import SAMPLERS, GraphicalModel, JunctionTree, Measurement, estimate, sample_codes
 from privsynth.graphical.backend import BACKENDS, get_backend
@@ -97,7 +97,8 @@ class AIM(Synthesizer):
             independent, which matters for variance estimates computed on the release; see
             :mod:`privsynth.graphical.sampling`). Can be changed on a fitted model with
             ``set_params`` and takes effect at the next ``sample``.
-        progress: Show a progress bar (``None``: only in a terminal); it shows the share of the
+        progress: Show progress: a bar on a terminal, else a log line (logger
+            ``privsynth.progress``, INFO) every 30 s; ``False``: none. It shows the share of the
             budget spent.
 
     Attributes:
@@ -218,7 +219,7 @@ class AIM(Synthesizer):
                 answers[r] = marginal_counts(codes, r, sizes)
             return answers[r]
 
-        bar = tqdm(total=100, desc="AIM", unit="% budget", disable=None if self.progress is None else not self.progress)
+        bar = progress(total=100, desc="AIM", unit="% budget", enabled=self.progress)
         measurements = []
         for j in range(d):
             y = noisy_histogram(codes[:, j], (sizes[j],), noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,

@@ -24,11 +24,11 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
 from privsynth.graphical import SAMPLERS, GraphicalModel, Measurement, estimate, sample_codes
 from privsynth.graphical.backend import BACKENDS, get_backend
@@ -68,7 +68,8 @@ class MST(Synthesizer):
             seeded fit can differ slightly between a GPU and a CPU machine.
         sampler: ``"iid"`` (independent rows) or ``"stratified"`` (exchangeable rows with less
             Monte Carlo error; merged rare values are split i.i.d.), as for :class:`AIM`.
-        progress: Show a progress bar (``None``: only in a terminal).
+        progress: Show progress: a bar on a terminal, else a log line (logger
+            ``privsynth.progress``, INFO) every 30 s; ``False``: none.
 
     Attributes:
         tree_: The selected attribute pairs (names), in selection order (DP output).
@@ -148,7 +149,7 @@ class MST(Synthesizer):
         names, d = domain.names, len(domain)
         rng = randomness.generator("releases")
         engine = get_backend(self.backend)
-        bar = tqdm(total=2 * d, desc="MST", unit="step", disable=None if self.progress is None else not self.progress)
+        bar = progress(total=2 * d, desc="MST", unit="step", enabled=self.progress)
         sigma_one = plan["sigma_one"]
         noisy_one = []
         for j in range(d):

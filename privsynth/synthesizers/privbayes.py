@@ -31,11 +31,11 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
 from privsynth.mechanisms.counts import noisy_count, noisy_histogram
 from privsynth.mechanisms.exponential import exponential
@@ -95,7 +95,8 @@ class PrivBayes(Synthesizer):
         random_state: Secret seed that makes the fit reproducible (research only; see
             :class:`~privsynth.core.rng.PrivateRandomness`). ``None``: fresh OS entropy.
         secure: Draw noise from the OS CSPRNG with exact samplers.
-        progress: Show a progress bar (``None``: only in a terminal). It shows step counts only.
+        progress: Show progress: a bar on a terminal, else a log line (logger
+            ``privsynth.progress``, INFO) every 30 s; ``False``: none. It shows step counts only.
 
     Attributes:
         network_: ``[(attribute, parents), ...]`` in sampling order (DP output).
@@ -197,7 +198,7 @@ class PrivBayes(Synthesizer):
         network: list[tuple[int, tuple[int, ...]]] = [(first, ())]
         chosen = [first]
         scores: dict[tuple[int, tuple[int, ...]], float] = {}
-        bar = tqdm(total=2 * d, desc="PrivBayes", unit="step", disable=self._progress_disabled())
+        bar = progress(total=2 * d, desc="PrivBayes", unit="step", enabled=self._progress_enabled())
         bar.update(1)
         for step, step_eps in enumerate(plan["step_eps"]):
             pairs = [(x, ps) for x in range(d) if x not in chosen for ps in self._candidates(x, chosen, sizes, max_cells)]
@@ -226,8 +227,8 @@ class PrivBayes(Synthesizer):
         self.network_ = [(domain.names[x], tuple(domain.names[p] for p in ps)) for x, ps in network]
         self.conditionals_ = conditionals
 
-    def _progress_disabled(self) -> bool | None:
-        return None if self.progress is None else not self.progress
+    def _progress_enabled(self) -> bool | None:
+        return self.progress
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
