@@ -177,7 +177,14 @@ def _decode_numeric(code: np.ndarray, col: Numeric, bins: int, rng: np.random.Ge
         start, span, top = (np.append(t, np.nan) for t in (ilo, ihi - ilo + 1, ihi))
         return np.minimum(start[c] + np.floor(rng.random(len(c)) * span[c]), top[c])
     start, span = np.append(lo, np.nan), np.append(hi - lo, np.nan)
-    return start[c] + rng.random(len(c)) * span[c]
+    values = start[c] + rng.random(len(c)) * span[c]
+    if col.points:  # a point mass's bin decodes to the point itself
+        fixed = np.full(nb + 1, np.nan)
+        for p in col.points:
+            k = int(np.clip(np.searchsorted(edges[1:-1], p, side="right"), 0, nb - 1))
+            fixed[k] = p
+        values = np.where(np.isnan(fixed[c]), values, fixed[c])
+    return values
 
 
 def decode(codes: np.ndarray, domain: Domain, *, bins: int = DEFAULT_BINS, rng: np.random.Generator) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Iterator, Mapping, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from privsynth.core.binning import check_binning, describe_binning, numeric_edges
 from privsynth.core.errors import DomainError, PrivacyLeakWarning
 
 __all__ = ["Categorical", "Ordinal", "Numeric", "Column", "Domain", "ROLES", "PROVENANCES"]
@@ -130,23 +131,30 @@ class Numeric:
         lower: Public lower bound (inclusive), chosen without looking at the data.
         upper: Public upper bound (inclusive).
         integer: Whether values are whole numbers.
-        bins: Number of equal-width bins used where the column is discretized; ``None`` lets
-            the consumer choose (see :meth:`n_bins`).
+        bins: Number of equal-width bins used where the column is discretized, or a list of
+            public edges from ``lower`` to ``upper``; ``None`` lets the consumer choose (see
+            :meth:`n_bins`).
         nullable: Whether missing values are allowed.
         role: ``"identifier"``, ``"quasi_identifier"``, ``"sensitive"`` or ``None``.
+        points: Public point masses (e.g. ``(0, -1)``: a count's zero, a "not applicable"
+            code): each gets a cell of its own, so its share is kept exactly
+            (:mod:`privsynth.core.binning`).
 
     Example:
         >>> Numeric("age", 17, 90, integer=True, bins=8).edges().round(2).tolist()[:3]
         [17.0, 26.12, 35.25]
+        >>> Numeric("juv_fel_count", 0, 1000, integer=True, bins=4, points=(0,)).edges().tolist()
+        [-0.5, 0.5, 250.0, 500.0, 750.0, 1000.0]
     """
 
     name: str
     lower: float
     upper: float
     integer: bool = False
-    bins: int | None = None
+    bins: Any = None
     nullable: bool = False
     role: str | None = None
+    points: tuple = ()
     kind: ClassVar[str] = "numeric"
 
     def __post_init__(self) -> None:
@@ -159,24 +167,20 @@ class Numeric:
             raise DomainError(f"Column {self.name!r}: lower bound {lo} must be below upper bound {hi}.")
         if self.integer and (lo != int(lo) or hi != int(hi)):
             raise DomainError(f"Column {self.name!r}: an integer column needs whole-number bounds.")
-        if self.bins is not None and (isinstance(self.bins, bool) or int(self.bins) != self.bins or self.bins < 1):
-            raise DomainError(f"Column {self.name!r}: bins must be a positive integer, got {self.bins!r}.")
         if self.integer:
             lo, hi = int(lo), int(hi)
+        bins, points = check_binning(self.name, lo, hi, bool(self.integer), self.bins, self.points)
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)
         object.__setattr__(self, "integer", bool(self.integer))
         object.__setattr__(self, "nullable", bool(self.nullable))
-        if self.bins is not None:
-            object.__setattr__(self, "bins", int(self.bins))
+        object.__setattr__(self, "bins", bins)
+        object.__setattr__(self, "points", points)
 
     def n_bins(self, default: int = DEFAULT_BINS) -> int:
-        """Bins used to discretize: the declared count, else ``default``; an integer column
-        never gets more bins than it has values."""
-        bins = self.bins if self.bins is not None else default
-        if self.integer:
-            bins = min(bins, int(self.upper - self.lower) + 1)
-        return int(bins)
+        """Cells used to discretize: the declared bins (a count, else ``default``; an integer
+        column never gets more bins than it has values), plus one per point mass."""
+        return len(self.edges(default)) - 1
 
     @property
     def levels(self) -> int:
@@ -184,14 +188,17 @@ class Numeric:
         return self.n_bins() + int(self.nullable)
 
     def edges(self, default_bins: int = DEFAULT_BINS) -> np.ndarray:
-        """Public bin edges (``n_bins + 1`` values) from the bounds alone.
+        """Public bin edges (``n_bins + 1`` values) from the declared domain alone.
 
-        An integer column with at most ``n_bins`` values gets one bin per value.
+        An integer column with at most ``n_bins`` values gets one bin per value; every point
+        mass is a bin of its own (:func:`privsynth.core.binning.numeric_edges`).
         """
-        bins = self.n_bins(default_bins)
-        if self.integer and bins == int(self.upper - self.lower) + 1:
-            return np.arange(self.lower, self.upper + 2, dtype=float) - 0.5
-        return np.linspace(float(self.lower), float(self.upper), bins + 1)
+        return numeric_edges(self.lower, self.upper, integer=self.integer, bins=self.bins, points=self.points, default=default_bins)
+
+    def describe_binning(self, default_bins: int = DEFAULT_BINS) -> str:
+        """How the column is modelled, in a few words."""
+        return describe_binning(self.lower, self.upper, integer=self.integer, bins=self.bins, points=self.points,
+                                default=default_bins)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the domain file's entry for this column)."""
@@ -200,7 +207,9 @@ class Numeric:
             if getattr(self, key):
                 out[key] = True
         if self.bins is not None:
-            out["bins"] = self.bins
+            out["bins"] = list(self.bins) if isinstance(self.bins, tuple) else self.bins
+        if self.points:
+            out["points"] = list(self.points)
         if self.role is not None:
             out["role"] = self.role
         return out

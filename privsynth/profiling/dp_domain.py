@@ -11,6 +11,9 @@
 * a numeric column: public-looking bounds from a noisy histogram over fixed logarithmic bins
   (``... 1, 2, 5, 10, 20, 50 ...`` and their negatives, and zero), the bounds being the outer
   edges of the outermost bins whose noisy count passes a threshold; values outside are clipped.
+  The same counts find point masses (0, and for integers 1, -1, -2, each alone in a bin) that
+  hold at least 5% of the noisy total: they become the column's ``points``. An integer column
+  whose range has at most 64 values gets one bin per value (``bins``): counts keep their shape.
 
 **Column kinds** (text, integer or fractional numbers) are public only when *declared*: by
 ``kinds=`` (a mapping the user writes, e.g. ``privsynth profile --dp --kinds age=integer``), or
@@ -52,6 +55,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from privsynth.core.binning import SMALL_INTEGER_RANGE
 from privsynth.core.domain import Categorical, Column, Domain, Numeric
 from privsynth.core.errors import DomainError
 from privsynth.core.rng import PrivateRandomness
@@ -145,7 +149,11 @@ def _cells(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _numeric_bounds(values: np.ndarray, sigma: float, threshold: float, rng: np.random.Generator, secure: bool,
-                    integer: bool) -> tuple[float, float]:
+                    integer: bool) -> tuple[Any, Any, tuple]:
+    """``(lower, upper, points)`` from one noisy histogram on the fixed log-scale bins. Its bins
+    ``[0, 0.001)``, ``[1, 2)``, ``[-1, -0.5)`` and ``[-2, -1)`` hold one whole number each, so
+    the same noisy counts say whether 0 (and, for integers, 1, -1, -2) is a point mass: one
+    holding at least 5% of the noisy total (and passing the threshold)."""
     edges = bin_edges()
     # bins: (-inf, e0), [e0, e1), ..., [e_last, inf): one record counts in one bin (L2 sensitivity 1)
     idx = np.searchsorted(edges, values, side="right")
@@ -161,7 +169,13 @@ def _numeric_bounds(values: np.ndarray, sigma: float, threshold: float, rng: np.
         lower, upper = math.floor(lower), math.ceil(upper)
     if upper <= lower:  # a collapsed range: one unit wide
         upper = lower + 1
-    return (int(lower), int(upper)) if integer else (float(lower), float(upper))
+    spike = max(threshold, 0.05 * max(float(noisy.sum()), 0.0))
+    candidates = (0, 1, -1, -2) if integer else (0,)
+    points = tuple(sorted(v for v in candidates if lower <= v <= upper
+                          and noisy[int(np.searchsorted(edges, v, side="right"))] >= spike))
+    if integer:
+        return int(lower), int(upper), points
+    return float(lower), float(upper), points
 
 
 def estimate_domain(
@@ -281,8 +295,10 @@ def estimate_domain(
             threshold = sigma * math.sqrt(2 * math.log(100 * (len(bin_edges()) + 1)))  # an empty bin passes w.p. < 1%
             numbers_only = values[np.isfinite(values)]
             integer = kind == "integer"
-            lo, hi = _numeric_bounds(numbers_only, sigma, threshold, rng, secure, integer)
-            columns.append(Numeric(name, lo, hi, integer=integer, nullable=True, role=roles.get(name)))
+            lo, hi, points = _numeric_bounds(numbers_only, sigma, threshold, rng, secure, integer)
+            small = integer and hi - lo + 1 <= SMALL_INTEGER_RANGE  # counts and codes: one level per value
+            columns.append(Numeric(name, lo, hi, integer=integer, nullable=True, role=roles.get(name),
+                                   bins=hi - lo + 1 if small else None, points=() if small else points))
     entries = ledger.entries[start:]
     spent = acc.epsilon([e.event for e in entries], delta)
     kinds_note = (f"column kinds declared for {sorted(declared)}" if declared else "no column kind declared")

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from privsynth.core.binning import SMALL_INTEGER_RANGE
 from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal, _plain
 from privsynth.core.errors import DomainError
 from privsynth.profiling.identifiers import Detection, _name_hints, _normalize, detect_column
@@ -325,7 +326,11 @@ def role_from_name(name: str) -> str | None:
     return _role(name, None)
 
 
-def _profile_column(name: str, s: pd.Series, *, max_categories: int, ordinal_max_levels: int) -> tuple[ColumnProfile, Column | None]:
+#: A value holding at least this share of a wide numeric column is drafted as a point mass.
+_POINT_SHARE = 0.05
+
+
+def _profile_column(name: str, s: pd.Series, *, max_categories: int) -> tuple[ColumnProfile, Column | None]:
     missing = int(s.isna().sum())
     present = s.dropna()
     distinct = int(present.astype(str).nunique())
@@ -346,18 +351,24 @@ def _profile_column(name: str, s: pd.Series, *, max_categories: int, ordinal_max
         values = present.to_numpy(dtype=float)
         integer = bool(np.all(np.mod(values, 1) == 0))
         summary = {"min": float(values.min()), "max": float(values.max()), "mean": float(values.mean())}
-        if integer and distinct <= ordinal_max_levels and values.max() - values.min() < ordinal_max_levels:
-            kind = "ordinal"
-            first, last = int(values.min()), int(values.max())
-            column = Ordinal(name, tuple(range(first, last + 1)), nullable=nullable, role=role)
-            note = (f"Whole numbers {first}..{last} with few values: an ordered code. If other codes exist publicly, add "
-                    "them; declare it numeric if it is a measurement.")
+        kind = "numeric"
+        lo, hi = nice_bounds(float(values.min()), float(values.max()), integer)
+        if integer and int(values.max()) - int(values.min()) + 1 <= SMALL_INTEGER_RANGE:  # counts and codes
+            lo, hi = int(values.min()), int(values.max())
+            hi = hi if hi > lo else lo + 1
+            column = Numeric(name, lo, hi, integer=True, bins=hi - lo + 1, nullable=nullable, role=role)
+            note = (f"Whole numbers {lo}..{hi}: a count or a code, modelled with one level per value (bins: {hi - lo + 1}), "
+                    "so spikes such as 0 keep their share. Widen the bounds to the public range (and bins with them).")
         else:
-            kind = "numeric"
-            lo, hi = nice_bounds(float(values.min()), float(values.max()), integer)
-            column = Numeric(name, lo, hi, integer=integer, nullable=nullable, role=role)
+            counts = pd.Series(values).value_counts(normalize=True)
+            points = tuple(sorted(_plain(v) for v, share in counts.items() if share >= _POINT_SHARE and lo <= v <= hi))[:8]
+            column = Numeric(name, lo, hi, integer=integer, nullable=nullable, role=role, points=points)
             note = ("Bounds rounded outward from the data's range; replace them by public limits (e.g. a form's "
-                    "allowed range). Values outside public bounds are refused unless clipped (--clip).")
+                    "allowed range). Values outside public bounds are refused unless clipped (--clip). Modelled as "
+                    f"{column.describe_binning()}.")
+            if points:
+                note += (f" points {list(points)} each hold {_POINT_SHARE:.0%} or more of the records here: keep only those "
+                         "that are public facts (a zero, a 'not applicable' code, a top code).")
     elif distinct == 0:
         kind = "categorical"
         column = Categorical(name, ("",), nullable=True, role=role)
@@ -391,14 +402,16 @@ def _profile_column(name: str, s: pd.Series, *, max_categories: int, ordinal_max
     return cp, column
 
 
-def profile(df: pd.DataFrame, *, max_categories: int = 100, ordinal_max_levels: int = 20) -> Profile:
+def profile(df: pd.DataFrame, *, max_categories: int = 100) -> Profile:
     """Profile ``df`` into a draft domain (``provenance="inferred"``) and a report.
+
+    Whole-number columns whose range has at most 64 values are drafted with one level per value
+    (``bins``); wider numeric columns with equal-width bins, plus a point mass for any value that
+    holds 5% or more of the records (``points``). Each column's comment says how it is modelled.
 
     Args:
         df: The table (private; so is the result).
         max_categories: Text columns with more distinct values are treated as identifiers.
-        ordinal_max_levels: Whole-number columns with at most this many values (in a range this
-            narrow) become ordinal codes.
 
     Returns:
         A :class:`Profile`.
@@ -412,7 +425,7 @@ def profile(df: pd.DataFrame, *, max_categories: int = 100, ordinal_max_levels: 
         raise DomainError("The table has columns but no records; there is nothing to profile.")
     profiles, columns, identifiers = [], [], []
     for name in df.columns:
-        cp, column = _profile_column(str(name), df[name], max_categories=max_categories, ordinal_max_levels=ordinal_max_levels)
+        cp, column = _profile_column(str(name), df[name], max_categories=max_categories)
         profiles.append(cp)
         if column is None:
             identifiers.append(cp.name)

@@ -23,7 +23,7 @@ def test_draft_domain_kinds_roles_and_identifiers(people):
     assert d.provenance == "inferred"
     assert set(d.identifiers) >= {"customer_id", "full_name", "ssn", "email", "phone", "street_address", "ip", "card_number",
                                   "notes", "birth_date"}
-    assert d["satisfaction"].kind == "ordinal" and d["satisfaction"].categories == (1, 2, 3, 4, 5)
+    assert d["satisfaction"].kind == "numeric" and (d["satisfaction"].lower, d["satisfaction"].upper, d["satisfaction"].bins) == (1, 5, 5)
     assert d["age"].kind == "numeric" and d["age"].integer and d["age"].role == "quasi_identifier"
     assert d["age"].lower <= people["age"].min() and d["age"].upper >= people["age"].max()
     assert d["age"].lower % 10 == 0 and d["age"].upper % 10 == 0  # public-looking
@@ -95,3 +95,20 @@ def test_dates_and_mixed_values_become_text_categories_with_a_note():
     p = profile(df)
     assert p.domain["d"].categories == ("2020-01-01 00:00:00", "2020-01-02 00:00:00")
     assert "astype(str)" in p.columns[0].note and p.domain["b"].categories == (False, True)
+
+
+def test_counts_are_drafted_with_one_level_per_value_and_spikes_as_points():
+    """Issue #22, item 3: one rule for whole numbers (a range of at most 64 values: one level per
+    value), and point masses kept in wider columns, each said in the draft's comment."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    df = pd.DataFrame({"juv_fel_count": np.where(rng.random(n) < 0.96, 0, rng.integers(1, 20, n)),
+                       "priors_count": rng.integers(0, 39, n),
+                       "gain": np.where(rng.random(n) < 0.9, 0.0, rng.gamma(2, 3000, n).round(2))})
+    prof = profile(df)
+    d = prof.domain
+    assert d["juv_fel_count"].bins == d["juv_fel_count"].upper - d["juv_fel_count"].lower + 1
+    assert d["priors_count"].bins == 39 and d["priors_count"].points == ()
+    assert d["gain"].points == (0,) and d["gain"].bins is None
+    text = prof.to_yaml()
+    assert "one level per value" in text and "point masses [0] each its own cell" in text
