@@ -1,4 +1,4 @@
-"""The ``privsynth`` command: profile, fit, sample, certificate, verify, keygen, serve, demo, report.
+"""The ``privsynth`` command: profile, fit, sample, compare, certificate, verify, keygen, serve, demo, report.
 
 Exit codes, the same for every command: 0 success; 1 a certificate or model file failed
 verification or the trust policy (corrupt or tampered, unsigned, untrusted signer, over
@@ -304,6 +304,26 @@ def _check_model_beside(cert_path: Path, release: object, cert) -> None:
     print(f"model file {model_path.name!r} matches the release certificate (same sha256, same certificate{signer})")
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from privsynth.datasets.loaders import read_table
+    from privsynth.evaluation.compare import compare
+
+    if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
+        raise ValueError(f"--report {args.report!r}: the report is written as .html or .md; name it accordingly.")
+    domain = Domain.from_file(_existing(args.domain, "domain file"))
+    tables = [read_table(_existing(path, "data file"), domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding)
+              for path in (args.real, args.synthetic)]
+    result = compare(tables[0], tables[1], domain, bins=args.bins)
+    print(f"{result.rows[0]} real and {result.rows[1]} synthetic records; average 1-way TVD {result.tvd_1:.4f}, "
+          f"2-way TVD {result.tvd_2:.4f}")
+    print(result.columns.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if len(result.rules):
+        print(result.rules.to_string(index=False))
+    if args.report:
+        print(f"report written to {result.write_report(args.report)} (it describes the real records: keep it private)")
+    return EXIT_OK
+
+
 def _cmd_keygen(args: argparse.Namespace) -> int:
     from privsynth.core.signing import generate_keypair
 
@@ -389,8 +409,8 @@ def _log_progress() -> None:
 
 
 #: Each sub-command's function (its arguments: :func:`privsynth.cli_args.build_parser`).
-COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "certificate": _cmd_certificate, "verify": _cmd_verify,
-            "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
+COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "compare": _cmd_compare, "certificate": _cmd_certificate,
+            "verify": _cmd_verify, "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

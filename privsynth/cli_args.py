@@ -90,6 +90,18 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--allow-invalid", action="store_true", help="sample from a model whose certificate is invalid")
     p.set_defaults(func=commands["sample"])
 
+    p = sub.add_parser("compare", help="compare a synthetic table with the real one: TVD per column, associations, rules; "
+                                       "an HTML report with plots")
+    p.add_argument("real", help="CSV or Parquet file with the real records")
+    p.add_argument("synthetic", help="CSV or Parquet file with the synthetic records (e.g. from privsynth sample)")
+    p.add_argument("--domain", required=True, help="the public domain both follow (.yaml or .json)")
+    p.add_argument("--report", default=None, help="also write a report: .html (self-contained, with plots) or .md")
+    p.add_argument("--bins", type=int, default=16, help="bins of numeric columns whose domain declares none (default 16)")
+    p.add_argument("--clip", action="store_true", help="clip numbers to the domain's bounds instead of failing")
+    p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of the CSV files (default utf-8)")
+    p.set_defaults(func=commands["compare"])
+
     p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
     p.add_argument("path")
     p.add_argument("--json", action="store_true", help="print the full JSON")

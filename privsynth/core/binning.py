@@ -115,8 +115,7 @@ def describe_binning(lower: float, upper: float, *, integer: bool, bins: Any, po
     edges = numeric_edges(lower, upper, integer=integer, bins=bins, points=points, default=default)
     n = len(edges) - 1
     if integer and n == int(upper - lower) + 1:
-        return f"one level per value ({n} values)"
-    kind = "declared edges" if isinstance(bins, tuple) else "equal-width bins"
-    spike = f", point masses {list(points)} each its own cell" if len(points) else ""
-    inside = "whole numbers drawn uniformly inside a bin" if integer else "values drawn uniformly inside a bin"
-    return f"{n - len(points)} {kind}{spike} ({inside})"
+        return f"one level per value ({n})"
+    kind = "declared bins" if isinstance(bins, tuple) else "equal bins"
+    spike = f" + points {list(points)}" if len(points) else ""
+    return f"{n - len(points)} {kind}{spike}, uniform inside a bin"

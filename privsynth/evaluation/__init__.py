@@ -7,6 +7,7 @@ takes plain DataFrames (+ a Domain where it needs one) and returns a frozen resu
 
 from privsynth.evaluation.anonymity import KAnonymity, LDiversity, TCloseness, k_anonymity, l_diversity, t_closeness
 from privsynth.evaluation.audit import AuditResult, audit, worst_case_canary
+from privsynth.evaluation.compare import Comparison, compare
 from privsynth.evaluation.fidelity import (
     CorrelationDifference,
     MarginalTVD,
@@ -27,5 +28,5 @@ __all__ = [
     "audit", "AuditResult", "worst_case_canary",
     "marginal_tvd", "MarginalTVD", "correlation_difference", "CorrelationDifference",
     "plot_marginals", "plot_correlation_difference", "train_synthetic_test_real", "TSTRResult",
-    "rule_violations",
+    "rule_violations", "compare", "Comparison",
 ]

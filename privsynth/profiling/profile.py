@@ -20,18 +20,15 @@ was found and what to check; :meth:`Profile.to_html` a self-contained report wit
 Example:
     >>> import pandas as pd
     >>> p = profile(pd.DataFrame({"email": [f"u{i}@example.org" for i in range(30)], "score": [1, 2, 3] * 10}))
-    >>> p.domain.identifiers, p.domain["score"].kind
-    (('email',), 'ordinal')
+    >>> p.domain.identifiers, p.domain["score"].kind, p.domain["score"].bins
+    (('email',), 'numeric', 3)
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +39,7 @@ import pandas as pd
 from privsynth.core.binning import SMALL_INTEGER_RANGE
 from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal, _plain
 from privsynth.core.errors import DomainError
+from privsynth.evaluation.plots import association_matrix, embed, plot_association, plot_distribution, plot_missing
 from privsynth.profiling.identifiers import Detection, _name_hints, _normalize, detect_column
 
 __all__ = ["profile", "Profile", "ColumnProfile", "nice_bounds", "read_raw", "role_from_name"]
@@ -162,15 +160,19 @@ class Profile:
                       f"({html.escape(d.evidence)}); {'direct identifier, dropped' if d.direct else 'kept'}; "
                       f"{html.escape('; '.join(d.regulations))}</li>" for d in self.detections]
             parts.append("</ul>")
-        parts.append("<h2>Missing values</h2>" + _img(_plot_missing(t)))
-        assoc = _plot_association(self)
-        if assoc:
-            parts.append("<h2>Pairwise association (Cramér's V)</h2>" + assoc)
+        parts.append("<h2>Missing values</h2>" + embed(plot_missing(list(t["column"]), {"records": list(t["missing_rate"])})))
+        names = [c.name for c in self.domain.columns][:30]
+        if len(names) >= 2:
+            numeric = [c.name for c in self.domain.columns if isinstance(c, Numeric)]
+            matrix = association_matrix(self.data, names, numeric)
+            parts.append("<h2>Pairwise association (Cramér's V)</h2>" + embed(plot_association(matrix, names)))
         parts.append("<h2>Distributions</h2>")
         for cp in self.columns:
             if cp.name in self.domain.identifiers:
                 continue
-            parts.append(f"<h3>{html.escape(cp.name)}</h3>" + _img(_plot_column(self.data[cp.name], cp)))
+            title = f"{cp.name} ({cp.kind}, {cp.missing_rate:.1%} missing)"
+            parts.append(f"<h3>{html.escape(cp.name)}</h3>" + embed(plot_distribution(
+                cp.name, {"records": self.data[cp.name]}, numeric=cp.kind == "numeric", title=title)))
         return "\n".join(parts)
 
     def write_report(self, path: str | Path) -> Path:
@@ -438,77 +440,3 @@ def profile(df: pd.DataFrame, *, max_categories: int = 100) -> Profile:
 
 
 # -- plots ----------------------------------------------------------------------------------------
-def _img(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return f"<img alt='plot' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode('ascii')}'>"
-
-
-def _figure(width: float, height: float) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, height))
-
-
-def _plot_missing(table: pd.DataFrame) -> Any:
-    fig, ax = _figure(8, 0.3 * len(table) + 1)
-    ax.barh(table["column"][::-1], table["missing_rate"][::-1])
-    ax.set_xlabel("share missing")
-    ax.set_xlim(0, 1)
-    return fig
-
-
-def _plot_column(s: pd.Series, cp: ColumnProfile) -> Any:
-    fig, ax = _figure(6, 2.5)
-    present = s.dropna()
-    if cp.kind == "numeric":
-        ax.hist(present.to_numpy(dtype=float), bins=40)
-        ax.set_ylabel("records")
-    else:
-        counts = present.astype(str).value_counts().head(25)
-        ax.barh(counts.index[::-1], counts.to_numpy()[::-1])
-        ax.set_xlabel("records" + (" (top 25)" if cp.distinct > 25 else ""))
-    ax.set_title(f"{cp.name} ({cp.kind}, {cp.missing_rate:.1%} missing)")
-    return fig
-
-
-def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
-    table = pd.crosstab(a, b).to_numpy(dtype=float)
-    n = table.sum()
-    if n == 0 or min(table.shape) < 2:
-        return 0.0
-    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        chi2 = np.nansum((table - expected) ** 2 / expected)
-    return float(math.sqrt(chi2 / n / (min(table.shape) - 1)))
-
-
-def _plot_association(p: Profile) -> str:
-    names = [c.name for c in p.domain.columns][:30]
-    if len(names) < 2:
-        return ""
-    codes = {}
-    for n in names:
-        s = p.data[n]
-        if isinstance(p.domain[n], Numeric):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                codes[n] = pd.qcut(s.astype(float), 10, labels=False, duplicates="drop").fillna(-1).to_numpy()
-        else:
-            codes[n] = s.astype(str).fillna("<NA>").to_numpy()
-    m = np.eye(len(names))
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            m[i, j] = m[j, i] = _cramers_v(codes[names[i]], codes[names[j]])
-    fig, ax = _figure(0.45 * len(names) + 3, 0.45 * len(names) + 2)
-    im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
-    ax.set_xticks(range(len(names)), names, rotation=90)
-    ax.set_yticks(range(len(names)), names)
-    fig.colorbar(im, ax=ax)
-    return _img(fig)

@@ -111,4 +111,4 @@ def test_counts_are_drafted_with_one_level_per_value_and_spikes_as_points():
     assert d["priors_count"].bins == 39 and d["priors_count"].points == ()
     assert d["gain"].points == (0,) and d["gain"].bins is None
     text = prof.to_yaml()
-    assert "one level per value" in text and "point masses [0] each its own cell" in text
+    assert "one level per value" in text and "+ points [0]" in text
