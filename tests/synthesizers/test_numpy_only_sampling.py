@@ -131,12 +131,12 @@ def test_overlapping_samplers_restore_the_blas_threads_only_when_the_last_leaves
 
     from threadpoolctl import threadpool_info
 
+    from privsynth.synthesizers import _numpy_net
     from privsynth.synthesizers._numpy_net import one_blas_thread
 
     def blas_threads():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
-    before = blas_threads()
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
     seen = {}
 
@@ -151,12 +151,18 @@ def test_overlapping_samplers_restore_the_blas_threads_only_when_the_last_leaves
         with one_blas_thread():
             second_in.set()
             first_out.wait(30)
-            seen["inside after the first left"] = blas_threads()
+            seen["limiter after the first left"] = (_numpy_net._blas_users, _numpy_net._blas_limiter is not None)
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
-    assert set(seen["inside after the first left"]) == {1}
-    assert blas_threads() == before
+    # The limit stays while the second sampler is inside (reference count 1, limiter held) and goes when it leaves.
+    # What *another* thread then reads back from OpenBLAS depends on the build (some keep the count per thread, and
+    # issue #22 saw this assertion fail by test order), so the threads' view is checked in one thread only, below.
+    assert seen["limiter after the first left"] == (1, True)
+    assert _numpy_net._blas_users == 0 and _numpy_net._blas_limiter is None
+    with one_blas_thread():
+        assert set(blas_threads()) == {1}
+    assert _numpy_net._blas_limiter is None
