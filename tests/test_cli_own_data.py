@@ -3,6 +3,7 @@ dropped), sample, verify; the same with a DP-estimated domain; invalid certifica
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -157,3 +158,29 @@ def test_profile_dp_takes_declared_kinds(tmp_path, capsys):
     code, _, err = run(capsys, "profile", tmp_path / "d.csv", "--dp", "--epsilon", "0.3", "--kinds", "age=date",
                        "--out", tmp_path / "x.yaml")
     assert code == 2 and "not one of" in err
+
+
+def test_profile_dp_at_epsilon_0_3_survives_a_constant_column_and_names_duplicates(tmp_path, capsys):
+    """Issue #22, item 4: on 785087b `profile --dp --epsilon 0.3` stopped with "lower bound 0 must be
+    below upper bound 0" on an all-zero count, kept identifier and date columns as constant
+    '(other)' columns, took `score_text` for an identifier by its name, and renamed a duplicate
+    header to `decile_score.1` without a word."""
+    from privsynth.datasets import make_census
+
+    data, _ = make_census(3000, random_state=5)
+    table = data[["age", "sex", "race"]].assign(
+        juv_fel_count=0, score_text=np.random.default_rng(0).choice(["Low", "Medium", "High"], len(data)),
+        case_number=[f"13{i:06d}CF10A" for i in range(len(data))], screening_date=[f"2013-{1 + i % 12:02d}-{1 + i % 28:02d} 10:{i % 60:02d}"
+                                                                                    for i in range(len(data))])
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code, out, err = run(capsys, "profile", tmp_path / "t.csv", "--dp", "--epsilon", "0.3", "--out", tmp_path / "d.yaml")
+    assert code == 0, err
+    domain = Domain.from_file(tmp_path / "d.yaml")
+    assert (domain["juv_fel_count"].lower, domain["juv_fel_count"].upper) == (0, 1)
+    assert "score_text" in domain and domain["score_text"].kind == "categorical"
+    assert "case_number" not in domain and "screening_date" not in domain
+    assert {"case_number", "screening_date"} <= set(domain.identifiers) and "dropped" in out
+    header = (tmp_path / "t.csv").read_text().splitlines()
+    (tmp_path / "dup.csv").write_text("\n".join([header[0] + ",age"] + [line + ",1" for line in header[1:]]) + "\n")
+    code, _, err = run(capsys, "profile", tmp_path / "dup.csv", "--dp", "--epsilon", "0.3", "--out", tmp_path / "x.yaml")
+    assert code == 2 and "'age' in columns 1, 8" in err
