@@ -19,30 +19,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from privsynth.cli_args import build_parser
+from privsynth.cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, existing, read_document, warn
+from privsynth.cli_verify import cmd_verify
 from privsynth.core.domain import Domain, Numeric
 from privsynth.core.errors import IntegrityError, PrivsynthError
 from privsynth.core.io import file_sha256
 from privsynth.graphical.sampling import SAMPLERS
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class _Failure(Exception):
-    """Verification failed (exit 1)."""
-
-
-def _read_document(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IntegrityError(f"{str(path)!r} is not a privsynth certificate (invalid JSON: {exc}).") from None
-    if not isinstance(doc, dict):
-        raise IntegrityError(f"{str(path)!r} is not a privsynth certificate.")
-    return doc
-
-
-def _warn(message: str) -> None:
-    print(f"privsynth: warning: {message}", file=sys.stderr)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -56,7 +38,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     data = read_table(args.data, domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding, **read_kwargs)
     found = suspected_identifiers(data, domain)
     if found and not args.allow_identifiers:
-        raise _IdentifierRefusal(identifier_message(found, what="refusing to fit")
+        raise IdentifierRefusal(identifier_message(found, what="refusing to fit")
                                  + " Or pass --allow-identifiers if you are sure.")
     cls = synthesizer_class(args.synthesizer)
     params = {} if args.delta is None else {"delta": args.delta}  # default: the synthesizer's own (0, 1e-9 or 1e-5)
@@ -73,7 +55,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return _invalid_exit(synth.certificate_, args, what=f"the model {path}")
 
 
-class _IdentifierRefusal(Exception):
+class IdentifierRefusal(Exception):
     """Data hold a column that looks like a direct identifier (exit 2)."""
 
 
@@ -83,7 +65,7 @@ def _invalid_exit(cert, args: argparse.Namespace, *, what: str) -> int:
         return EXIT_OK
     reasons = "; ".join(cert.leaks) or ("the domain was read off the data (provenance: inferred)"
                                         if cert.domain_provenance == "inferred" else "see the certificate")
-    _warn(f"the certificate of {what} is INVALID: no DP guarantee ({reasons}). Declare the domain from public knowledge "
+    warn(f"the certificate of {what} is INVALID: no DP guarantee ({reasons}). Declare the domain from public knowledge "
           "(or estimate it with `privsynth profile --dp`) and refit; --allow-invalid accepts it for exploration.")
     return EXIT_OK if args.allow_invalid else EXIT_FAILED
 
@@ -143,7 +125,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     typed = data.assign(**{c.name: pd.to_numeric(data[c.name], errors="coerce") for c in domain if c.kind == "numeric"})
     flagged = [d for d in detect_identifiers(typed, columns=domain.names) if d.direct]  # on the console only, never used
     for d in flagged:
-        _warn(f"column {d.column!r} looks like {d.label} (confidence {d.confidence:.2f}); it was estimated like any column "
+        warn(f"column {d.column!r} looks like {d.label} (confidence {d.confidence:.2f}); it was estimated like any column "
               f"(DP: a value held by one record is not released), but exclude it (--exclude {d.column}) unless you need it.")
     return EXIT_OK
 
@@ -157,14 +139,6 @@ def _port_free(host: str, port: int) -> None:
             s.bind((host, port))
     except OSError as exc:
         raise ValueError(f"--host {host} --port {port}: cannot listen there ({exc.strerror}); choose another port.") from None
-
-
-def _existing(path: str, what: str) -> Path:
-    """``path`` if it is a file; a missing one is bad input (exit 2), the same for every command."""
-    found = Path(path)
-    if not found.is_file():
-        raise FileNotFoundError(f"{what} {path!r} does not exist{' (it is a folder)' if found.is_dir() else ''}.")
-    return found
 
 
 def _kinds_spec(spec: str | None) -> Any:
@@ -191,7 +165,7 @@ def _key_id(private_key_path: str) -> str:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from privsynth.synthesizers.base import load
 
-    _existing(args.model, "model file")
+    existing(args.model, "model file")
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise ValueError(f"--out {args.out!r}: privsynth writes .csv or .parquet files; name the output accordingly.")
@@ -225,83 +199,10 @@ def _cmd_certificate(args: argparse.Namespace) -> int:
     from privsynth.privacy.certificate import Certificate
     from privsynth.synthesizers.base import load
 
-    path = _existing(args.path, "file")
-    cert = Certificate.from_dict(_read_document(path)) if path.suffix == ".json" else load(path).certificate_
+    path = existing(args.path, "file")
+    cert = Certificate.from_dict(read_document(path)) if path.suffix == ".json" else load(path).certificate_
     print(cert.to_json() if args.json else cert.summary())
     return EXIT_OK
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from privsynth.privacy.certificate import Certificate, check_document_signature, check_policy, verify
-    from privsynth.synthesizers.base import load
-
-    path = _existing(args.path, "file")
-    trusted = args.trusted_key
-    if path.suffix == ".json":
-        doc = _read_document(path)
-        signer = check_document_signature(doc, trusted, what=f"Certificate {str(path)!r}")
-        cert = Certificate.from_dict(doc)
-        _check_release_file(path, doc.get("release"))
-        _check_model_beside(path, doc.get("release"), cert)
-    else:
-        model = load(path, trusted_keys=trusted, max_delta=None)  # the policy is checked below, with the rest
-        cert, signer = model.certificate_, model.signed_by_
-        print(f"model file hashes OK (file sha256 {file_sha256(path)})")
-    if signer is None:
-        print("not signed (pass --trusted-key to require a signature by a key you trust)")
-    else:
-        vouched = " (a trusted key)" if trusted else " (signature valid; no --trusted-key given, so the signer is not vouched for)"
-        print(f"signed by {signer}{vouched}")
-    result = verify(cert)
-    print(f"recomputed epsilon={result.recomputed_epsilon:.9g} at delta={result.recomputed_delta:.3g}, claimed epsilon="
-          f"{result.claimed_epsilon:.9g} (limit {cert.limit.epsilon:.9g}, delta {cert.limit.delta:.3g}, accountant "
-          f"{cert.accountant.get('name')})")
-    if not result.ok:
-        for problem in result.problems:
-            print(f"FAILED: {problem}")
-        raise _Failure("verification failed")
-    check_policy(cert, max_epsilon=args.max_epsilon, max_delta=args.max_delta, require_valid=args.require_valid, what=f"{str(path)!r}")
-    if signer is not None and trusted:
-        print(f"VERIFIED: consistent, and authentic (signed by the trusted key {signer})")
-    else:
-        why = "it is not signed" if signer is None else "its signer is not one you named with --trusted-key"
-        print(f"CONSISTENT, NOT AUTHENTICATED: the events compose to the claimed epsilon, but {why}, and anyone can write a "
-              "consistent certificate with any epsilon. Pass --trusted-key KEY.pub to check who wrote it.")
-    return EXIT_OK
-
-
-def _check_release_file(cert_path: Path, release: object) -> None:
-    """If the certificate names its data file and the file is beside it, its hash must match."""
-    if not isinstance(release, dict) or not release.get("file"):
-        return
-    data = cert_path.with_name(str(release["file"]))
-    if not data.is_file():
-        print(f"release data {data.name!r} not found beside the certificate; its hash was not checked")
-        return
-    if file_sha256(data) != release.get("sha256"):
-        raise IntegrityError(f"The release data {str(data)!r} does not match the sha256 in its certificate: it was changed.")
-    print(f"release data {data.name!r} matches the certificate ({release.get('rows')} rows)")
-
-
-def _check_model_beside(cert_path: Path, release: object, cert) -> None:
-    """If the release certificate names the model file it was sampled from and that file is
-    beside it, the file must match the recorded sha256 and carry the same certificate."""
-    from privsynth.synthesizers.base import load
-
-    if not isinstance(release, dict) or not release.get("model"):
-        return
-    model_path = cert_path.with_name(Path(str(release["model"])).name)
-    if not model_path.is_file():
-        print(f"model file {model_path.name!r} not found beside the certificate; the two certificates were not compared")
-        return
-    if release.get("model_sha256") and file_sha256(model_path) != release["model_sha256"]:
-        raise IntegrityError(f"The model file {str(model_path)!r} does not match the model_sha256 in the release certificate.")
-    model = load(model_path, max_delta=None)
-    if model.certificate_.to_dict() != cert.to_dict():
-        raise IntegrityError(f"The release certificate {str(cert_path)!r} differs from the certificate in the model file "
-                             f"{str(model_path)!r} it names: one of them was changed.")
-    signer = f", signed by {model.signed_by_}" if model.signed_by_ else ", unsigned"
-    print(f"model file {model_path.name!r} matches the release certificate (same sha256, same certificate{signer})")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -310,8 +211,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
         raise ValueError(f"--report {args.report!r}: the report is written as .html or .md; name it accordingly.")
-    domain = Domain.from_file(_existing(args.domain, "domain file"))
-    tables = [read_table(_existing(path, "data file"), domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding)
+    domain = Domain.from_file(existing(args.domain, "domain file"))
+    tables = [read_table(existing(path, "data file"), domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding)
               for path in (args.real, args.synthetic)]
     result = compare(tables[0], tables[1], domain, bins=args.bins)
     print(f"{result.rows[0]} real and {result.rows[1]} synthetic records; average 1-way TVD {result.tvd_1:.4f}, "
@@ -375,7 +276,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}.")
     _port_free(args.host, args.port)
     for spec in args.models:
-        _existing(spec.split("=", 1)[1] if "=" in spec and not Path(spec).exists() else spec, "model file")
+        existing(spec.split("=", 1)[1] if "=" in spec and not Path(spec).exists() else spec, "model file")
     token = read_token(args.token_file)
     if token is None and not args.insecure_no_auth:
         raise ValueError(f"No bearer token: set ${TOKEN_ENV} or pass --token-file FILE (a file holding the token), or "
@@ -410,7 +311,7 @@ def _log_progress() -> None:
 
 #: Each sub-command's function (its arguments: :func:`privsynth.cli_args.build_parser`).
 COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "compare": _cmd_compare, "certificate": _cmd_certificate,
-            "verify": _cmd_verify, "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
+            "verify": cmd_verify, "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -422,9 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
             return int(args.func(args))
-    except _Failure:
+    except Failure:
         return EXIT_FAILED
-    except _IdentifierRefusal as exc:
+    except IdentifierRefusal as exc:
         print(f"privsynth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except IntegrityError as exc:

@@ -27,6 +27,8 @@ from privsynth.core.errors import DomainError
 
 __all__ = [
     "read_table",
+    "read_raw",
+    "check_header",
     "data_dir",
     "domain_file",
     "load_adult",
@@ -119,6 +121,46 @@ def read_table(path: str | os.PathLike, domain: Domain, *, clip: bool = False, n
     check_header(path, encoding=encoding, **read_kwargs)
     _note_dropped_columns(df, domain, path)
     return validate(_typed_by_domain(df, domain), domain, clip=clip)
+
+
+def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = None, na_values: Any = (),
+             typed: bool = True) -> pd.DataFrame:
+    """Read a CSV/Parquet file for profiling: every CSV cell as text, then (``typed``) each column
+    typed as numbers only when every value is a number without a leading zero (so ``02134`` stays
+    text). That typing reads the private values, so it is for the draft (:func:`profile`) only;
+    DP estimation reads ``typed=False`` and decides kinds with DP or takes them declared.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DomainError: not text in ``encoding``, or a header without records.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Data file {str(path)!r} does not exist.")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    markers = [na_values] if isinstance(na_values, str) else list(na_values or ())
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", *markers], encoding=encoding,
+                         **({"sep": sep} if sep else {}))
+    except UnicodeDecodeError:
+        raise DomainError(f"{str(path)!r} is not {encoding} text; give its encoding (--encoding latin-1, cp1252 ...).") from None
+    except LookupError:
+        raise DomainError(f"Unknown text encoding {encoding!r}; use e.g. utf-8, latin-1 or cp1252.") from None
+    except pd.errors.EmptyDataError:
+        raise DomainError(f"{str(path)!r} is empty: no header and no records.") from None
+    check_header(path, encoding=encoding, **({"sep": sep} if sep else {}))
+    if df.empty:
+        raise DomainError(f"{str(path)!r} has a header but no records; there is nothing to profile.")
+    if not typed:
+        return df
+    for name in df.columns:
+        text = df[name].dropna().str.strip()
+        if len(text) and not text.str.match(r"^[-+]?0\d").any():
+            numbers = pd.to_numeric(text, errors="coerce")
+            if numbers.notna().all():
+                df[name] = pd.to_numeric(df[name].str.strip(), errors="coerce")
+    return df
 
 
 def check_header(path: str | os.PathLike, *, encoding: str = "utf-8", **read_kwargs: Any) -> list[str]:

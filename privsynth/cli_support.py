@@ -1,0 +1,39 @@
+"""What every ``privsynth`` command shares: exit codes, the failures they map to, small checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from privsynth.core.errors import IntegrityError
+
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "Failure", "read_document", "warn", "existing"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Failure(Exception):
+    """Verification failed (exit 1)."""
+
+
+def read_document(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{str(path)!r} is not a privsynth certificate (invalid JSON: {exc}).") from None
+    if not isinstance(doc, dict):
+        raise IntegrityError(f"{str(path)!r} is not a privsynth certificate.")
+    return doc
+
+
+def warn(message: str) -> None:
+    print(f"privsynth: warning: {message}", file=sys.stderr)
+
+
+def existing(path: str, what: str) -> Path:
+    """``path`` if it is a file; a missing one is bad input (exit 2), the same for every command."""
+    found = Path(path)
+    if not found.is_file():
+        raise FileNotFoundError(f"{what} {path!r} does not exist{' (it is a folder)' if found.is_dir() else ''}.")
+    return found
