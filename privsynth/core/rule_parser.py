@@ -230,18 +230,18 @@ class _Parser:
         return terms[0] if not ops else self.node("compare", terms=tuple(terms), ops=tuple(ops))
 
     def arith(self) -> Node:
-        terms, ops = [self.term()], []
-        while self.at("symbol", "+", "-"):
-            ops.append(self.take().text)
-            terms.append(self.term())
-        return terms[0] if not ops else self.node("sum", terms=tuple(terms), ops=tuple(ops))
+        return self.chain(self.term, ("+", "-"), "sum")
 
     def term(self) -> Node:
-        terms, ops = [self.unary()], []
-        while self.at("symbol", "*", "/"):
+        return self.chain(self.unary, ("*", "/"), "product")
+
+    def chain(self, operand: Any, symbols: tuple, kind: str) -> Node:
+        """``operand (symbol operand)*`` as one flat n-ary node (a long sum is not a deep tree)."""
+        terms, ops = [operand()], []
+        while self.at("symbol", *symbols):
             ops.append(self.take().text)
-            terms.append(self.unary())
-        return terms[0] if not ops else self.node("product", terms=tuple(terms), ops=tuple(ops))
+            terms.append(operand())
+        return terms[0] if not ops else self.node(kind, terms=tuple(terms), ops=tuple(ops))
 
     def unary(self) -> Node:
         if self.at("symbol", "-", "+"):
