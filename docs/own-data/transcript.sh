@@ -45,6 +45,8 @@ print("\n# business rules: violations in the real data vs the synthetic release"
 print(ps.evaluation.rule_violations(domain, real=real, synthetic=ps.datasets.read_table("synth.csv", domain)).to_string(index=False))
 print("# synthetic columns:", list(synth.columns))
 PY
+echo; echo "# The fidelity report right after sample (it reads the real records: private)"
+step privsynth compare people.csv synth.csv --domain people-declared.yaml --report compare.html
 echo; echo "# The draft as it came (provenance: inferred) gives an invalid certificate, and says so:"
 step privsynth fit --data people.csv --domain people.yaml --epsilon 1 --out draft.privsynth
 step privsynth sample draft.privsynth -n 10 --out draft.csv
@@ -56,9 +58,9 @@ echo; echo "# the DP domain (excerpt): categories released by partition selectio
 python -c "
 import privsynth as ps
 d = ps.Domain.from_file('people-dp.yaml')
-for name in ('age', 'plan', 'state', 'zip', 'monthly_spend'):
-    c = d[name]
-    print(' ', name, c.kind, (c.lower, c.upper) if c.kind == 'numeric' else c.categories)
+for c in d:
+    print(' ', c.name, c.kind, (c.lower, c.upper, c.describe_binning()) if c.kind == 'numeric' else c.categories)
+print('  dropped (no value released):', d.estimation.get('dropped', []))
 "
 step privsynth verify dp.certificate.json --require-valid
 echo '```'
