@@ -181,8 +181,10 @@ class Synthesizer(ABC):
         warn_identifiers(checked, domain, what=type(self).__name__)
         accountant = ledger.accountant if ledger is not None else get_accountant(self.accountant)
         plan = self._plan(domain, accountant)
-        check_delta(plan.delta, allow_large_delta=allow_large_delta, what=f"{type(self).__name__}: delta")
-        if ledger is not None:
+        if ledger is None:  # the fit's delta and its DP domain's: what its own ledger will certify
+            check_delta(plan.delta + estimation_budget(domain).delta, allow_large_delta=allow_large_delta,
+                        what=f"{type(self).__name__}: delta")
+        else:
             check_delta(ledger.budget.delta, allow_large_delta=allow_large_delta, what="the shared ledger's delta")
         estimation = domain_estimation_entries(domain)
         if ledger is None:
