@@ -39,6 +39,7 @@ def test_calibration_tilts_each_block_onto_its_target():
 @example(seed=1796, spike=0.25)  # once failed: a point mass where the two picked opposite ends of the jump
 @example(seed=755, spike=0.5)  # once failed: values below a point mass at the lowest knots got the jump's middle
 @example(seed=669, spike=0.625)  # a value just below a jump in float64, on it in float32
+@example(seed=669, spike=0.5)  # once failed: on the jump's top in float32, a steep segment above it
 def test_piecewise_cdf_equals_interp(seed, spike):
     rng = np.random.default_rng(seed)
     n = 5000
@@ -56,7 +57,9 @@ def test_piecewise_cdf_equals_interp(seed, spike):
     hi = np.searchsorted(knots, v64 + tol, side="right") - 1
     tie = hi > lo
     below = QUANTILES[np.maximum(lo[tie] - 1, 0)]
-    inside = (got[tie] >= below - 1e-4) & (got[tie] <= QUANTILES[hi[tie]] + 1e-4)
+    # ... or past the top by what float32 rounding is worth on the next segment, which can be very steep
+    above = np.maximum(QUANTILES[hi[tie]], np.interp(v64[tie] + tol[tie], knots, QUANTILES))
+    inside = (got[tie] >= below - 1e-4) & (got[tie] <= above + 1e-4)
     assert inside.all()
     np.testing.assert_allclose(got[~tie], np.interp(values[~tie].astype(np.float64), knots, QUANTILES), atol=1e-4)
 
