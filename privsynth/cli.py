@@ -1,4 +1,4 @@
-"""The ``privsynth`` command: profile, fit, sample, compare, certificate, verify, keygen, serve, demo, report.
+"""The ``privsynth`` command: profile, fit, sample, compare, certificate, verify, bench, keygen, serve, demo, report.
 
 Exit codes, the same for every command: 0 success; 1 a certificate or model file failed
 verification or the trust policy (corrupt or tampered, unsigned, untrusted signer, over
@@ -225,6 +225,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from privsynth.bench import run_bench
+
+    result = run_bench(tables=args.tables, synthesizers=args.synthesizers, epsilons=args.epsilons, seeds=args.seeds,
+                       out_dir=args.out, data_dir=args.data_dir)
+    print((Path(args.out) / "summary.md").read_text())
+    print(f"{len(result.runs)} runs; written to {args.out}: {', '.join(result.files)} (scores read the real records: keep them private)")
+    return EXIT_OK if bool(result.runs["verified"].all()) else EXIT_FAILED
+
+
 def _cmd_keygen(args: argparse.Namespace) -> int:
     from privsynth.core.signing import generate_keypair
 
@@ -311,7 +321,7 @@ def _log_progress() -> None:
 
 #: Each sub-command's function (its arguments: :func:`privsynth.cli_args.build_parser`).
 COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "compare": _cmd_compare, "certificate": _cmd_certificate,
-            "verify": cmd_verify, "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
+            "verify": cmd_verify, "bench": _cmd_bench, "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -102,6 +102,18 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--encoding", default="utf-8", help="text encoding of the CSV files (default utf-8)")
     p.set_defaults(func=commands["compare"])
 
+    p = sub.add_parser("bench", help="benchmark tables x synthesizers x epsilons x seeds: one results table and plots (resumable)")
+    p.add_argument("--tables", nargs="+", default=None,
+                   help="benchmark tables (default: all readable here: adult, census, and the shared shoppers, magic, phishing, "
+                        "bean, obesity, abalone)")
+    p.add_argument("--synthesizers", nargs="+", choices=list(ALL_NAMES), default=list(BASIC_NAMES),
+                   help="default: the numpy-only ones")
+    p.add_argument("--epsilons", type=float, nargs="+", default=[1.0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="SECRET seeds of the fits (research only)")
+    p.add_argument("--data-dir", default=None, help="the shared data folder (default $PRIVSYNTH_DATA or ../shared/data)")
+    p.add_argument("--out", required=True, help="folder for runs/, results.csv, summary.csv/.md, meta.json and plots")
+    p.set_defaults(func=commands["bench"])
+
     p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
     p.add_argument("path")
     p.add_argument("--json", action="store_true", help="print the full JSON")

@@ -252,6 +252,8 @@ class Domain:
             enforced when sampling.
         estimation: For ``provenance="dp"``: the DP estimation's accountant and ledger entries
             (plain JSON), charged first by every fit on this domain.
+        source: Where a declared domain's bounds and categories come from (e.g. a benchmark's
+            published metadata); certificates of fits on it state it.
 
     Example:
         >>> d = Domain((Numeric("age", 17, 90, integer=True), Categorical("sex", ("F", "M"))))
@@ -268,6 +270,7 @@ class Domain:
     identifiers: tuple = ()
     rules: tuple = ()
     estimation: Any = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         cols = tuple(self.columns)
@@ -328,7 +331,7 @@ class Domain:
         keep = set(names)
         rules = tuple(r.source for r in parse_rules(self.rules, self) if set(r.columns) <= keep)
         return Domain(tuple(self[n] for n in names), provenance=self.provenance, identifiers=self.identifiers,
-                      rules=rules, estimation=self.estimation)
+                      rules=rules, estimation=self.estimation, source=self.source)
 
     def with_role(self, role: str) -> tuple[str, ...]:
         """Names of the columns declared with ``role``."""
@@ -348,6 +351,8 @@ class Domain:
             out["rules"] = [dict(r) if isinstance(r, Mapping) else r for r in self.rules]
         if self.estimation is not None:
             out["estimation"] = dict(self.estimation)
+        if self.source is not None:
+            out["source"] = self.source
         return out
 
     @classmethod
@@ -366,14 +371,14 @@ class Domain:
         entries = data["columns"]
         if isinstance(entries, Mapping):  # {name: {kind: ...}}
             entries = [{"name": k, **v} for k, v in entries.items()]
-        unknown = sorted(set(data) - {"columns", "provenance", "rules", "estimation", "identifiers"})
+        unknown = sorted(set(data) - {"columns", "provenance", "rules", "estimation", "identifiers", "source"})
         if unknown:
             raise DomainError(f"Unknown top-level key {unknown[0]!r} in the domain; it takes columns, provenance, rules, "
-                              "estimation.")
+                              "estimation, source.")
         identifiers = [str(e["name"]) for e in entries if isinstance(e, Mapping) and e.get("role") == "identifier"]
         columns = tuple(_column_from_dict(e) for e in entries if not (isinstance(e, Mapping) and e.get("role") == "identifier"))
         return cls(columns, provenance=data.get("provenance", "declared"), identifiers=(*data.get("identifiers", ()), *identifiers),
-                   rules=tuple(data.get("rules") or ()), estimation=data.get("estimation"))
+                   rules=tuple(data.get("rules") or ()), estimation=data.get("estimation"), source=data.get("source"))
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys)."""

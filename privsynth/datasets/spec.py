@@ -16,7 +16,7 @@ from privsynth.core.domain import Domain
 
 __all__ = ["DatasetSpec", "LOADERS"]
 
-LOADERS = ("census", "adult", "adult_discretized", "arx_adult", "file")
+LOADERS = ("census", "adult", "adult_discretized", "arx_adult", "benchmark", "file")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,9 @@ class DatasetSpec:
         loader: ``census`` (built-in, generated: ``rows``, ``seed``), ``adult`` (shipped with
             privsynth; ``data_dir`` to read ``adult.csv`` from a folder instead),
             ``adult_discretized``, ``arx_adult`` (shared data: ``data_dir``, default
-            ``$PRIVSYNTH_DATA`` or ``../shared/data``) or ``file`` (your own data: ``path`` to a
+            ``$PRIVSYNTH_DATA`` or ``../shared/data``), ``benchmark`` (a benchmark table's
+            training split by ``table`` name, see :func:`privsynth.datasets.load`) or ``file``
+            (your own data: ``path`` to a
             CSV/Parquet file and its public ``domain`` file; ``read`` options for
             :func:`privsynth.datasets.read_table`, e.g. ``{"na_values": ["?"], "encoding": "latin-1"}``).
         target, positive: Label column and positive class for utility (TSTR).
@@ -54,6 +56,7 @@ class DatasetSpec:
     quasi_identifiers: tuple | None = None
     sensitive: str | None = None
     read: Mapping[str, Any] | None = None
+    table: str | None = None
 
     def __post_init__(self) -> None:
         if self.quasi_identifiers is not None:
@@ -90,6 +93,14 @@ class DatasetSpec:
             return out
         if self.loader == "adult" and not self.data_dir:
             return []  # the packaged copy
+        if self.loader == "benchmark":
+            from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, shared_tables_available
+
+            if self.table not in TABLES:
+                return [("table", f"unknown benchmark table {self.table!r}; use one of {', '.join(TABLES)}.")]
+            if self.table in SHARED_TABLES and not shared_tables_available(self.data_dir):
+                return [("data_dir", "the shared benchmark tables are not there; set PRIVSYNTH_DATA or dataset.data_dir.")]
+            return []
         if self.loader != "census":
             from privsynth.datasets.loaders import data_dir
 
@@ -111,6 +122,9 @@ class DatasetSpec:
             return datasets.load_adult_discretized(folder=self.data_dir)
         if self.loader == "arx_adult":
             return datasets.load_arx_adult(folder=self.data_dir)
+        if self.loader == "benchmark":
+            table = datasets.load(str(self.table), data_dir=self.data_dir)
+            return table.train, table.domain
         if self.loader == "file":
             domain = Domain.from_file(str(self.domain))
             return datasets.read_table(str(self.path), domain, **dict(self.read or {})), domain

@@ -80,4 +80,5 @@ def domain_assumptions(domain: Domain) -> tuple[str, ...]:
         return ("domain estimated from the data with differential privacy (provenance dp): its charges are "
                 "this certificate's first entries; column names are public, kinds declared or decided with DP (below)",
                 *domain.estimation.get("assumptions", ()))
-    return ("domain (categories, bounds, bins) is public metadata",)
+    declared = ("domain (categories, bounds, bins) is public metadata",)
+    return (*declared, f"domain source: {domain.source}") if domain.source else declared

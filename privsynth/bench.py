@@ -1,0 +1,198 @@
+"""``privsynth bench``: benchmark tables x synthesizers x epsilons x seeds in one command.
+
+Every run fits on the table's published training split under its declared domain, releases as
+many rows as the training split has (a published size), verifies the certificate with a fresh
+accountant, and scores the release: 1-/2-/3-way marginal TVD against the training split on the
+domain's cells, and, for binary tasks, train-on-synthetic / test-on-real ROC AUC on the
+published test split (beside train-on-real). Runs are written one JSON file each as they finish,
+so an interrupted bench resumes where it stopped; the summary (mean and standard deviation over
+seeds, CSV and markdown) and the plots (metric vs epsilon per table, fidelity vs fit time) are
+rebuilt from those files, with the machine, the library versions and the git commit recorded.
+
+Scores read the real records (train and test splits): the results are the researcher's, not a
+DP release. The metrics of the field's benchmark papers (tab_bench, SynMeter) are not in yet.
+
+Example:
+    >>> import tempfile
+    >>> result = run_bench(tables=["census"], synthesizers=["independent"], epsilons=[1.0], seeds=[0],
+    ...                    out_dir=tempfile.mkdtemp(), progress=False)
+    >>> row = result.runs.iloc[0]
+    >>> row["table"], row["synthesizer"], bool(row["verified"]), bool(0 < row["tvd_2"] < 1)
+    ('census', 'independent', True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, load, shared_tables_available
+from privsynth.privacy.certificate import library_versions, verify
+from privsynth.synthesizers.names import BASIC_NAMES, synthesizer_class
+
+__all__ = ["BenchResult", "run_bench", "default_tables", "METRICS"]
+
+#: The scores of every run (columns of the results table).
+METRICS = ("tvd_1", "tvd_2", "tvd_3", "tstr_auc", "trtr_auc", "fit_seconds", "sample_seconds", "spent_epsilon")
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Every run (``runs``), their summary over seeds (``summary``) and where they were written."""
+
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    out_dir: Path
+    files: tuple
+
+
+def default_tables(data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Every table that can be read here: Adult and census, and the shared ones when present."""
+    return list(TABLES) if shared_tables_available(data_dir) else [t for t in TABLES if t not in SHARED_TABLES]
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _one(table: Any, synthesizer: str, epsilon: float, seed: int) -> dict[str, Any]:
+    from privsynth import evaluation as ev
+
+    synth = synthesizer_class(synthesizer)(epsilon=float(epsilon), random_state=int(seed))
+    if "progress" in synth.get_params():
+        synth.set_params(progress=False)
+    t0 = time.perf_counter()
+    synth.fit(table.train, table.domain)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = synth.sample(len(table.train), random_state=int(seed))  # the published training size: public
+    sample_s = time.perf_counter() - t0
+    check = verify(synth.certificate_)
+    row: dict[str, Any] = {"verified": bool(check.ok), "spent_epsilon": check.recomputed_epsilon, "fit_seconds": fit_s,
+                           "sample_seconds": sample_s}
+    for order in (1, 2, 3):
+        if order <= len(table.domain):
+            row[f"tvd_{order}"] = ev.marginal_tvd(table.train, out, table.domain, order=order).average
+    if table.task == "binary_classification" and len(table.test):
+        tstr = ev.train_synthetic_test_real(table.train, table.test, out, table.domain, target=table.target)
+        row.update(tstr_auc=tstr.auc_synthetic, trtr_auc=tstr.auc_real)
+    return row
+
+
+def run_bench(*, tables: Sequence[str] | None = None, synthesizers: Sequence[str] = BASIC_NAMES, epsilons: Sequence[float] = (1.0,),
+              seeds: Sequence[int] = (0,), out_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+              progress: bool = True) -> BenchResult:
+    """Run (or resume) a benchmark grid and write its results.
+
+    Args:
+        tables: Benchmark table names (default: every one readable here, see :func:`default_tables`).
+        synthesizers: Short names (``privsynth.synthesizers.ALL_NAMES``); default the numpy-only ones.
+        epsilons, seeds: The grid; a seed makes a fit reproducible (research only: it is a secret key).
+        out_dir: Where ``runs/``, ``results.csv``, ``summary.csv``, ``summary.md``, ``meta.json`` and
+            the plots go. Finished runs found there are not run again.
+        data_dir: The shared data folder (default ``$PRIVSYNTH_DATA`` or ``../shared/data``).
+        progress: Print a line per run.
+
+    Raises:
+        ValueError: an unknown table or synthesizer name (before anything runs).
+    """
+    names = list(tables) if tables else default_tables(data_dir)
+    unknown = [t for t in names if t not in TABLES]
+    if unknown:
+        raise ValueError(f"Unknown benchmark table {unknown[0]!r}; choose from {list(TABLES)}.")
+    for name in synthesizers:
+        synthesizer_class(name)  # unknown names fail now, naming the choices
+    out = Path(out_dir)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    grid = [(t, s, float(e), int(k)) for t in names for s in synthesizers for e in epsilons for k in seeds]
+    for i, (t, s, e, k) in enumerate(grid):
+        path = out / "runs" / f"{t}__{s}__eps{e:g}__seed{k}.json"
+        if path.is_file():
+            continue
+        row = {"table": t, "synthesizer": s, "epsilon": e, "seed": k, **_one(load(t, data_dir=data_dir), s, e, k)}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(row, indent=1))
+        os.replace(tmp, path)
+        if progress:
+            print(f"[{i + 1}/{len(grid)}] {t} {s} epsilon={e:g} seed={k}: 2-way TVD {row.get('tvd_2', float('nan')):.4f}, "
+                  f"fit {row['fit_seconds']:.1f} s, certificate {'verified' if row['verified'] else 'NOT VERIFIED'}", flush=True)
+    return _write(out, grid)
+
+
+def _write(out: Path, grid: list) -> BenchResult:
+    wanted = {f"{t}__{s}__eps{e:g}__seed{k}.json" for t, s, e, k in grid}
+    runs = pd.DataFrame([json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json")) if p.name in wanted])
+    metrics = [m for m in METRICS if m in runs.columns]
+    grouped = runs.groupby(["table", "synthesizer", "epsilon"], sort=True)
+    summary = grouped[metrics].agg(["mean", "std"])
+    summary.columns = [f"{m}_{stat}" for m, stat in summary.columns]
+    summary = summary.reset_index().assign(seeds=grouped.size().to_numpy(), all_verified=grouped["verified"].all().to_numpy())
+    runs.to_csv(out / "results.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    meta = {"machine": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(), "versions": library_versions(),
+            "commit": _commit(), "grid": [list(g) for g in grid]}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    lines = ["# privsynth bench", "", f"{len(runs)} runs; commit {meta['commit']}; {meta['machine']}.", "",
+             "Mean (sd over seeds). TVD: average over all 1-/2-/3-way marginals against the training split on the domain's "
+             "cells; AUC: train on synthetic (or real) training data, test on the published test split.", ""]
+    shown = [c for c in ("tvd_1", "tvd_2", "tvd_3", "tstr_auc", "fit_seconds") if f"{c}_mean" in summary.columns]
+    lines += ["| table | synthesizer | epsilon | " + " | ".join(shown) + " | verified |", "|---|---|---|" + "---|" * (len(shown) + 1)]
+    for row in summary.itertuples(index=False):
+        cells = []
+        for c in shown:
+            mean, sd = getattr(row, f"{c}_mean"), getattr(row, f"{c}_std")
+            cells.append("" if pd.isna(mean) else f"{mean:.4f}" + ("" if pd.isna(sd) else f" ({sd:.4f})"))
+        verified = "yes" if row.all_verified else "NO"
+        lines.append(f"| {row.table} | {row.synthesizer} | {row.epsilon:g} | " + " | ".join(cells) + f" | {verified} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    files = ["results.csv", "summary.csv", "summary.md", "meta.json", *_plots(out, runs)]
+    return BenchResult(runs=runs, summary=summary, out_dir=out, files=tuple(files))
+
+
+def _plots(out: Path, runs: pd.DataFrame) -> list[str]:
+    from privsynth.evaluation.plots import figure
+
+    written = []
+    for table, part in runs.groupby("table"):
+        if "tvd_2" not in part or part["epsilon"].nunique() < 2:
+            continue
+        fig, ax = figure(6, 4)
+        for synth, rows in part.groupby("synthesizer"):
+            mean = rows.groupby("epsilon")["tvd_2"].mean()
+            ax.plot(mean.index, mean.to_numpy(), marker="o", label=synth)
+        ax.set_xscale("log")
+        ax.set_xlabel("epsilon")
+        ax.set_ylabel("average 2-way marginal TVD")
+        ax.set_title(str(table))
+        ax.legend()
+        name = f"tvd_2_vs_epsilon_{table}.png"
+        fig.savefig(out / name, dpi=90, bbox_inches="tight")
+        written.append(name)
+    if "tvd_2" in runs:
+        fig, ax = figure(6, 4)
+        for synth, rows in runs.groupby("synthesizer"):
+            ax.scatter(rows["fit_seconds"], rows["tvd_2"], label=synth)
+        ax.set_xscale("log")
+        ax.set_xlabel("fit seconds")
+        ax.set_ylabel("average 2-way marginal TVD")
+        ax.legend()
+        fig.savefig(out / "tvd_2_vs_fit_time.png", dpi=90, bbox_inches="tight")
+        written.append("tvd_2_vs_fit_time.png")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    return written
+

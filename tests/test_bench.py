@@ -1,0 +1,40 @@
+"""`privsynth bench` (issue #24, first part): a grid in one command, resumable, every certificate verified."""
+
+import pytest
+
+import privsynth.bench as bench
+from privsynth.cli import main
+
+
+def test_a_grid_writes_runs_summary_plots_and_resumes(tmp_path, monkeypatch):
+    grid = {"tables": ["census"], "synthesizers": ["independent"], "epsilons": [0.2, 2.0], "seeds": [0, 1]}
+    result = bench.run_bench(**grid, out_dir=tmp_path, progress=False)
+    assert len(result.runs) == 4 and result.runs["verified"].all()
+    assert (result.runs["spent_epsilon"] <= result.runs["epsilon"] + 1e-9).all()
+    assert set(result.summary["seeds"]) == {2} and len(result.summary) == 2
+    for name in ("results.csv", "summary.csv", "summary.md", "meta.json", "tvd_2_vs_epsilon_census.png", "tvd_2_vs_fit_time.png"):
+        assert (tmp_path / name).is_file(), name
+    assert "| census | independent | 2 |" in (tmp_path / "summary.md").read_text()
+    low, high = (result.summary.set_index(["synthesizer", "epsilon"]).loc[("independent", e), "tvd_1_mean"] for e in (0.2, 2.0))
+    assert high < low  # more budget, closer marginals
+
+    def refuse(*args):
+        raise AssertionError("a finished run was run again")
+
+    monkeypatch.setattr(bench, "_one", refuse)
+    again = bench.run_bench(**grid, out_dir=tmp_path, progress=False)
+    assert again.runs.equals(result.runs)
+
+
+def test_unknown_names_are_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="Unknown benchmark table"):
+        bench.run_bench(tables=["nope"], out_dir=tmp_path)
+    with pytest.raises(ValueError, match="Unknown synthesizer"):
+        bench.run_bench(tables=["census"], synthesizers=["nope"], out_dir=tmp_path)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_the_command(tmp_path, capsys):
+    assert main(["bench", "--tables", "census", "--synthesizers", "independent", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| census | independent | 1 |" in out and "1 runs" in out
