@@ -191,18 +191,18 @@ class _Parser:
         return out
 
     def expr(self) -> Node:
-        terms = [self.conjunction()]
-        while self.at("word", "or"):
-            self.take()
-            terms.append(self.conjunction())
-        return terms[0] if len(terms) == 1 else self.node("or", terms=tuple(terms))
+        return self.joined(self.conjunction, "or")
 
     def conjunction(self) -> Node:
-        terms = [self.negation()]
-        while self.at("word", "and"):
+        return self.joined(self.negation, "and")
+
+    def joined(self, operand: Any, word: str) -> Node:
+        """``operand (word operand)*`` as one flat ``and`` / ``or`` node."""
+        terms = [operand()]
+        while self.at("word", word):
             self.take()
-            terms.append(self.negation())
-        return terms[0] if len(terms) == 1 else self.node("and", terms=tuple(terms))
+            terms.append(operand())
+        return terms[0] if len(terms) == 1 else self.node(word, terms=tuple(terms))
 
     def negation(self) -> Node:
         if self.at("word", "not"):
