@@ -221,8 +221,12 @@ def test_a_busy_port_is_bad_input(files, capsys):
     assert code == 2 and "cannot listen there" in err
 
 
-def test_fit_progress_goes_to_the_log_without_a_terminal(files, capsys, caplog):
+def test_fit_progress_goes_to_the_log_without_a_terminal(files, capsys, caplog, monkeypatch):
     import logging
+
+    import privsynth.core.progress as progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)  # a line at every step, as a long fit gets every 30 s
 
     with caplog.at_level(logging.INFO, logger="privsynth.progress"):
         code, _, _ = run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "mst",

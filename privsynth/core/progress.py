@@ -2,8 +2,8 @@
 
 On a terminal it is a tqdm bar. Anywhere else -- a log file, a SLURM job's output, ``privsynth
 fit ... > log`` -- a bar's carriage returns are useless, so the same calls write a ``logging``
-line (logger ``privsynth.progress``, level INFO) at most every :data:`LOG_EVERY` seconds and one
-when the work ends. Only DP-safe numbers go in either (steps, the share of the budget spent).
+line (logger ``privsynth.progress``, level INFO) every :data:`LOG_EVERY` seconds and one when the
+work ends (nothing for work shorter than that). Only DP-safe numbers go in either (steps, the share of the budget spent).
 
 Example:
     >>> with progress(total=3, desc="demo", unit="step", enabled=False) as bar:
@@ -35,8 +35,7 @@ class _LogProgress:
         self._postfix: dict[str, Any] = {}
         self._start = self._last = time.monotonic()
         self._closed = False
-        if enabled:
-            self._emit(" (started)")
+        self._emitted = False  # work shorter than LOG_EVERY writes nothing
 
     def update(self, k: int = 1) -> None:
         self.n += k
@@ -52,11 +51,11 @@ class _LogProgress:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self.enabled:
+            if self.enabled and (self._emitted or time.monotonic() - self._start >= LOG_EVERY):
                 self._emit(" (done)")
 
     def _emit(self, suffix: str) -> None:
-        self._last = time.monotonic()
+        self._last, self._emitted = time.monotonic(), True
         extra = "".join(f", {k}={v}" for k, v in self._postfix.items())
         log.info("%s: %s/%s %s after %.0f s%s%s", self.desc, self.n, self.total, self.unit, self._last - self._start, extra, suffix)
 
