@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core.errors import DomainError, PrivsynthError
+from privsynth.privacy.budget import MAX_DELTA
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -101,7 +102,7 @@ def read_token(token_file: str | os.PathLike | None = None, environ: Mapping[str
 
 
 def load_models(specs: Sequence[str | os.PathLike], *, trusted_keys: "Sequence[KeyLike] | None" = None,
-                max_epsilon: float | None = None, max_delta: float | None = 1e-4,
+                max_epsilon: float | None = None, max_delta: float | None = MAX_DELTA,
                 require_valid: bool = True) -> dict[str, "Synthesizer"]:
     """Load model files under the trust policy; each is served as ``NAME=PATH`` or by its file stem.
 

@@ -130,3 +130,11 @@ def test_the_fixture_without_a_marker_says_how_to_mark_the_test(pytester, models
 def test_the_marker_is_registered(pytester):
     result = pytester.runpytest_inprocess("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.privsynth(model, n=1000, seed=0, conditions=None)*"])
+
+
+def test_the_plugins_default_max_delta_is_the_librarys():
+    """The plugin keeps its own copy (it imports privsynth only when a test asks for data)."""
+    from privsynth.privacy.budget import MAX_DELTA
+    from privsynth.pytest_plugin import _MAX_DELTA
+
+    assert _MAX_DELTA == MAX_DELTA

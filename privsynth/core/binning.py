@@ -29,7 +29,7 @@ import numpy as np
 
 from privsynth.core.errors import DomainError
 
-__all__ = ["SMALL_INTEGER_RANGE", "numeric_edges", "check_binning", "point_width", "describe_binning"]
+__all__ = ["SMALL_INTEGER_RANGE", "numeric_edges", "cell_of", "check_binning", "point_width", "describe_binning"]
 
 #: Integer columns with at most this many values get one bin per value in drafted domains.
 SMALL_INTEGER_RANGE = 64
@@ -108,6 +108,16 @@ def numeric_edges(lower: float, upper: float, *, integer: bool, bins: Any, point
                 out[-1] = e
         edges = np.asarray(out)
     return edges
+
+
+def cell_of(edges: np.ndarray, values: Any) -> Any:
+    """The cell (bin index) of each value: ``[e_k, e_k+1)``, values past the ends in the end cells.
+
+    Example:
+        >>> cell_of(np.array([0.0, 1.0, 2.0]), [-5, 0.5, 1.0, 9]).tolist()
+        [0, 0, 1, 1]
+    """
+    return np.clip(np.searchsorted(edges[1:-1], values, side="right"), 0, len(edges) - 2)
 
 
 def describe_binning(lower: float, upper: float, *, integer: bool, bins: Any, points: Sequence[float], default: int) -> str:

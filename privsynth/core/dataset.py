@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from privsynth.core.binning import cell_of
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Numeric, Ordinal
 from privsynth.core.errors import DomainError
 
@@ -144,7 +145,7 @@ def encode(df: pd.DataFrame, domain: Domain, *, bins: int = DEFAULT_BINS) -> np.
         else:
             v = s.to_numpy(dtype=float)
             edges = col.edges(bins)
-            b = np.clip(np.searchsorted(edges[1:-1], v, side="right"), 0, len(edges) - 2)
+            b = cell_of(edges, v)
             codes[:, j] = np.where(np.isnan(v), len(edges) - 1, b)
     return codes
 
@@ -181,8 +182,7 @@ def _decode_numeric(code: np.ndarray, col: Numeric, bins: int, rng: np.random.Ge
     if col.points:  # a point mass's bin decodes to the point itself
         fixed = np.full(nb + 1, np.nan)
         for p in col.points:
-            k = int(np.clip(np.searchsorted(edges[1:-1], p, side="right"), 0, nb - 1))
-            fixed[k] = p
+            fixed[int(cell_of(edges, p))] = p
         values = np.where(np.isnan(fixed[c]), values, fixed[c])
     return values
 

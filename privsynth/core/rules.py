@@ -89,10 +89,6 @@ class Rule:
             return f"{list(self.source['columns'])} in {len(self.source['combinations'])} fixed combinations"
         return str(self.source)
 
-    def applies(self, df: pd.DataFrame) -> np.ndarray:
-        """Records where every column of the rule is present."""
-        return np.asarray(df[list(self.columns)].notna().all(axis=1), dtype=bool)
-
     def violations(self, df: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the records that break the rule (see ``strict``)."""
         true, known = self._truth(df)

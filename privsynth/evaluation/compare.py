@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from privsynth.core.binning import cell_of
 from privsynth.core.dataset import encode, levels, validate
 from privsynth.core.domain import DEFAULT_BINS, Domain, Numeric
 from privsynth.core.rules import violation_counts
@@ -115,10 +116,10 @@ class Comparison:
 def _cell_labels(values: pd.Series, col: Numeric) -> pd.Series:
     """Each value's cell of the domain, as text: a point mass by its value, a bin by its range."""
     edges = col.edges()
-    cells = np.clip(np.searchsorted(edges[1:-1], values.to_numpy(dtype=float), side="right"), 0, len(edges) - 2)
+    cells = cell_of(edges, values.to_numpy(dtype=float))
     names = [f"{lo:g} to {hi:g}" for lo, hi in zip(edges[:-1], edges[1:])]
     for p in col.points:
-        names[int(np.clip(np.searchsorted(edges[1:-1], p, side="right"), 0, len(edges) - 2))] = f"= {p:g}"
+        names[int(cell_of(edges, p))] = f"= {p:g}"
     return pd.Series(np.asarray(names, dtype=object)[cells], index=values.index).where(values.notna())
 
 

@@ -10,6 +10,7 @@ nothing of it is written to a model file, a certificate or a release.
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import pandas as pd
 
@@ -20,23 +21,38 @@ from privsynth.privacy.ledger import Ledger, LedgerEntry
 
 #: What a list of declared categories can reveal by itself (its values are published in the model file).
 _CATEGORY_KINDS = ("person_name", "email", "ssn", "national_id", "phone", "street_address", "credit_card", "ip_address")
+#: Below this many declared categories, a column's *values* cannot be a near-unique key of many people; its
+#: category list is still checked (names, e-mails ... in any number).
+_VALUE_CHECK_CATEGORIES = 50
+
+
+@lru_cache(maxsize=1024)
+def _listed_identifier(name: str, categories: tuple):
+    """A direct-identifier detection in a declared category list (public, so cached across fits)."""
+    from privsynth.profiling.identifiers import detect_column
+
+    listed = detect_column(pd.Series([str(c) for c in categories], name=name), name, max_values=500)
+    return next((d for d in listed if d.kind in _CATEGORY_KINDS and d.confidence >= 0.5), None)
 
 
 def suspected_identifiers(data: pd.DataFrame, domain: Domain):
     """Direct-identifier detections among the columns a fit would synthesize (see
-    :func:`privsynth.profiling.detect_identifiers`): on the values of every column, whatever
-    its declared kind or size, and on the declared categories themselves (a model file lists
-    them), so real names declared as categories are caught in any case."""
+    :func:`privsynth.profiling.detect_identifiers`): on the declared categories of every
+    categorical column, whatever its size (a model file lists them, so real names declared as
+    categories are caught in any case), and on the values of numeric columns and of categorical
+    ones with many categories (where a near-unique key can hide)."""
     from privsynth.profiling.identifiers import detect_column
 
     out = []
     for col in domain:
-        found = [d for d in detect_column(data[col.name], col.name, max_values=500) if d.direct and d.confidence >= 0.5]
-        if not found and isinstance(col, Categorical) and len(col.categories) >= 2:
-            listed = detect_column(pd.Series([str(c) for c in col.categories], name=col.name), col.name, max_values=500)
-            found = [d for d in listed if d.kind in _CATEGORY_KINDS and d.confidence >= 0.5]
-        if found:
-            out.append(found[0])
+        found = None
+        if isinstance(col, Categorical) and len(col.categories) >= 2:
+            found = _listed_identifier(col.name, tuple(col.categories))
+        if found is None and (not isinstance(col, Categorical) or len(col.categories) >= _VALUE_CHECK_CATEGORIES):
+            found = next((d for d in detect_column(data[col.name], col.name, max_values=500) if d.direct and d.confidence >= 0.5),
+                         None)
+        if found is not None:
+            out.append(found)
     return out
 
 

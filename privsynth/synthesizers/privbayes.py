@@ -198,7 +198,7 @@ class PrivBayes(Synthesizer):
         network: list[tuple[int, tuple[int, ...]]] = [(first, ())]
         chosen = [first]
         scores: dict[tuple[int, tuple[int, ...]], float] = {}
-        bar = progress(total=2 * d, desc="PrivBayes", unit="step", enabled=self._progress_enabled())
+        bar = progress(total=2 * d, desc="PrivBayes", unit="step", enabled=self.progress)
         bar.update(1)
         for step, step_eps in enumerate(plan["step_eps"]):
             pairs = [(x, ps) for x in range(d) if x not in chosen for ps in self._candidates(x, chosen, sizes, max_cells)]
@@ -226,9 +226,6 @@ class PrivBayes(Synthesizer):
         bar.close()
         self.network_ = [(domain.names[x], tuple(domain.names[p] for p in ps)) for x, ps in network]
         self.conditionals_ = conditionals
-
-    def _progress_enabled(self) -> bool | None:
-        return self.progress
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
