@@ -8,7 +8,7 @@ Example:
     True
 """
 
-from privsynth import datasets, evaluation, mechanisms, privacy, profiling, synthesizers
+from privsynth import data, datasets, evaluation, mechanisms, privacy, profiling, synthesizers
 from privsynth.core.domain import Categorical, Domain, Numeric, Ordinal
 from privsynth.core.errors import (
     BudgetExceededError,
@@ -36,7 +36,7 @@ except Exception:  # noqa: BLE001 - not installed (running from a checkout)
 
 __all__ = [
     "Domain", "Categorical", "Ordinal", "Numeric", "Budget", "Ledger", "Certificate", "verify", "load",
-    "synthesizers", "evaluation", "datasets", "mechanisms", "privacy", "profiling", "profile", "detect_identifiers",
+    "synthesizers", "evaluation", "data", "datasets", "mechanisms", "privacy", "profiling", "profile", "detect_identifiers",
     "estimate_domain", "IdentifierWarning",
     "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError", "ReleaseQualityWarning",
     "PrivacyLeakWarning",

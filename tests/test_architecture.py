@@ -105,3 +105,58 @@ def test_the_graphical_room_never_sees_data():
         torch_allowed = path.name == "backend.py"
         assert torch_allowed or not any(n.split(".")[0] == "torch" for n in imports_of(path)), path
         assert not any(n.split(".")[0] == "torch" for n in imports_of(path, module_level=True)), path
+
+
+_ENGINES = {"duckdb", "pyspark", "pyarrow.parquet", "pyarrow.csv", "pyarrow.dataset", "sqlite3"}
+#: Outside privsynth/data, the places that may still read a file, and why.
+_ALLOWED = {
+    ("datasets/loaders.py", "load_arx_hierarchies"): "public generalization hierarchies, not records",
+    ("datasets/loaders.py", "download_adult"): "converting the public UCI download into the shipped CSV layout",
+    ("serve.py", "*"): "writes releases (pyarrow writers), reads none",
+    ("tracking.py", "*"): "MLflow's run store, not records",
+}
+
+
+def _reads(path: Path):
+    """(function, call) for every call in ``path`` that reads records from a file or engine."""
+    def visit(node, where):
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else where
+            if isinstance(child, ast.Call):
+                callee = child.func.attr if isinstance(child.func, ast.Attribute) else getattr(child.func, "id", "")
+                owner = child.func.value if isinstance(child.func, ast.Attribute) else None
+                owner_name = getattr(owner, "id", getattr(owner, "attr", ""))
+                if callee in ("read_csv", "read_parquet", "read_feather", "read_json", "read_excel", "read_sql", "ParquetFile") \
+                        or (callee in ("connect", "sql") and owner_name in ("duckdb", "spark", "con", "session")):
+                    yield where, callee
+            yield from visit(child, inner)
+
+    yield from visit(ast.parse(path.read_text(encoding="utf-8")), "<module>")
+
+
+def test_only_the_data_room_reads_records():
+    """DESIGN.md: privsynth/data is the only code that reads records (files, DuckDB, Spark);
+    everything else gets a Table or a DataFrame from it."""
+    for path in modules():
+        rel = path.relative_to(PKG).as_posix()
+        if rel.startswith("data/"):
+            continue
+        engines = [n for n in imports_of(path) if any(n == e or n.startswith(e + ".") for e in _ENGINES)]
+        allowed_file = (rel, "*") in _ALLOWED
+        assert allowed_file or not engines, f"{rel} imports {engines}: read records through privsynth.data"
+        for func, call in _reads(path):
+            assert allowed_file or (rel, func) in _ALLOWED, f"{rel}: {func}() calls {call}: read records through privsynth.data"
+
+
+def test_the_data_room_uses_only_core():
+    for path in modules("data"):
+        inside = [n for n in imports_of(path) if n.startswith("privsynth.")]
+        assert all(n.startswith(("privsynth.core", "privsynth.data")) for n in inside), (path, inside)
+        assert not any(n.split(".")[0] in {"torch", "opacus"} for n in imports_of(path)), path
+
+
+def test_the_marginal_synthesizers_only_count():
+    """They ask the Table for counts; none of them encodes or validates records itself."""
+    for name in ("independent.py", "privbayes.py", "mst.py", "aim.py", "copula.py"):
+        text = (PKG / "synthesizers" / name).read_text(encoding="utf-8")
+        assert "to_frame(" not in text and "encode(" not in text and "validate(" not in text, name

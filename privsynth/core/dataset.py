@@ -14,13 +14,29 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core.binning import cell_of
-from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Numeric, Ordinal
+from privsynth.core.domain import DEFAULT_BINS, Categorical, Column, Domain, Numeric, Ordinal
 from privsynth.core.errors import DomainError
 
-__all__ = ["validate", "encode", "decode", "levels"]
+__all__ = ["validate", "encode", "decode", "levels", "problem", "PROBLEMS"]
 
-_MISSING = ("Column {name!r} has missing values but is not nullable; declare `nullable: true` in the domain file "
-            "or drop those rows.")
+#: What can be wrong with a column's values, each with the message that names the column (and
+#: never a count): the same words whichever engine found it.
+PROBLEMS = {
+    "missing": "Column {name!r} has missing values but is not nullable; declare `nullable: true` in the domain file "
+               "or drop those rows.",
+    "categories": "Column {name!r} has values outside its declared categories; add the categories to the domain file "
+                  "(from public knowledge) or map those values to declared ones.",
+    "not_numbers": "Column {name!r} is declared numeric but holds values that are not numbers; convert it with "
+                   "pd.to_numeric (or read the file with privsynth.datasets.read_table) or declare it categorical.",
+    "bounds": "Column {name!r} has values outside its public bounds [{lower}, {upper}]; widen the bounds in the domain "
+              "file (from public knowledge, not the data's min/max) or clip them (clip=True; on the command line --clip).",
+    "integer": "Column {name!r} is declared integer but has non-integer values; round them or declare `integer: false`.",
+}
+
+
+def problem(kind: str, col: Column) -> DomainError:
+    """The :class:`DomainError` for a ``kind`` of :data:`PROBLEMS` in column ``col``."""
+    return DomainError(PROBLEMS[kind].format(name=col.name, lower=getattr(col, "lower", None), upper=getattr(col, "upper", None)))
 
 
 def _check_frame(df: object, domain: Domain) -> pd.DataFrame:
@@ -40,40 +56,30 @@ def _check_frame(df: object, domain: Domain) -> pd.DataFrame:
 def _validate_categorical(s: pd.Series, col: Categorical) -> pd.Categorical:
     missing = s.isna().to_numpy()
     if missing.any() and not col.nullable:
-        raise DomainError(_MISSING.format(name=col.name))
+        raise problem("missing", col)
     present = s[~missing]
     if col.other is not None:
         s = s.where(missing | s.isin(col.categories), col.other)  # undeclared values are read as the 'other' category
     elif not present.isin(col.categories).all():
-        raise DomainError(
-            f"Column {col.name!r} has values outside its declared categories; add the categories to the "
-            "domain file (from public knowledge) or map those values to declared ones."
-        )
+        raise problem("categories", col)
     return pd.Categorical(s, categories=list(col.categories), ordered=isinstance(col, Ordinal))
 
 
 def _validate_numeric(s: pd.Series, col: Numeric, clip: bool) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-        raise DomainError(
-            f"Column {col.name!r} is declared numeric but holds values that are not numbers; convert it with "
-            "pd.to_numeric (or read the file with privsynth.datasets.read_table) or declare it categorical."
-        )
+        raise problem("not_numbers", col)
     values = s.to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(values)
     if missing.any() and not col.nullable:
-        raise DomainError(_MISSING.format(name=col.name))
+        raise problem("missing", col)
     present = ~missing
     out = present & ((values < col.lower) | (values > col.upper))
     if out.any():
         if not clip:
-            raise DomainError(
-                f"Column {col.name!r} has values outside its public bounds [{col.lower}, {col.upper}]; widen the "
-                "bounds in the domain file (from public knowledge, not the data's min/max) or clip them (clip=True; "
-                "on the command line --clip)."
-            )
+            raise problem("bounds", col)
         values = np.where(present, np.clip(values, col.lower, col.upper), np.nan)
     if col.integer and (present & (np.mod(values, 1) != 0)).any():
-        raise DomainError(f"Column {col.name!r} is declared integer but has non-integer values; round them or declare `integer: false`.")
+        raise problem("integer", col)
     return values
 
 

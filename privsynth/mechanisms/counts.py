@@ -10,7 +10,7 @@ from privsynth.mechanisms.gaussian import discrete_gaussian
 from privsynth.mechanisms.laplace import discrete_laplace
 from privsynth.privacy.ledger import Ledger
 
-__all__ = ["noisy_count", "noisy_histogram", "histogram"]
+__all__ = ["noisy_count", "noisy_histogram", "noisy_counts", "histogram"]
 
 
 def noisy_count(
@@ -59,10 +59,7 @@ def noisy_histogram(
     rng: np.random.Generator | None = None,
     secure: bool = False,
 ) -> np.ndarray:
-    """DP counts over a public grid: discrete Laplace at ``epsilon``, or discrete Gaussian with
-    ``noise_multiplier`` (sigma, since one record moves one cell by one: L1 = L2 = 1).
-
-    The grid ``shape`` must come from the public domain, never from the data.
+    """DP counts of the rows of ``codes`` over a public grid (see :func:`noisy_counts`).
 
     Example:
         >>> from privsynth.privacy import Budget, Ledger
@@ -71,9 +68,38 @@ def noisy_histogram(
         ...                 rng=np.random.default_rng(0), label="h").shape
         (3,)
     """
+    return noisy_counts(histogram(codes, shape), ledger=ledger, label=label, epsilon=epsilon,
+                        noise_multiplier=noise_multiplier, rng=rng, secure=secure)
+
+
+def noisy_counts(
+    counts: np.ndarray,
+    *,
+    ledger: Ledger,
+    label: str,
+    epsilon: float | None = None,
+    noise_multiplier: float | None = None,
+    rng: np.random.Generator | None = None,
+    secure: bool = False,
+) -> np.ndarray:
+    """DP version of a histogram over a public grid: discrete Laplace at ``epsilon``, or discrete
+    Gaussian with ``noise_multiplier`` (sigma, since one record moves one cell by one: L1 = L2 = 1).
+
+    ``counts`` must be a histogram of records -- each record counted in exactly one cell, as a
+    :class:`privsynth.data.Table`'s marginals are -- over a grid whose shape comes from the
+    public domain, never from the data.
+
+    Example:
+        >>> from privsynth.privacy import Budget, Ledger
+        >>> ledger = Ledger(Budget(epsilon=1.0))
+        >>> noisy_counts(np.array([[3, 0], [1, 2]]), epsilon=1.0, ledger=ledger, rng=np.random.default_rng(0), label="h").shape
+        (2, 2)
+    """
     if (epsilon is None) == (noise_multiplier is None):
         raise ValueError("Give exactly one of epsilon (discrete Laplace) or noise_multiplier (discrete Gaussian).")
-    counts = histogram(codes, shape)
+    counts = np.asarray(counts)
+    if counts.dtype.kind not in "iu":
+        raise ValueError(f"counts must be integer counts of records, got dtype {counts.dtype}.")
     if epsilon is not None:
         return discrete_laplace(counts, epsilon=epsilon, ledger=ledger, rng=rng, label=label, secure=secure)
     return discrete_gaussian(counts, noise_multiplier=noise_multiplier, ledger=ledger, rng=rng, label=label, secure=secure)

@@ -39,7 +39,7 @@ import pandas as pd
 from privsynth.core.binning import SMALL_INTEGER_RANGE
 from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal, _plain
 from privsynth.core.errors import DomainError
-from privsynth.datasets.loaders import read_raw
+from privsynth.data.files import read_raw
 from privsynth.evaluation.plots import association_matrix, embed, plot_association, plot_distribution, plot_missing
 from privsynth.profiling.identifiers import Detection, _name_hints, _normalize, detect_column
 

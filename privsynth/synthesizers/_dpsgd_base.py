@@ -135,9 +135,10 @@ class DPSGDSynthesizer(Synthesizer):
         )
         return dataclasses.replace(plan, assumptions=(*plan.assumptions, how))
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+    def _fit(self, data: Any, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
         self.domain_ = domain
+        data = data.to_frame()  # DP-SGD reads the records themselves (validated, in memory)
         if self.devices and self.devices > 1:
             from privsynth.synthesizers._ddp import fit_distributed
 

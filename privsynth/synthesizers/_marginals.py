@@ -1,7 +1,7 @@
-"""What MST and AIM share: marginal counting on integer codes (one pass per marginal), the
-domain compression of rare values (MST's, post-processing of DP 1-way marginals), moving codes
-between the original and the compressed domain, and the fitted model's saved form (the model's
-tables only; its 1-way marginals and record count are derived from them).
+"""What MST and AIM share: the domain compression of rare values (MST's, post-processing of DP
+1-way marginals), moving codes and counts between the original and the compressed domain, and
+the fitted model's saved form (the model's tables only; its 1-way marginals and record count are
+derived from them).
 """
 
 from __future__ import annotations
@@ -13,23 +13,7 @@ import numpy as np
 
 from privsynth.graphical import GraphicalModel
 
-__all__ = ["marginal_counts", "Compression", "model_summary", "model_to_state", "model_from_state"]
-
-
-def marginal_counts(codes: np.ndarray, attrs: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
-    """Exact counts of ``codes[:, attrs]`` over their grid (one ``bincount``). Private: release
-    only through a mechanism.
-
-    Example:
-        >>> marginal_counts(np.array([[0, 1], [1, 1], [0, 1]]), (0, 1), (2, 2))
-        array([[0, 2],
-               [0, 1]])
-    """
-    if not len(attrs):
-        raise ValueError("a marginal needs at least one attribute.")
-    shape = [int(sizes[a]) for a in attrs]
-    flat = np.ravel_multi_index(tuple(codes[:, a] for a in attrs), shape)
-    return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
+__all__ = ["Compression", "model_summary", "model_to_state", "model_from_state"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +56,29 @@ class Compression:
             table[k] = np.arange(len(k))
             table[r] = len(k)
             out[:, j] = table[codes[:, j]]
+        return out
+
+    def compress_counts(self, attrs: Sequence[int], counts: np.ndarray) -> np.ndarray:
+        """Counts over the original cells of ``attrs`` summed into the compressed cells (the
+        counts of the compressed codes: each record stays in exactly one cell).
+
+        Example:
+            >>> c = Compression.from_noisy([np.array([50.0, 1.0, 40.0, 2.0])], threshold=10.0)
+            >>> c.compress_counts((0,), np.array([5, 1, 4, 2])).tolist()
+            [5, 4, 3]
+        """
+        out = np.asarray(counts)
+        for axis, a in enumerate(attrs):
+            k, r = self.kept[a], self.rare[a]
+            if not len(r):
+                continue
+            table = np.empty(len(k) + len(r), dtype=np.int64)
+            table[k], table[r] = np.arange(len(k)), len(k)
+            shape = list(out.shape)
+            shape[axis] = len(k) + 1
+            summed = np.zeros(shape, dtype=out.dtype)
+            np.add.at(summed, (slice(None),) * axis + (table,), out)  # type: ignore[arg-type]
+            out = summed
         return out
 
     def backward(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

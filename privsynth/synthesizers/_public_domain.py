@@ -16,6 +16,7 @@ import pandas as pd
 
 from privsynth.core.domain import Categorical, Domain
 from privsynth.core.errors import IdentifierWarning
+from privsynth.data.table import FrameTable, Table
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.ledger import Ledger, LedgerEntry
 
@@ -24,6 +25,8 @@ _CATEGORY_KINDS = ("person_name", "email", "ssn", "national_id", "phone", "stree
 #: Below this many declared categories, a column's *values* cannot be a near-unique key of many people; its
 #: category list is still checked (names, e-mails ... in any number).
 _VALUE_CHECK_CATEGORIES = 50
+#: Records of a table in an engine (DuckDB, Spark) whose values are checked.
+_VALUE_CHECK_ROWS = 20_000
 
 
 @lru_cache(maxsize=1024)
@@ -35,20 +38,26 @@ def _listed_identifier(name: str, categories: tuple):
     return next((d for d in listed if d.kind in _CATEGORY_KINDS and d.confidence >= 0.5), None)
 
 
-def suspected_identifiers(data: pd.DataFrame, domain: Domain):
+def suspected_identifiers(data: pd.DataFrame | Table, domain: Domain):
     """Direct-identifier detections among the columns a fit would synthesize (see
     :func:`privsynth.profiling.detect_identifiers`): on the declared categories of every
     categorical column, whatever its size (a model file lists them, so real names declared as
     categories are caught in any case), and on the values of numeric columns and of categorical
-    ones with many categories (where a near-unique key can hide)."""
+    ones with many categories (where a near-unique key can hide): all of them in memory, the
+    first :data:`_VALUE_CHECK_ROWS` records of a table in an engine."""
     from privsynth.profiling.identifiers import detect_column
 
+    if isinstance(data, Table):
+        table = data
+        data = None  # read from the engine only when a column needs its values checked
     out = []
     for col in domain:
         found = None
         if isinstance(col, Categorical) and len(col.categories) >= 2:
             found = _listed_identifier(col.name, tuple(col.categories))
         if found is None and (not isinstance(col, Categorical) or len(col.categories) >= _VALUE_CHECK_CATEGORIES):
+            if data is None:
+                data = table.to_frame() if isinstance(table, FrameTable) else table.head(_VALUE_CHECK_ROWS)
             found = next((d for d in detect_column(data[col.name], col.name, max_values=500) if d.direct and d.confidence >= 0.5),
                          None)
         if found is not None:
@@ -63,7 +72,7 @@ def identifier_message(detections, *, what: str) -> str:
             "`role: identifier` in the domain file (it is then dropped), or remove it from the data.")
 
 
-def warn_identifiers(data: pd.DataFrame, domain: Domain, *, what: str) -> None:
+def warn_identifiers(data: pd.DataFrame | Table, domain: Domain, *, what: str) -> None:
     """Warn loudly (:class:`IdentifierWarning`) for each column that looks like a direct identifier."""
     found = suspected_identifiers(data, domain)
     if found:

@@ -27,19 +27,20 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core import checks
-from privsynth.core.dataset import decode, encode, levels
+from privsynth.core.dataset import decode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
+from privsynth.data.table import Table
 from privsynth.graphical import SAMPLERS, GraphicalModel, JunctionTree, Measurement, estimate, sample_codes
 from privsynth.graphical.backend import BACKENDS, get_backend
 from privsynth.graphical.factor import Attrs, table_size
-from privsynth.mechanisms.counts import noisy_histogram
+from privsynth.mechanisms.counts import noisy_counts
 from privsynth.mechanisms.exponential import exponential
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.events import GaussianEvent
 from privsynth.privacy.ledger import Ledger
-from privsynth.synthesizers._marginals import Compression, marginal_counts, model_from_state, model_summary, model_to_state
+from privsynth.synthesizers._marginals import Compression, model_from_state, model_summary, model_to_state
 from privsynth.synthesizers._plan import FitPlan, zcdp_budget, zcdp_rho
 from privsynth.synthesizers.base import Synthesizer
 from privsynth.synthesizers.mst import RHO_MARGIN
@@ -195,9 +196,8 @@ class AIM(Synthesizer):
         return FitPlan(events=(envelope,), delta=self.delta, adaptive=True, settings={"rho": rho, "workload": workload, "rounds": rounds},
                        parameters={"rho": rho, "rounds": rounds})
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+    def _fit(self, data: Table, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
-        codes = encode(data, domain, bins=self.bins)
         sizes = levels(domain, bins=self.bins)
         names, d = domain.names, len(domain)
         rng = randomness.generator("releases")
@@ -212,18 +212,17 @@ class AIM(Synthesizer):
         sigma = math.sqrt(rounds / (2 * 0.9 * rho))
         eps = math.sqrt(8 * 0.1 * rho / rounds)
         weights = candidate_weights(plan["workload"])
-        answers: dict[Attrs, np.ndarray] = {}
+        answers: dict[Attrs, np.ndarray] = dict(zip(((j,) for j in range(d)), data.marginals([(j,) for j in range(d)], bins=self.bins)))
 
-        def answer(r: Attrs) -> np.ndarray:
-            if r not in answers:
-                answers[r] = marginal_counts(codes, r, sizes)
-            return answers[r]
+        def answer_all(pool: Sequence[Attrs]) -> None:  # the exact marginals of a round's candidates, in one pass
+            new = [r for r in pool if r not in answers]
+            answers.update(zip(new, data.marginals(new, bins=self.bins)) if new else ())
 
         bar = progress(total=100, desc="AIM", unit="% budget", enabled=self.progress)
         measurements = []
         for j in range(d):
-            y = noisy_histogram(codes[:, j], (sizes[j],), noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
-                                label=f"1-way marginal of {names[j]!r}").astype(float)
+            y = noisy_counts(answers[(j,)], noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
+                             label=f"1-way marginal of {names[j]!r}").astype(float)
             measurements.append(Measurement((j,), y, sigma))
         fit = estimate(sizes, measurements, iterations=int(self.iterations), backend=engine)
         selected: list[Attrs] = []
@@ -239,12 +238,13 @@ class AIM(Synthesizer):
             allowed = limit_cells * (rho - remaining + cost) / rho
             pool = self._candidates(weights, fit.model, allowed, measured=[m.attrs for m in measurements])
             bias = math.sqrt(2 / math.pi) * sigma
-            scores = np.array([weights[r] * (float(np.abs(answer(r) - fit.model.project(r)).sum()) - bias * table_size(r, sizes))
+            answer_all(pool)
+            scores = np.array([weights[r] * (float(np.abs(answers[r] - fit.model.project(r)).sum()) - bias * table_size(r, sizes))
                                for r in pool])
             r = pool[exponential(scores, sensitivity=max(weights[c] for c in pool), epsilon=eps, ledger=ledger, rng=rng,
                                  secure=self.secure, label=f"AIM round {len(selected) + 1}: choose a marginal")]
-            y = noisy_histogram(codes[:, list(r)], tuple(sizes[a] for a in r), noise_multiplier=sigma, ledger=ledger, rng=rng,
-                                secure=self.secure, label=f"marginal of {[names[a] for a in r]}").astype(float)
+            y = noisy_counts(answers[r], noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
+                             label=f"marginal of {[names[a] for a in r]}").astype(float)
             measurements.append(Measurement(r, y, sigma))
             selected.append(r)
             before = fit.model.project(r)

@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core import checks
-from privsynth.core.dataset import encode, validate
+from privsynth.core.dataset import encode
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.errors import DomainError, IntegrityError, NotFittedError, PrivsynthError, ReleaseQualityWarning
 from privsynth.core.io import open_bundle, write_bundle
 from privsynth.core.rng import PrivateRandomness, resolve_rng
 from privsynth.core.rules import apply_rules, parse_rules
 from privsynth.core.signing import KeyLike, check_signature
+from privsynth.data import Table, open_table
 from privsynth.privacy.accountants import Accountant, get_accountant
 from privsynth.privacy.budget import MAX_DELTA, Budget, check_delta
 from privsynth.privacy.certificate import Certificate, check_policy
@@ -138,7 +139,7 @@ class Synthesizer(ABC):
             checks.integer(self.bins, "bins", owner=owner)
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | None = None,
+    def fit(self, data: Any, domain: Domain, *, ledger: Ledger | None = None,
             checkpoint_dir: str | Path | None = None, allow_large_delta: bool = False) -> "Synthesizer":
         """Fit on ``data`` under the public ``domain``, spending ``(epsilon, delta)``.
 
@@ -148,8 +149,12 @@ class Synthesizer(ABC):
         succeeds never depends on the data beyond their conformity to the domain.
 
         Args:
-            data: The private table; it must conform to ``domain`` (see
-                :func:`privsynth.core.validate`, which can clip numbers to the public bounds).
+            data: The private table, conforming to ``domain`` (see :func:`privsynth.core.validate`,
+                which can clip numbers to the public bounds): a pandas DataFrame, a Parquet or CSV
+                path or a ``duckdb:///file.db?table=t`` URI (read by DuckDB out of core), a Spark
+                DataFrame or ``spark:<table>``, or a :class:`privsynth.data.Table` (e.g. from
+                :func:`privsynth.data.open_table` with engine options). The marginal synthesizers
+                only count, in the engine, with the same results whichever engine counts.
             domain: The public domain. An inferred one makes the certificate invalid.
             ledger: A shared ledger to charge instead of a fresh one with budget
                 ``(epsilon, delta)``; the synthesizer still calibrates for its own
@@ -177,8 +182,9 @@ class Synthesizer(ABC):
                 raise TypeError(f"{type(self).__name__} fits in one pass and takes no checkpoint_dir.")
             if ledger is not None:
                 raise ValueError("checkpoint_dir works with the synthesizer's own ledger; do not pass a shared ledger too.")
-        checked = validate(data, domain)
-        warn_identifiers(checked, domain, what=type(self).__name__)
+        table = open_table(data, domain)
+        table.check(bins=getattr(self, "bins", DEFAULT_BINS))  # in the engine: refuses out-of-domain values, naming the column
+        warn_identifiers(table, domain, what=type(self).__name__)
         accountant = ledger.accountant if ledger is not None else get_accountant(self.accountant)
         plan = self._plan(domain, accountant)
         if ledger is None:  # the fit's delta and its DP domain's: what its own ledger will certify
@@ -202,7 +208,7 @@ class Synthesizer(ABC):
         randomness = PrivateRandomness(self.random_state, secure=self.secure)
         start = len(ledger.entries)
         with ledger.guarded(PlanGuard(plan, owner=type(self).__name__)):  # nothing unplanned is ever charged
-            self._fit(checked, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
+            self._fit(table, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
         charged = [e.event for e in ledger.entries[start:]]
         if not (within_envelope(plan.events, charged) if plan.adaptive else same_charges(plan.events, charged)):
             raise PrivsynthError(f"Internal error: {type(self).__name__} charged events it did not plan; please report it.")
@@ -236,10 +242,11 @@ class Synthesizer(ABC):
         """Every event the fit will charge, from the parameters and the public domain only."""
 
     @abstractmethod
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+    def _fit(self, data: Table, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
-        """Learn from validated ``data``: every release goes through a mechanism on ``ledger``
-        with the plan's noise, and every private draw through ``randomness``."""
+        """Learn from the validated records of ``data`` (counts, or ``data.to_frame()``): every
+        release goes through a mechanism on ``ledger`` with the plan's noise, and every private
+        draw through ``randomness``."""
 
     # -- sampling ----------------------------------------------------------------------------
     def _check_fitted(self) -> None:

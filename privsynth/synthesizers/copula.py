@@ -28,10 +28,11 @@ import pandas as pd
 from scipy.special import ndtri
 
 from privsynth.core import checks
-from privsynth.core.dataset import decode, encode, levels
+from privsynth.core.dataset import decode, levels
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Ordinal
 from privsynth.core.rng import PrivateRandomness
-from privsynth.mechanisms.counts import noisy_count, noisy_histogram
+from privsynth.data.table import Table
+from privsynth.mechanisms.counts import noisy_count, noisy_counts
 from privsynth.mechanisms.gaussian import gaussian
 from privsynth.mechanisms.laplace import laplace
 from privsynth.privacy.accountants import Accountant
@@ -167,9 +168,8 @@ class DPGaussianCopula(Synthesizer):
         return FitPlan(events=events, delta=self.delta,
                        settings={"eps_count": eps_count, "marginals": marginals, "correlation": correlation})
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+    def _fit(self, data: Table, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
-        codes = encode(data, domain, bins=self.bins)
         sizes = levels(domain, bins=self.bins)
         d = len(domain)
         rng = randomness.generator("releases")
@@ -177,27 +177,26 @@ class DPGaussianCopula(Synthesizer):
                             label="record count (normalizes correlations)")
         self.n_hat_ = n_hat
         m = d * (d - 1) // 2
+        one = data.marginals([(j,) for j in range(d)], bins=self.bins)
         self.marginals_ = [
-            normalize_counts(noisy_histogram(codes[:, j], (sizes[j],), ledger=ledger, rng=rng, secure=self.secure,
-                                             label=f"1-way marginal of {name!r}", **plan["marginals"][j]))
+            normalize_counts(noisy_counts(one[j], ledger=ledger, rng=rng, secure=self.secure,
+                                          label=f"1-way marginal of {name!r}", **plan["marginals"][j]))
             for j, name in enumerate(domain.names)
         ]
         self.orders_ = [self._latent_order(col, p) for col, p in zip(domain, self.marginals_)]
 
-        # DP mid-ranks: depend on the record and on DP outputs only.
-        u = np.empty(codes.shape, dtype=float)
+        # DP mid-ranks of each cell: a record's depends on the record and on DP outputs only.
+        centered = []
         for j in range(d):
             p = self.marginals_[j][self.orders_[j]]
-            cdf = np.cumsum(p)
             rank = np.empty(sizes[j], dtype=np.int64)
             rank[self.orders_[j]] = np.arange(sizes[j])
-            mid = cdf - p / 2
-            u[:, j] = mid[rank[codes[:, j]]]
+            centered.append((np.cumsum(p) - p / 2)[rank] - 0.5)
         iu = np.triu_indices(d, 1)
         corr = np.eye(d)
         if m:
-            centered = u - 0.5
-            sums = (centered.T @ centered)[iu]
+            pairs = [(int(i), int(j)) for i, j in zip(*iu)]  # sum over records of u_i * u_j, from the exact 2-way counts (one pass)
+            sums = np.array([centered[i] @ joint @ centered[j] for (i, j), joint in zip(pairs, data.marginals(pairs, bins=self.bins))])
             label = "rank-correlation sums of all column pairs"
             if "noise_multiplier" in plan["correlation"]:
                 noisy = gaussian(sums, l2_sensitivity=math.sqrt(m) / 4, ledger=ledger, rng=rng, secure=self.secure, label=label,

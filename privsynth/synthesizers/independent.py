@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core import checks
-from privsynth.core.dataset import decode, encode, levels
+from privsynth.core.dataset import decode
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.rng import PrivateRandomness
-from privsynth.mechanisms.counts import noisy_histogram
+from privsynth.data.table import Table
+from privsynth.mechanisms.counts import noisy_counts
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._discrete import normalize_counts
@@ -95,14 +96,13 @@ class IndependentMarginals(Synthesizer):
                                          noise=self.noise)
         return FitPlan(events=events, delta=self.delta, settings={"noise": kwargs})
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+    def _fit(self, data: Table, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
-        codes = encode(data, domain, bins=self.bins)
-        sizes = levels(domain, bins=self.bins)
+        counts = data.marginals([(j,) for j in range(len(domain))], bins=self.bins)
         rng = randomness.generator("releases")
         noisy = [
-            noisy_histogram(codes[:, j], (sizes[j],), ledger=ledger, rng=rng, secure=self.secure,
-                            label=f"1-way marginal of {name!r}", **plan["noise"][j])
+            noisy_counts(counts[j], ledger=ledger, rng=rng, secure=self.secure, label=f"1-way marginal of {name!r}",
+                         **plan["noise"][j])
             for j, name in enumerate(domain.names)
         ]
         self.marginals_ = [normalize_counts(h) for h in noisy]

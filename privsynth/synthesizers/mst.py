@@ -26,18 +26,19 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core import checks
-from privsynth.core.dataset import decode, encode, levels
+from privsynth.core.dataset import decode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
+from privsynth.data.table import Table
 from privsynth.graphical import SAMPLERS, GraphicalModel, Measurement, estimate, sample_codes
 from privsynth.graphical.backend import BACKENDS, get_backend
-from privsynth.mechanisms.counts import noisy_histogram
+from privsynth.mechanisms.counts import noisy_counts
 from privsynth.mechanisms.exponential import exponential
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.events import ExponentialEvent, GaussianEvent
 from privsynth.privacy.ledger import Ledger
-from privsynth.synthesizers._marginals import Compression, marginal_counts, model_from_state, model_summary, model_to_state
+from privsynth.synthesizers._marginals import Compression, model_from_state, model_summary, model_to_state
 from privsynth.synthesizers._plan import FitPlan, zcdp_budget
 from privsynth.synthesizers.base import Synthesizer
 
@@ -142,9 +143,8 @@ class MST(Synthesizer):
                        settings={"sigma_one": sigma_one, "eps_select": eps_select, "sigma_two": sigma_two},
                        parameters={"rho": rho, "sigma_one": sigma_one, "eps_select": eps_select, "sigma_two": sigma_two})
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+    def _fit(self, data: Table, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
-        codes = encode(data, domain, bins=self.bins)
         sizes = levels(domain, bins=self.bins)
         names, d = domain.names, len(domain)
         rng = randomness.generator("releases")
@@ -152,21 +152,23 @@ class MST(Synthesizer):
         bar = progress(total=2 * d, desc="MST", unit="step", enabled=self.progress)
         sigma_one = plan["sigma_one"]
         noisy_one = []
-        for j in range(d):
-            noisy_one.append(noisy_histogram(codes[:, j], (sizes[j],), noise_multiplier=sigma_one, ledger=ledger, rng=rng,
-                                             secure=self.secure, label=f"1-way marginal of {names[j]!r}").astype(float))
+        for j, counts in enumerate(data.marginals([(j,) for j in range(d)], bins=self.bins)):
+            noisy_one.append(noisy_counts(counts, noise_multiplier=sigma_one, ledger=ledger, rng=rng, secure=self.secure,
+                                          label=f"1-way marginal of {names[j]!r}").astype(float))
             bar.update(1)
         comp = Compression.from_noisy(noisy_one, threshold=3 * sigma_one) if self.compress else Compression.identity(sizes)
-        small, csizes = comp.forward(codes), comp.sizes
+        csizes = comp.sizes
         measurements = [Measurement((j,), *comp.measurement(j, noisy_one[j], sigma_one)) for j in range(d)]
         tree: list[tuple[int, int]] = []
         if d > 1:
             independent = estimate(csizes, measurements, iterations=100, backend=engine).model
+            pairs = list(itertools.combinations(range(d), 2))
+            small = {p: comp.compress_counts(p, c) for p, c in zip(pairs, data.marginals(pairs, bins=self.bins))}  # one pass
             tree = self._select(small, csizes, independent, plan["eps_select"], ledger, rng, names)
             bar.update(1)
             for i, j in tree:
-                y = noisy_histogram(small[:, [i, j]], (csizes[i], csizes[j]), noise_multiplier=plan["sigma_two"], ledger=ledger,
-                                    rng=rng, secure=self.secure, label=f"2-way marginal of {names[i]!r} x {names[j]!r}")
+                y = noisy_counts(small[(i, j)], noise_multiplier=plan["sigma_two"], ledger=ledger, rng=rng, secure=self.secure,
+                                 label=f"2-way marginal of {names[i]!r} x {names[j]!r}")
                 measurements.append(Measurement((i, j), y.astype(float), plan["sigma_two"]))
                 bar.update(1)
         fitted = estimate(csizes, measurements, iterations=int(self.iterations), backend=engine)
@@ -176,11 +178,12 @@ class MST(Synthesizer):
         self.tree_ = [(names[i], names[j]) for i, j in tree]
         self.marginals_, self.n_hat_ = model_summary(fitted.model, comp)
 
-    def _select(self, codes: np.ndarray, sizes: tuple[int, ...], model: GraphicalModel, eps: float, ledger: Ledger,
-                rng: np.random.Generator, names: tuple[str, ...]) -> list[tuple[int, int]]:
-        """Kruskal's algorithm with each edge chosen by the exponential mechanism."""
+    def _select(self, counts: Mapping[tuple[int, int], np.ndarray], sizes: tuple[int, ...], model: GraphicalModel, eps: float,
+                ledger: Ledger, rng: np.random.Generator, names: tuple[str, ...]) -> list[tuple[int, int]]:
+        """Kruskal's algorithm with each edge chosen by the exponential mechanism (``counts``: the
+        exact 2-way marginals on the compressed domain)."""
         pairs = list(itertools.combinations(range(len(sizes)), 2))
-        error = {p: float(np.abs(marginal_counts(codes, p, sizes) - model.project(p)).sum()) for p in pairs}
+        error = {p: float(np.abs(counts[p] - model.project(p)).sum()) for p in pairs}
         component = list(range(len(sizes)))
 
         def find(i: int) -> int:

@@ -33,11 +33,12 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core import checks
-from privsynth.core.dataset import decode, encode, levels
+from privsynth.core.dataset import decode, levels
 from privsynth.core.domain import DEFAULT_BINS, Domain
 from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
-from privsynth.mechanisms.counts import noisy_count, noisy_histogram
+from privsynth.data.table import Table
+from privsynth.mechanisms.counts import noisy_count, noisy_counts
 from privsynth.mechanisms.exponential import exponential
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.calibrate import split_epsilon
@@ -47,7 +48,7 @@ from privsynth.synthesizers._discrete import conditional_table, joint_index, sam
 from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
 from privsynth.synthesizers.base import Synthesizer
 
-__all__ = ["PrivBayes", "r_score", "R_SCORE_SENSITIVITY"]
+__all__ = ["PrivBayes", "r_score", "joint_r_score", "R_SCORE_SENSITIVITY"]
 
 #: Sensitivity of the count-scale R score under add/remove-one (see the module docstring).
 R_SCORE_SENSITIVITY = 2.0
@@ -64,12 +65,29 @@ def r_score(child: np.ndarray, parents: np.ndarray, child_size: int, parent_size
         >>> r_score(x, p, 2, (2,))  # perfectly dependent: |2 - 1| * 4 cells / 2
         2.0
     """
-    n = len(child)
-    if n == 0 or parents.shape[1] == 0:
+    if len(child) == 0 or parents.shape[1] == 0:
         return 0.0
     n_parent = int(np.prod(parent_sizes))
     pidx = joint_index(parents, parent_sizes)
     joint = np.bincount(pidx * child_size + child, minlength=n_parent * child_size).reshape(n_parent, child_size)
+    return joint_r_score(joint)
+
+
+def joint_r_score(joint: np.ndarray) -> float:
+    """The R score from the exact joint counts of the parents (leading axes) and the child
+    (last axis). Private: released only through the exponential mechanism.
+
+    Example:
+        >>> joint_r_score(np.array([[2, 0], [0, 2]]))
+        2.0
+    """
+    joint = np.asarray(joint)
+    if joint.ndim < 2:
+        return 0.0
+    joint = joint.reshape(-1, joint.shape[-1])
+    n = joint.sum()
+    if n == 0:
+        return 0.0
     expected = np.outer(joint.sum(axis=1), joint.sum(axis=0)) / n
     return float(0.5 * np.abs(joint - expected).sum())
 
@@ -182,9 +200,8 @@ class PrivBayes(Synthesizer):
             settings={"eps_count": eps_count, "step_eps": step_eps, "tables": tables, "noise_scale": noise_scale},
         )
 
-    def _fit(self, data: pd.DataFrame, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
+    def _fit(self, data: Table, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
-        codes = encode(data, domain, bins=self.bins)
         sizes = levels(domain, bins=self.bins)
         d = len(domain)
         rng = randomness.generator("releases")
@@ -202,10 +219,9 @@ class PrivBayes(Synthesizer):
         bar.update(1)
         for step, step_eps in enumerate(plan["step_eps"]):
             pairs = [(x, ps) for x in range(d) if x not in chosen for ps in self._candidates(x, chosen, sizes, max_cells)]
-            for pair in pairs:
-                if pair not in scores:
-                    x, ps = pair
-                    scores[pair] = r_score(codes[:, x], codes[:, list(ps)], sizes[x], tuple(sizes[p] for p in ps))
+            new = [pair for pair in pairs if pair not in scores]
+            for pair, joint in zip(new, data.marginals([(*ps, x) for x, ps in new], bins=self.bins)):  # one pass per step
+                scores[pair] = joint_r_score(joint)
             pick = exponential(
                 np.array([scores[p] for p in pairs]), sensitivity=R_SCORE_SENSITIVITY, epsilon=step_eps,
                 ledger=ledger, rng=rng, secure=self.secure, label=f"structure step {step + 1}: choose next attribute and parents",
@@ -215,10 +231,10 @@ class PrivBayes(Synthesizer):
             bar.update(1)
 
         conditionals = []
-        for (x, ps), kwargs in zip(network, plan["tables"]):
-            shape = tuple(sizes[p] for p in ps) + (sizes[x],)
-            counts = noisy_histogram(
-                codes[:, list(ps) + [x]], shape, ledger=ledger, rng=rng, secure=self.secure,
+        exact = data.marginals([(*ps, x) for x, ps in network], bins=self.bins)
+        for (x, ps), kwargs, joint in zip(network, plan["tables"], exact):
+            counts = noisy_counts(
+                joint, ledger=ledger, rng=rng, secure=self.secure,
                 label=f"table of {domain.names[x]!r} given {[domain.names[p] for p in ps]}", **kwargs,
             )
             conditionals.append(conditional_table(counts))

@@ -1,0 +1,157 @@
+"""DuckDB: records in files (Parquet, CSV) or a DuckDB database, counted out of core.
+
+DuckDB scans the source once to build the cube of cell codes (:mod:`privsynth.data.sql`) with a
+bounded memory (``memory_limit``, spilling to a private temporary folder), on every core; each
+batch of marginals is then one ``GROUPING SETS`` query over the cube. Memory is bounded by the
+number of distinct coded records, never by the number of rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pandas as pd
+
+from privsynth.core.dataset import validate
+from privsynth.core.domain import Domain
+from privsynth.core.errors import DomainError
+from privsynth.data.files import check_header, is_parquet, typed_by_domain
+from privsynth.data.sql import DUCKDB, SQLTable
+
+__all__ = ["DuckDBTable", "DEFAULT_MEMORY_LIMIT"]
+
+#: DuckDB's memory limit unless given (``memory_limit=`` or ``$PRIVSYNTH_DUCKDB_MEMORY``); it spills beyond it.
+DEFAULT_MEMORY_LIMIT = "1GB"
+_NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+                 "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise ImportError("Reading files out of core needs DuckDB: pip install 'privsynth[scale]' (or pip install duckdb).") from None
+    return duckdb
+
+
+def _kind(sql_type: str) -> str:
+    t = sql_type.upper()
+    if t.startswith(("VARCHAR", "STRING", "TEXT")):
+        return "string"  # typed as text by the file: not numbers, as pandas reads it
+    if t == "BOOLEAN":
+        return "bool"
+    return "number" if t.startswith(_NUMBER_TYPES) else "other"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBTable(SQLTable):
+    """Records read by DuckDB: a Parquet file or folder, a CSV file, or a table of a DuckDB database.
+
+    A CSV is read as text and typed by the domain (as :func:`privsynth.datasets.read_table`
+    does): nothing about a column's type is guessed from its values.
+
+    Args:
+        source: A ``.parquet``/``.pq`` file, a folder of Parquet files, a glob, a ``.csv`` file, or
+            ``duckdb:///path/to/file.db?table=name``.
+        domain: The public domain.
+        clip: Count numbers beyond the bounds in the end cells instead of refusing them.
+        na_values: CSV only: strings that mean "missing" besides the empty cell.
+        sep: CSV only: the delimiter (default ``,``).
+        encoding: CSV only: its text encoding.
+        threads: DuckDB threads (default: every core).
+        memory_limit: DuckDB's memory limit (default 1GB or ``$PRIVSYNTH_DUCKDB_MEMORY``).
+
+    Example:
+        >>> import privsynth as ps, tempfile, os
+        >>> df, domain = ps.datasets.make_census(1000, random_state=0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "census.parquet"); df.to_parquet(path)
+        >>> table = DuckDBTable(path, domain)
+        >>> len(table), int(table.marginal((1,)).sum())
+        (1000, 1000)
+    """
+
+    engine = "duckdb"
+    dialect = DUCKDB
+
+    def __init__(self, source: str | os.PathLike, domain: Domain, *, clip: bool = False, na_values: Iterable[str] = (),
+                 sep: str | None = None, encoding: str = "utf-8", threads: int | None = None,
+                 memory_limit: str | None = None) -> None:
+        super().__init__(domain, clip=clip)
+        duckdb = _duckdb()
+        self._temp = tempfile.mkdtemp(prefix="privsynth-duckdb-")
+        weakref.finalize(self, shutil.rmtree, self._temp, True)
+        config = {"threads": int(threads or os.cpu_count() or 1),
+                  "memory_limit": memory_limit or os.environ.get("PRIVSYNTH_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT),
+                  "temp_directory": self._temp, "preserve_insertion_order": False}
+        self._con = duckdb.connect(":memory:", config=config)
+        self._text = False
+        self._from = self._open(str(source), list(na_values), sep, encoding)
+        self.source = str(source)
+
+    def _open(self, source: str, na_values: list[str], sep: str | None, encoding: str) -> str:
+        if source.startswith("duckdb://"):
+            url = urlparse(source)
+            path, table = url.path, parse_qs(url.query).get("table", [None])[0]
+            if not table:
+                raise ValueError(f"A DuckDB source names its table: duckdb:///path/to/file.db?table=name (got {source!r}).")
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"DuckDB database {path!r} does not exist.")
+            self._con.execute(f"ATTACH {_literal(path)} AS privsynth_source (READ_ONLY)")
+            return "privsynth_source." + ".".join(self.dialect.ident(p) for p in table.split("."))
+        file = Path(source)
+        if is_parquet(file) or file.is_dir() or any(ch in source for ch in "*?["):
+            if file.is_dir():
+                source = str(file / "**" / "*.parquet")
+            elif not any(ch in source for ch in "*?[") and not file.is_file():
+                raise FileNotFoundError(f"Data file {source!r} does not exist.")
+            return f"read_parquet({_literal(source)})"
+        if not file.is_file():
+            raise FileNotFoundError(f"Data file {source!r} does not exist.")
+        check_header(file, encoding=encoding, **({"sep": sep} if sep else {}))
+        self._text = True
+        nulls = ", ".join(_literal(v) for v in ["", *na_values])
+        options = f"header = true, all_varchar = true, nullstr = [{nulls}], encoding = {_literal(encoding)}"
+        if sep:
+            options += f", delim = {_literal(sep)}"
+        return f"read_csv({_literal(source)}, {options})"
+
+    def _source(self) -> str:
+        return self._from
+
+    def _schema(self) -> Mapping[str, str]:
+        try:
+            rows = self._con.execute(f"DESCRIBE SELECT * FROM {self._from}").fetchall()
+        except Exception as exc:  # duckdb's errors: an unreadable file, an unknown table
+            raise DomainError(f"DuckDB cannot read {self.source!r}: {str(exc).splitlines()[0]}") from None
+        return {str(name): ("text" if self._text else _kind(str(sql_type))) for name, sql_type, *_ in rows}
+
+    def _run(self, query: str) -> dict[str, np.ndarray]:
+        return self._con.execute(query).fetchnumpy()
+
+    def _keep(self, name: str, query: str) -> str:
+        self._con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+        return name
+
+    def head(self, n: int) -> pd.DataFrame:
+        return self._con.execute(f"SELECT * FROM {self._from} LIMIT {max(int(n), 0)}").df()
+
+    def to_frame(self) -> pd.DataFrame:
+        cols = ", ".join(self.dialect.ident(n) for n in self.domain.names)
+        self._kinds()  # names the missing columns
+        df = self._con.execute(f"SELECT {cols} FROM {self._from}").df()
+        return validate(typed_by_domain(df, self.domain) if self._text else df, self.domain, clip=self.clip)
+
+    def close(self) -> None:
+        """Close the connection and remove the temporary folder."""
+        self._con.close()
+        shutil.rmtree(self._temp, ignore_errors=True)
