@@ -29,18 +29,16 @@ from privsynth.graphical.sampling import SAMPLERS
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from privsynth.core.errors import IdentifierWarning
-    from privsynth.datasets.loaders import read_table
     from privsynth.synthesizers import synthesizer_class
     from privsynth.synthesizers._public_domain import identifier_message, suspected_identifiers
 
     domain = Domain.from_file(args.domain)
-    read_kwargs = {"sep": args.sep} if args.sep else {}
-    data = read_table(args.data, domain, clip=args.clip, na_values=args.na_values or (), encoding=args.encoding, **read_kwargs)
+    cls = synthesizer_class(args.synthesizer)
+    data = _open_source(args, domain, bins=getattr(cls(), "bins", None))
     found = suspected_identifiers(data, domain)
     if found and not args.allow_identifiers:
         raise IdentifierRefusal(identifier_message(found, what="refusing to fit")
                                  + " Or pass --allow-identifiers if you are sure.")
-    cls = synthesizer_class(args.synthesizer)
     params = {} if args.delta is None else {"delta": args.delta}  # default: the synthesizer's own (0, 1e-9 or 1e-5)
     if "progress" in cls._param_names():
         params["progress"] = False if args.quiet else args.progress
@@ -53,6 +51,36 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     signed = f", signed by {_key_id(args.sign_key)}" if args.sign_key else ""
     print(f"model written to {path} (sha256 {file_sha256(path)}{signed})")
     return _invalid_exit(synth.certificate_, args, what=f"the model {path}")
+
+
+def _open_source(args: argparse.Namespace, domain: Domain, *, bins: int | None) -> Any:
+    """The records of ``--data`` as a Table, read by ``--engine`` and validated in the engine
+    (a DataFrame path for a CSV in memory, DuckDB for files, Spark for ``spark:`` names)."""
+    from privsynth.core.domain import DEFAULT_BINS
+    from privsynth.data import open_table
+
+    options: dict[str, Any] = {"na_values": args.na_values or (), "sep": args.sep, "encoding": args.encoding,
+                               "memory_limit": args.memory_limit, "progress": False if args.quiet else args.progress}
+    if args.engine == "spark" or args.data.startswith("spark:"):
+        options["spark"] = _spark_session(args.spark_master)
+    elif "://" not in args.data and not any(ch in args.data for ch in "*?["):
+        existing(args.data, "data file", folder_ok=True)
+    table = open_table(args.data, domain, engine=args.engine, clip=args.clip, **options)
+    table.check(bins=bins or DEFAULT_BINS)
+    return table
+
+
+def _spark_session(master: str | None) -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise Failure("Spark sources need pyspark: pip install 'privsynth[spark]' (and Java 17+).") from None
+    builder = SparkSession.builder.appName("privsynth")
+    if master:
+        builder = builder.master(master)
+    elif SparkSession.getActiveSession() is None and "spark.master" not in builder._options:
+        builder = builder.master("local[*]")
+    return builder.getOrCreate()
 
 
 class IdentifierRefusal(Exception):

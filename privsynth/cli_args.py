@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable, Mapping
 
+from privsynth.data.sources import ENGINES
 from privsynth.graphical.sampling import SAMPLERS
 from privsynth.privacy.budget import MAX_DELTA
 
@@ -47,8 +48,16 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
     p.set_defaults(func=commands["profile"])
 
-    p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file under a declared domain")
-    p.add_argument("--data", required=True, help="CSV or Parquet file with the private records")
+    p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file, a DuckDB table or a Spark table under a declared domain")
+    p.add_argument("--data", required=True,
+                   help="the private records: a CSV or Parquet file, a folder of Parquet files, duckdb:///file.db?table=NAME, "
+                        "or spark:TABLE")
+    p.add_argument("--engine", choices=list(ENGINES), default="auto",
+                   help="who reads the records: auto (default: Parquet, folders and duckdb:// with DuckDB, out of core; a CSV "
+                        "in memory; spark: with Spark), pandas, duckdb (e.g. a CSV larger than memory) or spark")
+    p.add_argument("--memory-limit", default=None, help="DuckDB's memory limit (default 1GB; it spills to disk beyond it)")
+    p.add_argument("--spark-master", default=None,
+                   help="Spark master for --engine spark / spark: sources (default: spark-submit's, else local[*])")
     p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
     p.add_argument("--synthesizer", choices=list(ALL_NAMES), default="privbayes")
     p.add_argument("--epsilon", type=float, required=True)

@@ -31,9 +31,10 @@ def warn(message: str) -> None:
     print(f"privsynth: warning: {message}", file=sys.stderr)
 
 
-def existing(path: str, what: str) -> Path:
-    """``path`` if it is a file; a missing one is bad input (exit 2), the same for every command."""
+def existing(path: str, what: str, *, folder_ok: bool = False) -> Path:
+    """``path`` if it is a file (or, with ``folder_ok``, a folder); a missing one is bad input
+    (exit 2), the same for every command."""
     found = Path(path)
-    if not found.is_file():
+    if not (found.is_file() or (folder_ok and found.is_dir())):
         raise FileNotFoundError(f"{what} {path!r} does not exist{' (it is a folder)' if found.is_dir() else ''}.")
     return found

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -22,6 +23,7 @@ import pandas as pd
 from privsynth.core.dataset import validate
 from privsynth.core.domain import Domain
 from privsynth.core.errors import DomainError
+from privsynth.core.progress import progress
 from privsynth.data.files import check_header, is_parquet, typed_by_domain
 from privsynth.data.sql import DUCKDB, SQLTable
 
@@ -29,6 +31,7 @@ __all__ = ["DuckDBTable", "DEFAULT_MEMORY_LIMIT"]
 
 #: DuckDB's memory limit unless given (``memory_limit=`` or ``$PRIVSYNTH_DUCKDB_MEMORY``); it spills beyond it.
 DEFAULT_MEMORY_LIMIT = "1GB"
+_PROGRESS_AFTER = 3.0
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
                  "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
 
@@ -70,6 +73,8 @@ class DuckDBTable(SQLTable):
         encoding: CSV only: its text encoding.
         threads: DuckDB threads (default: every core).
         memory_limit: DuckDB's memory limit (default 1GB or ``$PRIVSYNTH_DUCKDB_MEMORY``).
+        progress: Show how far a pass is when it takes more than a few seconds (``None``: a bar
+            on a terminal, log lines elsewhere; ``False``: nothing).
 
     Example:
         >>> import privsynth as ps, tempfile, os
@@ -85,7 +90,7 @@ class DuckDBTable(SQLTable):
 
     def __init__(self, source: str | os.PathLike, domain: Domain, *, clip: bool = False, na_values: Iterable[str] = (),
                  sep: str | None = None, encoding: str = "utf-8", threads: int | None = None,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, progress: bool | None = None) -> None:
         super().__init__(domain, clip=clip)
         duckdb = _duckdb()
         self._temp = tempfile.mkdtemp(prefix="privsynth-duckdb-")
@@ -95,6 +100,7 @@ class DuckDBTable(SQLTable):
                   "temp_directory": self._temp, "preserve_insertion_order": False}
         self._con = duckdb.connect(":memory:", config=config)
         self._text = False
+        self.progress = progress
         self._from = self._open(str(source), list(na_values), sep, encoding)
         self.source = str(source)
 
@@ -139,16 +145,55 @@ class DuckDBTable(SQLTable):
         return self._con.execute(query).fetchnumpy()
 
     def _keep(self, name: str, query: str) -> str:
-        self._con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+        self._with_progress(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
         return name
+
+    def _with_progress(self, statement: str) -> None:
+        """Run a long statement; after a few seconds show how far DuckDB's scan is (a share of
+        the work, never a count of records)."""
+        if self.progress is False:
+            self._con.execute(statement)
+            return
+        done, failure = threading.Event(), []
+
+        def work() -> None:
+            try:
+                self._con.execute(statement)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failure.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        if not done.wait(_PROGRESS_AFTER):
+            with progress(total=100, desc="DuckDB: counting records", unit="%", enabled=self.progress) as bar:
+                while not done.wait(0.5):
+                    share = self._con.query_progress()
+                    if share >= 0:
+                        bar.n = int(share)
+                        bar.refresh()
+                bar.n = 100
+        thread.join()
+        if failure:
+            raise failure[0]
 
     def head(self, n: int) -> pd.DataFrame:
         return self._con.execute(f"SELECT * FROM {self._from} LIMIT {max(int(n), 0)}").df()
 
     def to_frame(self) -> pd.DataFrame:
-        cols = ", ".join(self.dialect.ident(n) for n in self.domain.names)
+        return self._validated(self._con.execute(self._select()).df())
+
+    def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        reader = self._con.cursor().sql(self._select()).to_arrow_reader(max(int(rows), 1))
+        for batch in reader:
+            yield self._validated(batch.to_pandas())
+
+    def _select(self) -> str:
         self._kinds()  # names the missing columns
-        df = self._con.execute(f"SELECT {cols} FROM {self._from}").df()
+        return f"SELECT {', '.join(self.dialect.ident(n) for n in self.domain.names)} FROM {self._from}"
+
+    def _validated(self, df: pd.DataFrame) -> pd.DataFrame:
         return validate(typed_by_domain(df, self.domain) if self._text else df, self.domain, clip=self.clip)
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ and only the counts come back to the driver.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -104,8 +104,20 @@ class SparkTable(SQLTable):
         return self._df.limit(max(int(n), 0)).toPandas()
 
     def to_frame(self) -> pd.DataFrame:
+        return self._validated(self._df.select(*[self._df[n] for n in self.domain.names]).toPandas())
+
+    def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        names, chunk = list(self.domain.names), []
+        for row in self._df.select(*names).toLocalIterator():
+            chunk.append(tuple(row))
+            if len(chunk) >= rows:
+                yield self._validated(pd.DataFrame(chunk, columns=names))
+                chunk = []
+        if chunk:
+            yield self._validated(pd.DataFrame(chunk, columns=names))
+
+    def _validated(self, df: pd.DataFrame) -> pd.DataFrame:
         kinds = self._kinds()
-        df = self._df.select(*[self._df[n] for n in self.domain.names]).toPandas()
         text = all(kinds[n] == "text" for n in self.domain.names)
         return validate(typed_by_domain(df, self.domain) if text else df, self.domain, clip=self.clip)
 

@@ -40,8 +40,8 @@ def open_table(source: Any, domain: Domain, *, engine: str = "auto", clip: bool 
         domain: The public domain.
         engine: One of :data:`ENGINES`.
         clip: Count numbers beyond the public bounds in the end cells instead of refusing them.
-        **options: For files: ``na_values``, ``sep``, ``encoding``; for DuckDB also ``threads``
-            and ``memory_limit``.
+        **options: For files: ``na_values``, ``sep``, ``encoding``; for DuckDB also ``threads``,
+            ``memory_limit`` and ``progress``; for Spark ``spark`` (a SparkSession).
 
     Raises:
         FileNotFoundError: no such file.
@@ -84,7 +84,8 @@ def open_table(source: Any, domain: Domain, *, engine: str = "auto", clip: bool 
         return FrameTable(read_table(text, domain, clip=clip, **keep), domain)
     from privsynth.data.engine_duckdb import DuckDBTable
 
-    keep = {k: v for k, v in options.items() if k in ("na_values", "sep", "encoding", "threads", "memory_limit") and v is not None}
+    keep = {k: v for k, v in options.items()
+            if k in ("na_values", "sep", "encoding", "threads", "memory_limit", "progress") and v is not None}
     return DuckDBTable(text, domain, clip=clip, **keep)
 
 

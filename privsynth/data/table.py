@@ -14,7 +14,7 @@ measurements are identical whichever engine counted, for the same private random
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Sequence
+from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,6 +112,11 @@ class Table(ABC):
     def to_frame(self) -> pd.DataFrame:
         """Every record, validated, in memory (for code that needs the records themselves)."""
 
+    @abstractmethod
+    def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """Every record once, validated, about ``rows`` at a time (in the engine's order, which
+        need not be the source's): memory bounded by the batch."""
+
 
 class FrameTable(Table):
     """Records in memory: a pandas DataFrame validated against the domain (the default for
@@ -151,6 +156,10 @@ class FrameTable(Table):
 
     def to_frame(self) -> pd.DataFrame:
         return self._frame
+
+    def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        for start in range(0, len(self._frame), max(int(rows), 1)):
+            yield self._frame.iloc[start:start + rows]
 
 
 def same_domain(table: Table, domain: Domain) -> None:

@@ -20,6 +20,8 @@ from privsynth.core.rng import PrivateRandomness, secure_uint64
 __all__ = ["dyadic_rate", "poisson_sample", "holdout_mask"]
 
 _BITS = 53
+#: Records drawn at a time (a Poisson sample of a table of any size needs memory for this many draws).
+_CHUNK = 1 << 20
 
 
 def dyadic_rate(sampling_rate: float) -> float:
@@ -56,13 +58,17 @@ def poisson_sample(n: int, sampling_rate: float, *, rng: np.random.Generator | N
     q = float(sampling_rate)
     if dyadic_rate(q) != q:
         raise ValueError(f"sampling_rate {q!r} is not a multiple of 2**-53; pass dyadic_rate({q!r}) and account at that rate.")
-    if secure:
-        keep = (secure_uint64(n) >> np.uint64(64 - _BITS)) < np.uint64(int(q * 2**_BITS))
-    else:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("Pass the private randomness explicitly (rng=...), or secure=True.")
-        keep = rng.random(n) < q
-    return np.flatnonzero(keep)
+    if not secure and not isinstance(rng, np.random.Generator):
+        raise TypeError("Pass the private randomness explicitly (rng=...), or secure=True.")
+    picked = []
+    for start in range(0, n, _CHUNK):  # memory bounded by the chunk (the same draws as one call would make)
+        m = min(_CHUNK, n - start)
+        if secure:
+            keep = (secure_uint64(m) >> np.uint64(64 - _BITS)) < np.uint64(int(q * 2**_BITS))
+        else:
+            keep = rng.random(m) < q  # type: ignore[union-attr]
+        picked.append(np.flatnonzero(keep) + start)
+    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
 
 
 def holdout_mask(n: int, holdout_fraction: float, randomness: PrivateRandomness) -> np.ndarray:

@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core import checks
-from privsynth.core.dataset import encode, levels
 from privsynth.core.domain import Domain
 from privsynth.core.rng import PrivateRandomness
+from privsynth.data.table import FrameTable, Table
 from privsynth.mechanisms._common import ENGINES
-from privsynth.mechanisms.counts import noisy_count, noisy_histogram
+from privsynth.mechanisms.counts import noisy_count, noisy_counts
 from privsynth.privacy.accountants import Accountant
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._calibration import Calibration, fit_calibration
@@ -138,11 +138,10 @@ class DPSGDSynthesizer(Synthesizer):
     def _fit(self, data: Any, domain: Domain, *, ledger: Ledger, plan: FitPlan, randomness: PrivateRandomness,
              checkpoint_dir: Any = None) -> None:
         self.domain_ = domain
-        data = data.to_frame()  # DP-SGD reads the records themselves (validated, in memory)
-        if self.devices and self.devices > 1:
+        if self.devices and self.devices > 1:  # the workers get the records in memory, every world-th each
             from privsynth.synthesizers._ddp import fit_distributed
 
-            fit_distributed(self, data, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
+            fit_distributed(self, data.to_frame(), domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
         else:
             from privsynth.synthesizers._dpsgd_train import train
 
@@ -155,15 +154,17 @@ class DPSGDSynthesizer(Synthesizer):
         self.sampling_rate_, self.steps_ = float(plan["sampling_rate"]), int(plan["steps"])
         self.noise_multiplier_, self.delta_ = float(plan["noise_multiplier"]), float(plan.delta)
 
-    def _release(self, data: pd.DataFrame, domain: Domain, ledger: Ledger, plan: FitPlan, rng: np.random.Generator) -> None:
-        """The DP releases before training (on one worker), each with the plan's noise."""
-        self.n_hat_ = noisy_count(data, epsilon=plan["eps_count"], ledger=ledger, rng=rng, secure=self.secure,
+    def _release(self, data: pd.DataFrame | Table, domain: Domain, ledger: Ledger, plan: FitPlan, rng: np.random.Generator) -> None:
+        """The DP releases before training (on one worker), each with the plan's noise; counted
+        in the table's engine."""
+        table = data if isinstance(data, Table) else FrameTable(data, domain)
+        self.n_hat_ = noisy_count(table, epsilon=plan["eps_count"], ledger=ledger, rng=rng, secure=self.secure,
                                   label="record count (expected batch size)")
         self.expected_batch_ = max(1.0, plan["sampling_rate"] * self.n_hat_)
-        codes, sizes = encode(data, domain, bins=self.bins), levels(domain, bins=self.bins)
+        counts = table.marginals([(j,) for j in range(len(domain))], bins=self.bins)
         self.marginals_ = [
-            normalize_counts(noisy_histogram(codes[:, j], (sizes[j],), ledger=ledger, rng=rng, secure=self.secure,
-                                             label=f"1-way marginal of {name!r}", **noise))
+            normalize_counts(noisy_counts(counts[j], ledger=ledger, rng=rng, secure=self.secure,
+                                          label=f"1-way marginal of {name!r}", **noise))
             for j, (name, noise) in enumerate(zip(domain.names, plan["histograms"]["marginals"]))
         ]
         self.encoder_ = TabularEncoder(domain, numeric=self.numeric, bins=self.bins, marginals=self.marginals_,

@@ -21,6 +21,7 @@ import torch
 from privsynth.core.domain import Domain
 from privsynth.core.progress import progress
 from privsynth.core.rng import PrivateRandomness
+from privsynth.data.table import FrameTable, Table
 from privsynth.mechanisms.clipping import ClippedSum
 from privsynth.mechanisms.dpsgd import dp_sgd_step, resolve_device
 from privsynth.mechanisms.sampling import poisson_sample
@@ -28,13 +29,16 @@ from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._calibration import Calibration
 from privsynth.synthesizers._checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from privsynth.synthesizers._plan import FitPlan
+from privsynth.synthesizers._record_store import RecordStore
 
 __all__ = ["train"]
 
 
-def train(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | None, plan: FitPlan, randomness: PrivateRandomness,
-          checkpoint_dir: Any = None, rank: int = 0, world: int = 1) -> None:
-    """Train ``synth`` on ``data`` (the whole table; this worker trains on every ``world``-th record)."""
+def train(synth: Any, data: pd.DataFrame | Table, domain: Domain, *, ledger: Ledger | None, plan: FitPlan,
+          randomness: PrivateRandomness, checkpoint_dir: Any = None, rank: int = 0, world: int = 1) -> None:
+    """Train ``synth`` on ``data`` (the whole table; this worker trains on every ``world``-th
+    record). A table in an engine (DuckDB, Spark; one worker) is encoded once into a private
+    file and read a batch at a time (:class:`~privsynth.synthesizers._record_store.RecordStore`)."""
     device = resolve_device(synth.device if world == 1 else (f"cuda:{rank}" if str(synth.device).startswith("cuda") else "cpu"))
     synth._set_plan_attributes(plan)
     config = synth._config_key(domain)
@@ -43,8 +47,7 @@ def train(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | No
         start = _resume(synth, domain, state, ledger, device)
     else:
         start = _begin(synth, data, domain, ledger, plan, randomness, device, rank, world)
-    records = torch.as_tensor(synth.encoder_.transform(data.iloc[rank::world], rng=randomness.generator("dequantize", rank)),
-                              device=device)
+    records = _records(synth, data, randomness, device, rank, world)
     clipper = ClippedSum(synth._private_module(), synth.engine)
     synth.engine_ = clipper.engine
     optimizer = synth._optimizers()["private"]
@@ -52,7 +55,9 @@ def train(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | No
                    enabled=False if rank else synth.progress)
     for step in range(start, plan["steps"]):
         optimizer.zero_grad(set_to_none=True)
-        batch = records[torch.as_tensor(_batch(len(records), plan, randomness, rank, step), device=device)]
+        index = _batch(len(records), plan, randomness, rank, step)
+        batch = (torch.as_tensor(records.gather(index), device=device) if isinstance(records, RecordStore)
+                 else records[torch.as_tensor(index, device=device)])
         dp_sgd_step(partial(synth._per_sample_loss, generator=_generator(randomness, device, "loss", rank, step)), batch,
                     clipper=clipper, noise_multiplier=plan["noise_multiplier"], sampling_rate=plan["sampling_rate"],
                     max_grad_norm=synth.max_grad_norm, normalizer=synth.expected_batch_, ledger=ledger,
@@ -66,10 +71,22 @@ def train(synth: Any, data: pd.DataFrame, domain: Domain, *, ledger: Ledger | No
             if checkpoint_dir is not None and ((step + 1) % synth.checkpoint_every == 0 or step + 1 == plan["steps"]):
                 save_checkpoint(checkpoint_dir, _training_state(synth, config, step + 1, ledger))
     bar.close()
+    if isinstance(records, RecordStore):
+        records.close()
     synth.layers_, synth.calibration_ = synth._export_layers(), Calibration()  # for sampling; calibrated afterwards
 
 
-def _begin(synth: Any, data: pd.DataFrame, domain: Domain, ledger: Ledger | None, plan: FitPlan, randomness: PrivateRandomness,
+def _records(synth: Any, data: pd.DataFrame | Table, randomness: PrivateRandomness, device: torch.device, rank: int,
+             world: int) -> torch.Tensor | RecordStore:
+    """This worker's encoded records: a tensor for records in memory, a store on disk otherwise."""
+    rng = randomness.generator("dequantize", rank)
+    if isinstance(data, Table) and not isinstance(data, FrameTable):
+        return RecordStore(data, lambda frame: synth.encoder_.transform(frame, rng=rng))
+    frame = data.to_frame() if isinstance(data, Table) else data
+    return torch.as_tensor(synth.encoder_.transform(frame.iloc[rank::world], rng=rng), device=device)
+
+
+def _begin(synth: Any, data: pd.DataFrame | Table, domain: Domain, ledger: Ledger | None, plan: FitPlan, randomness: PrivateRandomness,
            device: torch.device, rank: int, world: int) -> int:
     """Releases before training on rank 0, shared with the other workers; networks initialised."""
     if rank == 0:

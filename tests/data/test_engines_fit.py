@@ -52,15 +52,6 @@ def test_a_fit_from_parquet_through_duckdb_equals_the_in_memory_fit(census_files
     assert_same_fit(fitted(name, df, domain), fitted(name, path, domain), name)
 
 
-def test_a_deep_synthesizer_reads_the_records_from_the_engine(census_files):
-    pytest.importorskip("torch")
-    df, domain, path = census_files
-    params = {"epochs": 1, "sampling_rate": 0.2, "hidden": (16,), "latent": 4, "progress": False, "device": "cpu", "random_state": 7}
-    a = ps.synthesizers.DPVAE(epsilon=1.0, **params).fit(df, domain)
-    b = ps.synthesizers.DPVAE(epsilon=1.0, **params).fit(path, domain)
-    assert [(e.label, e.event) for e in a.certificate_.entries] == [(e.label, e.event) for e in b.certificate_.entries]
-
-
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
@@ -89,3 +80,27 @@ def test_every_marginal_synthesizer_fits_from_spark_with_the_pandas_results(cens
         bad = spark.createDataFrame(df.assign(age=df["age"].where(df.index != 5, 200)).astype({"sex": str}))
         with pytest.raises(ps.DomainError, match=r"'age' has values outside its public bounds \[17, 90\]"):
             ps.synthesizers.MST(epsilon=1.0, delta=1e-6).fit(bad, domain)
+
+
+def test_dp_sgd_from_a_file_streams_its_records_to_a_private_store(census_files, monkeypatch):
+    """A table in an engine is encoded once into a private file and read a Poisson batch at a
+    time (memory bounded by the batch); the accounting is the in-memory path's."""
+    pytest.importorskip("torch")
+    from privsynth.synthesizers import _record_store
+
+    df, domain, path = census_files
+    stores = []
+    original = _record_store.RecordStore.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        stores.append(self)
+
+    monkeypatch.setattr(_record_store.RecordStore, "__init__", spy)
+    params = {"epochs": 1, "sampling_rate": 0.2, "hidden": (16,), "latent": 4, "progress": False, "device": "cpu", "random_state": 7}
+    in_memory = ps.synthesizers.DPVAE(epsilon=1.0, **params).fit(df, domain)
+    assert not stores
+    from_file = ps.synthesizers.DPVAE(epsilon=1.0, **params).fit(path, domain)
+    assert len(stores) == 1 and len(stores[0]) == len(df)
+    assert [(e.label, e.event) for e in in_memory.certificate_.entries] == [(e.label, e.event) for e in from_file.certificate_.entries]
+    assert from_file.sample(50, random_state=0).shape == (50, len(domain))
