@@ -43,7 +43,7 @@ def fit_once(source: str, rows: int, engine: str) -> dict:
                                 device="cpu").fit(data, domain)
     fit_s = time.perf_counter() - t0
     return {"fit_s": fit_s, "peak_rss_mb": peak_rss_mb(), "steps": syn.steps_,
-            "events": [[e.label, e.event.to_dict()] for e in syn.certificate_.entries], "epsilon": syn.certificate_.spent.epsilon}
+            "events": [e.to_dict() for e in syn.certificate_.entries], "epsilon": syn.certificate_.spent.epsilon}
 
 
 def main() -> None:
