@@ -2,8 +2,9 @@
 
 For each marginal synthesizer, fits on Adult (pandas DataFrame, epsilon 1, seed 0) with this
 checkout and with a baseline commit (a ``git worktree``), alternating, ``--repeats`` times each in
-fresh processes (each timing the second fit of its process: the first pays lazy imports); reports the median fit time ratio and the 2-way TVD of 20,000 sampled rows
-(same secret seed: the counts are exact either way, so the fidelity should be the same).
+fresh processes (each timing the second fit of its process: the first pays lazy imports); reports
+the median fit time ratio and the 2-way TVD of 20,000 sampled rows (same secret seed: the counts
+are exact either way, so the fidelity should be the same).
 Target (issue #23): same fidelity, time within 1.2x.
 
 Output: ``benchmarks/results/inmemory_regression.json`` / ``.md``.

@@ -62,25 +62,14 @@ def _open_source(args: argparse.Namespace, domain: Domain, *, bins: int | None) 
     options: dict[str, Any] = {"na_values": args.na_values or (), "sep": args.sep, "encoding": args.encoding,
                                "memory_limit": args.memory_limit, "progress": False if args.quiet else args.progress}
     if args.engine == "spark" or args.data.startswith("spark:"):
-        options["spark"] = _spark_session(args.spark_master)
+        from privsynth.data.engine_spark import spark_session
+
+        options["spark"] = spark_session(args.spark_master)
     elif "://" not in args.data and not any(ch in args.data for ch in "*?["):
         existing(args.data, "data file", folder_ok=True)
     table = open_table(args.data, domain, engine=args.engine, clip=args.clip, **options)
     table.check(bins=bins or DEFAULT_BINS)
     return table
-
-
-def _spark_session(master: str | None) -> Any:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise Failure("Spark sources need pyspark: pip install 'privsynth[spark]' (and Java 17+).") from None
-    builder = SparkSession.builder.appName("privsynth")
-    if master:
-        builder = builder.master(master)
-    elif SparkSession.getActiveSession() is None and "spark.master" not in builder._options:
-        builder = builder.master("local[*]")
-    return builder.getOrCreate()
 
 
 class IdentifierRefusal(Exception):

@@ -43,6 +43,7 @@ from privsynth.core.errors import ConfigError
 from privsynth.core.io import file_sha256
 from privsynth.core.rng import PrivateRandomness
 from privsynth.core.signing import KeyLike
+from privsynth.data.table import FrameTable, Table
 from privsynth.datasets.spec import DatasetSpec
 from privsynth.evaluation.suite import Evaluation, evaluate_release
 from privsynth.mechanisms.sampling import holdout_mask
@@ -54,6 +55,8 @@ from privsynth.tracking import MLflowTracking, quiet, resolve_tracking
 __all__ = ["RunReport", "ConfigError", "Evaluation", "Hardware", "run", "run_config", "validate_config", "load_dataset", "MARKER",
            "RELEASE", "RELEASE_FILES"]
 
+#: Records of a table in an engine that the pipeline's evaluation reads (a uniform sample).
+ENGINE_EVALUATION_ROWS = 200_000
 log = logging.getLogger(__name__)
 MARKER = "run.json"
 #: The folder of a run that holds the release, and its files.
@@ -192,7 +195,11 @@ def run(
     """Fit, release and evaluate one synthesizer; see the module docstring for the files.
 
     Args:
-        data, domain: The private table and its public domain.
+        data, domain: The private table and its public domain. ``data`` may be a
+            :class:`privsynth.data.Table` in an engine (DuckDB, Spark): the fit then reads every
+            record there, and the evaluation uses a uniform sample of up to
+            :data:`ENGINE_EVALUATION_ROWS` records with no holdout (no TSTR, no membership
+            attacks; ``holdout_fraction`` is ignored).
         synthesizer_factory: ``seed -> unfitted synthesizer`` (``seed`` is ``None`` unless
             ``reproducible``; the audit calls it with integer seeds).
         output_dir: The run's folder.
@@ -259,11 +266,23 @@ def run(
     spec = Evaluation.from_mapping(evaluation)
 
     synth = synthesizer_factory(seed if reproducible else None)
-    members, holdout = split_holdout(data, holdout_fraction, synth, seed=seed if reproducible else None)
-    t0 = time.perf_counter()
-    synth.fit(members, domain, allow_large_delta=allow_large_delta)
-    fit_s = time.perf_counter() - t0
-    synth.certificate_ = dataclasses.replace(synth.certificate_, assumptions=(*synth.certificate_.assumptions, SPLIT_ASSUMPTION))
+    if isinstance(data, FrameTable):
+        data = data.to_frame()
+    if isinstance(data, Table):  # in an engine: fit on every record; evaluate on a sample, without a holdout
+        fitted_on: Any = data
+        t0 = time.perf_counter()
+        synth.fit(data, domain, allow_large_delta=allow_large_delta)
+        fit_s = time.perf_counter() - t0
+        members, holdout = data.sample_frame(ENGINE_EVALUATION_ROWS, seed=seed), data.sample_frame(0)
+        log.info("records read by %s: fitted on all of them, evaluated on a sample of up to %d without a holdout",
+                 data.engine, ENGINE_EVALUATION_ROWS)
+    else:
+        members, holdout = split_holdout(data, holdout_fraction, synth, seed=seed if reproducible else None)
+        fitted_on = members
+        t0 = time.perf_counter()
+        synth.fit(members, domain, allow_large_delta=allow_large_delta)
+        fit_s = time.perf_counter() - t0
+        synth.certificate_ = dataclasses.replace(synth.certificate_, assumptions=(*synth.certificate_.assumptions, SPLIT_ASSUMPTION))
     size = max(1, int(synth.n_hat_)) if n_synthetic is None else int(n_synthetic)
     t0 = time.perf_counter()
     sampling = np.random.SeedSequence(seed).spawn(2)[1]  # public randomness: rows drawn from the fitted model
@@ -293,7 +312,7 @@ def run(
         "reproducible": bool(reproducible),
         "verified": verify(cert).ok,
         "signed": sign_key is not None,
-        "n_members": len(members),
+        "n_members": len(fitted_on),
         "n_holdout": len(holdout),
         "n_synthetic": size,
         "files": files,

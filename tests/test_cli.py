@@ -237,3 +237,29 @@ def test_fit_progress_goes_to_the_log_without_a_terminal(files, capsys, caplog, 
         run(capsys, "fit", "--data", files / "data.csv", "--domain", files / "domain.yaml", "--synthesizer", "mst",
             "--epsilon", "1", "--quiet", "--out", files / "q.privsynth")
     assert not [r for r in caplog.records if r.name == "privsynth.progress"]
+
+
+def test_fit_from_parquet_and_a_duckdb_table_gives_the_csv_fit(files, capsys):
+    """`fit --data x.parquet` and `--data duckdb:///db?table=t` count in DuckDB: with the same
+    secret seed the model is the one fitted from the CSV in memory."""
+    duckdb = pytest.importorskip("duckdb")
+    df = pd.read_csv(files / "data.csv")
+    df.to_parquet(files / "data.parquet")
+    with duckdb.connect(str(files / "w.db")) as con:
+        con.register("frame", df)
+        con.execute("CREATE TABLE people AS SELECT * FROM frame")
+    models = {}
+    for name, data in (("csv", files / "data.csv"), ("parquet", files / "data.parquet"),
+                       ("duckdb", f"duckdb://{files / 'w.db'}?table=people")):
+        models[name] = files / f"{name}.privsynth"
+        code, out, err = run(capsys, "fit", "--data", data, "--domain", files / "domain.yaml", "--synthesizer", "privbayes",
+                             "--epsilon", "1", "--seed", "4", "--quiet", "--out", models[name])
+        assert code == 0, err
+    loaded = {k: ps.load(v) for k, v in models.items()}
+    for name in ("parquet", "duckdb"):
+        assert loaded[name].network_ == loaded["csv"].network_
+        for a, b in zip(loaded[name].conditionals_, loaded["csv"].conditionals_):
+            assert (a == b).all()
+    code, _, err = run(capsys, "fit", "--data", f"duckdb://{files / 'nope.db'}?table=people", "--domain", files / "domain.yaml",
+                       "--epsilon", "1", "--out", files / "x.privsynth")
+    assert code == 2 and "does not exist" in err

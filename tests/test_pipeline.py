@@ -117,7 +117,7 @@ class _Recording(IndependentMarginals):
     fitted_on: list = []
 
     def fit(self, data, domain, **kwargs):
-        type(self).fitted_on.append(data.copy())
+        type(self).fitted_on.append(data.copy() if isinstance(data, pd.DataFrame) else data)
         return super().fit(data, domain, **kwargs)
 
 
@@ -164,3 +164,28 @@ def test_a_wrong_target_is_a_config_error_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="dataset.target: 'nope' is not a column"):
         run(data=data, domain=domain, synthesizer_factory=factory(), output_dir=tmp_path / "r", dataset={**DATASET, "target": "nope"})
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_on_a_table_in_duckdb_fits_every_record_and_evaluates_a_sample(tmp_path):
+    pytest.importorskip("duckdb")
+    df, domain = ps.datasets.make_census(800, random_state=0)
+    df.to_parquet(tmp_path / "d.parquet")
+    domain.to_file(tmp_path / "d.yaml")
+    cfg = {"privacy": {"epsilon": 1.0}, "seed": 3, "evaluation": {"membership": True, "anonymity": False, "utility": True},
+           "dataset": {"name": "big", "loader": "file", "path": str(tmp_path / "d.parquet"), "domain": str(tmp_path / "d.yaml"),
+                       "engine": "duckdb", "target": "diagnosis", "positive": "Healthy"}}
+    _Recording.fitted_on = []
+    report = run_config(cfg, make_synthesizer=lambda s: _Recording(epsilon=1.0, random_state=s), output_dir=tmp_path / "out")
+    table = _Recording.fitted_on[-1]
+    assert isinstance(table, ps.data.Table) and table.engine == "duckdb" and len(table) == 800
+    assert report.summary["n_members"] == 800 and report.summary["n_holdout"] == 0
+    assert "tvd_2" in report.metrics and "mia_dcr_auc" not in report.metrics and "tstr_auc" not in report.metrics
+    assert "no holdout" in report.metrics["skipped"]
+    cert = json.loads((tmp_path / "out" / RELEASE / RELEASE_FILES["certificate"]).read_text())
+    assert not any("holdout" in a for a in cert["assumptions"])  # no split was drawn
+
+
+def test_an_engine_is_for_file_datasets():
+    assert ("engine", "an engine reads your own files (loader: file); the other loaders are in memory.") in \
+        ps.datasets.DatasetSpec(name="c", loader="census", engine="duckdb").problems()
+    assert ps.datasets.DatasetSpec(name="c", loader="file", path="x", domain="y", engine="polars").problems()[0][0] == "engine"

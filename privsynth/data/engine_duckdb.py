@@ -184,6 +184,10 @@ class DuckDBTable(SQLTable):
     def to_frame(self) -> pd.DataFrame:
         return self._validated(self._con.execute(self._select()).df())
 
+    def sample_frame(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+        query = f"{self._select()} USING SAMPLE reservoir({max(int(n), 0)} ROWS) REPEATABLE ({int(seed)})"
+        return self._validated(self._con.execute(query).df())
+
     def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
         reader = self._con.cursor().sql(self._select()).to_arrow_reader(max(int(rows), 1))
         for batch in reader:

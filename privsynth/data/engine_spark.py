@@ -18,7 +18,7 @@ from privsynth.core.domain import Domain
 from privsynth.data.files import typed_by_domain
 from privsynth.data.sql import SPARK, SQLTable
 
-__all__ = ["SparkTable", "is_spark_frame"]
+__all__ = ["SparkTable", "is_spark_frame", "spark_session"]
 
 _views = itertools.count()
 
@@ -26,6 +26,32 @@ _views = itertools.count()
 def is_spark_frame(obj: Any) -> bool:
     """Whether ``obj`` is a ``pyspark.sql.DataFrame`` (without importing pyspark)."""
     return any(c.__module__.startswith("pyspark.sql") and c.__name__ == "DataFrame" for c in type(obj).__mro__)
+
+
+def spark_session(master: str | None = None) -> Any:
+    """The active SparkSession, or a new one (``master``; default: ``spark-submit``'s, else ``local[*]``).
+
+    Raises:
+        ImportError: pyspark is not installed.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ImportError("Spark sources need pyspark: pip install 'privsynth[spark]' (and Java 17+).") from None
+    builder = SparkSession.builder.appName("privsynth")
+    if master:
+        builder = builder.master(master)
+    elif SparkSession.getActiveSession() is None and not _submitted():
+        builder = builder.master("local[*]")
+    return builder.getOrCreate()
+
+
+def _submitted() -> bool:
+    """Whether spark-submit (or PYSPARK_SUBMIT_ARGS) chose the master."""
+    import os
+
+    return bool(os.environ.get("SPARK_ENV_LOADED") or os.environ.get("SPARK_MASTER")
+                or "--master" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""))
 
 
 def _kind(data_type: Any) -> str:
@@ -105,6 +131,12 @@ class SparkTable(SQLTable):
 
     def to_frame(self) -> pd.DataFrame:
         return self._validated(self._df.select(*[self._df[n] for n in self.domain.names]).toPandas())
+
+    def sample_frame(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+        total = len(self)
+        fraction = 1.0 if total <= n else min(1.0, 1.2 * n / total + 1e-9)  # Bernoulli, then the first n of it
+        picked = self._df.select(*self.domain.names).sample(fraction=fraction, seed=int(seed)).limit(max(int(n), 0))
+        return self._validated(picked.toPandas())
 
     def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
         names, chunk = list(self.domain.names), []

@@ -113,6 +113,11 @@ class Table(ABC):
         """Every record, validated, in memory (for code that needs the records themselves)."""
 
     @abstractmethod
+    def sample_frame(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+        """A uniform random sample of ``min(n, len)`` records, validated, in memory (for
+        evaluations that read the real records; ``seed`` is public: the sample is never released)."""
+
+    @abstractmethod
     def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
         """Every record once, validated, about ``rows`` at a time (in the engine's order, which
         need not be the source's): memory bounded by the batch."""
@@ -156,6 +161,11 @@ class FrameTable(Table):
 
     def to_frame(self) -> pd.DataFrame:
         return self._frame
+
+    def sample_frame(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+        if n >= len(self._frame):
+            return self._frame
+        return self._frame.sample(n=int(n), random_state=np.random.default_rng(seed)).reset_index(drop=True)
 
     def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
         for start in range(0, len(self._frame), max(int(rows), 1)):

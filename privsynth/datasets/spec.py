@@ -10,8 +10,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
-
 from privsynth.core.domain import Domain
 
 __all__ = ["DatasetSpec", "LOADERS"]
@@ -32,7 +30,10 @@ class DatasetSpec:
             training split by ``table`` name, see :func:`privsynth.datasets.load`) or ``file``
             (your own data: ``path`` to a
             CSV/Parquet file and its public ``domain`` file; ``read`` options for
-            :func:`privsynth.datasets.read_table`, e.g. ``{"na_values": ["?"], "encoding": "latin-1"}``).
+            :func:`privsynth.datasets.read_table`, e.g. ``{"na_values": ["?"], "encoding": "latin-1"}``;
+            ``engine``: ``duckdb`` or ``spark`` to leave the records in that engine, for tables
+            larger than memory: ``path`` is then also a folder of Parquet files, a
+            ``duckdb:///file.db?table=t`` URI or ``spark:<table>``; see :func:`privsynth.data.open_table`).
         target, positive: Label column and positive class for utility (TSTR).
         quasi_identifiers, sensitive: For k-anonymity, l-diversity and t-closeness (default:
             the domain's roles).
@@ -57,6 +58,7 @@ class DatasetSpec:
     sensitive: str | None = None
     read: Mapping[str, Any] | None = None
     table: str | None = None
+    engine: str | None = None
 
     def __post_init__(self) -> None:
         if self.quasi_identifiers is not None:
@@ -81,6 +83,10 @@ class DatasetSpec:
         """What is wrong with the spec, as ``(key, message)`` pairs (empty: it can be loaded)."""
         if self.loader not in LOADERS:
             return [("loader", f"unknown loader {self.loader!r}; use one of {', '.join(LOADERS)}.")]
+        if self.engine not in (None, "pandas", "duckdb", "spark"):
+            return [("engine", f"unknown engine {self.engine!r}; use duckdb, spark or pandas (in memory, the default).")]
+        if self.engine not in (None, "pandas") and self.loader != "file":
+            return [("engine", "an engine reads your own files (loader: file); the other loaders are in memory.")]
         if self.loader == "file":
             what = {"path": "the data file (CSV or Parquet)", "domain": "its public domain file (privsynth profile writes a draft)"}
             out = []
@@ -88,6 +94,9 @@ class DatasetSpec:
                 value = getattr(self, key)
                 if value in (None, "", "???"):
                     out.append((key, f"not set; give {what[key]}, e.g. dataset.{key}=..."))
+                elif key == "path" and self.engine and ("://" in str(value) or str(value).startswith("spark:")
+                                                       or Path(str(value)).is_dir()):
+                    continue
                 elif not Path(str(value)).is_file():
                     out.append((key, f"file {value!r} does not exist."))
             return out
@@ -110,8 +119,9 @@ class DatasetSpec:
                 return [("data_dir", str(exc))]
         return []
 
-    def load(self) -> tuple[pd.DataFrame, Domain]:
-        """``(data, domain)``, validated against the public domain."""
+    def load(self) -> tuple[Any, Domain]:
+        """``(data, domain)``, validated against the public domain: a DataFrame, or for a file
+        with ``engine`` a :class:`privsynth.data.Table` in that engine."""
         from privsynth import datasets
 
         if self.loader == "census":
@@ -127,6 +137,10 @@ class DatasetSpec:
             return table.train, table.domain
         if self.loader == "file":
             domain = Domain.from_file(str(self.domain))
+            if self.engine in ("duckdb", "spark"):
+                from privsynth.data import open_table
+
+                return open_table(str(self.path), domain, engine=self.engine, **dict(self.read or {})), domain
             return datasets.read_table(str(self.path), domain, **dict(self.read or {})), domain
         raise ValueError(f"unknown loader {self.loader!r}; use one of {', '.join(LOADERS)}.")
 

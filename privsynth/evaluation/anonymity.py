@@ -225,6 +225,39 @@ def hierarchical_emd(p: np.ndarray, q: np.ndarray, levels: list[np.ndarray]) -> 
     return total
 
 
+def _sparse_distances(ids: np.ndarray, codes: np.ndarray, n_classes: int, q: np.ndarray, *, ordered: bool) -> np.ndarray:
+    """Each class's distance to the whole table's distribution ``q`` over ``m`` values, touching
+    only the (class, value) pairs that occur: O(n log m) instead of a dense classes x values table
+    (a numeric sensitive column has as many values as records).
+
+    Equal distance: total variation, ``0.5 * sum_v |p_c(v) - q(v)|``. Ordered: the EMD
+    ``sum_k |P_c(k) - Q(k)| / (m - 1)`` of the cumulative distributions, summed piecewise over the
+    runs where ``P_c`` is constant (``Q`` is non-decreasing, so one binary search splits each run).
+    """
+    m = len(q)
+    keys, counts = np.unique(ids.astype(np.int64) * m + codes, return_counts=True)
+    cls, val = keys // m, keys % m
+    sizes = np.bincount(cls, weights=counts, minlength=n_classes)
+    p = counts / sizes[cls]
+    if not ordered:
+        return 0.5 * (1.0 + np.bincount(cls, weights=np.abs(p - q[val]) - q[val], minlength=n_classes))
+    big_q = np.cumsum(q)
+    prefix = np.concatenate([[0.0], np.cumsum(big_q)])  # prefix[i] = sum of Q(k) for k < i
+    cum = np.cumsum(p)  # within each class (keys are sorted by class, then value): P_c just after each value
+    first = np.r_[True, cls[1:] != cls[:-1]]
+    start_of = np.flatnonzero(first)
+    cum -= np.repeat(np.r_[0.0, cum[start_of[1:] - 1]], np.diff(np.r_[start_of, len(cum)]))
+    last = np.r_[cls[1:] != cls[:-1], True]
+    # runs: [0, first value) at level 0, then [v_j, v_j+1) at cum_j, the class's last value to m at 1
+    a = np.concatenate([np.zeros(len(start_of), dtype=np.int64), val])
+    b = np.concatenate([val[first], np.where(last, m, np.r_[val[1:], m])])
+    level = np.concatenate([np.zeros(len(start_of)), cum])
+    owner = np.concatenate([cls[first], cls])
+    s = np.clip(np.searchsorted(big_q, level, side="left"), a, b)
+    total = level * (s - a) - (prefix[s] - prefix[a]) + (prefix[b] - prefix[s]) - level * (b - s)
+    return np.bincount(owner, weights=total, minlength=n_classes) / (m - 1)
+
+
 def t_closeness(
     df: pd.DataFrame,
     quasi_identifiers: Sequence[str],
@@ -283,18 +316,15 @@ def t_closeness(
     index = pd.Index(values)
     codes = index.get_indexer(s)
     m = len(values)
-    counts = np.zeros((len(classes), m))
-    np.add.at(counts, (ids, codes), 1.0)
-    p = counts / counts.sum(axis=1, keepdims=True)
     q = np.bincount(codes, minlength=m) / len(codes)
     if m == 1:
         per_class = np.zeros(len(classes))
-    elif distance == "equal":
-        per_class = 0.5 * np.abs(p - q).sum(axis=1)
-    elif distance == "ordered":
-        per_class = np.abs(np.cumsum(p - q, axis=1)).sum(axis=1) / (m - 1)
+    elif distance == "hierarchical":  # hierarchies are small: one dense row per class
+        counts = np.zeros((len(classes), m))
+        np.add.at(counts, (ids, codes), 1.0)
+        per_class = hierarchical_emd(counts / counts.sum(axis=1, keepdims=True), q, _hierarchy_levels(hierarchy, values))
     else:
-        per_class = hierarchical_emd(p, q, _hierarchy_levels(hierarchy, values))
+        per_class = _sparse_distances(ids, codes, len(classes), q, ordered=distance == "ordered")
     per_class = np.clip(per_class, 0.0, 1.0)
     classes = classes.assign(t=per_class)
     violating = _violating(classes, per_class > threshold) if threshold is not None else classes.iloc[:0]

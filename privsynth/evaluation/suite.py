@@ -7,6 +7,7 @@ the run's ``metrics.json``, never into ``release/``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -69,12 +70,15 @@ def evaluate_release(members: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd
     from privsynth import evaluation as ev
 
     metrics: dict[str, Any] = {}
-    if len(members) == 0 or len(holdout) == 0:  # a split of a tiny table: nothing to compare with (private metrics only)
-        metrics["skipped"] = "the split left no members or no holdout records: fidelity, utility and attacks not measured"
+    if len(members) == 0:  # a split of a tiny table: nothing to compare with (private metrics only)
+        metrics["skipped"] = "the split left no members: fidelity, utility and attacks not measured"
         return metrics
     for order in spec.tvd_orders:
         if order <= len(domain):
             metrics[f"tvd_{order}"] = ev.marginal_tvd(members, synthetic, domain, order=order).average
+    if len(holdout) == 0:  # no holdout (a table in an engine, or a tiny split): what needs one is not measured
+        metrics["skipped"] = "no holdout records: utility (TSTR) and membership attacks not measured"
+        spec = dataclasses.replace(spec, utility=False, membership=False)
     if spec.utility and dataset is not None and dataset.target:
         tstr = ev.train_synthetic_test_real(members, holdout, synthetic, domain, target=dataset.target, positive=dataset.positive)
         metrics.update(tstr_auc=tstr.auc_synthetic, trtr_auc=tstr.auc_real)

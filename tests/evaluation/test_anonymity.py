@@ -165,3 +165,24 @@ def test_t_closeness_follows_the_domains_ordinal_kind():
     assert equal == pytest.approx(0.5) and ordered == pytest.approx(0.5 / 9)  # one step of nine
     assert t_closeness(validate(df, domain), ["q"], "score").t == pytest.approx(0.5 / 9)
     assert t_closeness(df, ["q"], "score", ordered=list(levels)).t == pytest.approx(ordered)
+
+
+def test_t_closeness_sparse_distances_equal_the_dense_brute_force():
+    """The O(n log m) distances (a numeric sensitive column has as many values as records) equal
+    the dense classes x values computation on random small tables."""
+    from privsynth.evaluation.anonymity import _sparse_distances
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m, k = int(rng.integers(1, 60)), int(rng.integers(2, 12)), int(rng.integers(1, 6))
+        _, ids = np.unique(rng.integers(0, k, n), return_inverse=True)
+        codes = rng.integers(0, m, n)
+        classes = int(ids.max()) + 1
+        q = np.bincount(codes, minlength=m) / n
+        counts = np.zeros((classes, m))
+        np.add.at(counts, (ids, codes), 1.0)
+        p = counts / counts.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(_sparse_distances(ids, codes, classes, q, ordered=True),
+                                   np.abs(np.cumsum(p - q, axis=1)).sum(axis=1) / (m - 1), atol=1e-12)
+        np.testing.assert_allclose(_sparse_distances(ids, codes, classes, q, ordered=False), 0.5 * np.abs(p - q).sum(axis=1),
+                                   atol=1e-12)
