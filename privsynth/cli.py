@@ -87,6 +87,10 @@ def _invalid_exit(cert, args: argparse.Namespace, *, what: str) -> int:
     return EXIT_OK if args.allow_invalid else EXIT_FAILED
 
 
+#: Records of a table in DuckDB that the console's identifier warning (after a DP estimation) reads.
+_IDENTIFIER_SAMPLE = 20_000
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -99,7 +103,21 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.kinds and not args.dp:
         raise ValueError("--kinds declares column kinds for the DP estimation (--dp); the draft reads them off the data.")
     parquet = Path(args.data).suffix.lower() in (".parquet", ".pq")
-    data = read_raw(args.data, encoding=args.encoding, sep=args.sep, na_values=args.na_values or (), typed=not args.dp)
+    in_engine = args.engine == "duckdb" or (args.engine == "auto" and (parquet or Path(args.data).is_dir()
+                                                                       or args.data.startswith("duckdb://")))
+    source = None
+    if in_engine:  # DuckDB reads the file: a sample for the draft, the DP statistics in the engine
+        from privsynth.data.engine_duckdb import DuckDBSource
+        from privsynth.data.files import type_numbers
+
+        if "://" not in args.data:
+            existing(args.data, "data file", folder_ok=True)
+        source = DuckDBSource(args.data, na_values=args.na_values or (), sep=args.sep, encoding=args.encoding)
+        rows = _IDENTIFIER_SAMPLE if args.dp else args.sample_rows
+        data = source.sample(rows)
+        data = type_numbers(data) if source.text and not args.dp else data
+    else:
+        data = read_raw(args.data, encoding=args.encoding, sep=args.sep, na_values=args.na_values or (), typed=not args.dp)
     missing = [c for c in args.exclude or () if c not in data.columns]
     if missing:
         raise ValueError(f"--exclude names columns not in {args.data}: {missing}; it has {list(data.columns)}.")
@@ -124,8 +142,16 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.report:
         raise ValueError("--report describes the private data and is not DP; run without --dp for a report.")
     roles = {str(c): r for c in data.columns if (r := role_from_name(str(c)))}  # names only: no value is looked at
-    kinds = {**(schema_kinds(data) if parquet else {}), **parse_kinds(_kinds_spec(args.kinds))}  # a Parquet schema is declared
-    domain = estimate_domain(data, epsilon=args.epsilon, delta=args.delta, roles=roles, accountant=args.accountant, kinds=kinds,
+    if source is not None:
+        from privsynth.data.column_stats import DuckDBStats
+
+        stats: Any = DuckDBStats(source)
+        declared = stats.schema_kinds()  # a Parquet or database schema is declared; a CSV's is not
+    else:
+        stats, declared = data, (schema_kinds(data) if parquet else {})
+    kinds = {**declared, **parse_kinds(_kinds_spec(args.kinds))}
+    domain = estimate_domain(stats, exclude=tuple(args.exclude or ()), epsilon=args.epsilon, delta=args.delta, roles=roles,
+                             accountant=args.accountant, kinds=kinds,
                              random_state=args.seed, secure=args.secure, allow_large_delta=args.allow_large_delta)
     domain.to_file(args.out)
     by_name = [c for c in domain.identifiers if c not in domain.estimation.get("dropped", ())]

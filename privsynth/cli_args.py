@@ -25,7 +25,13 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("profile", help="draft a domain file (and a report) from a CSV/Parquet file; --dp estimates it with DP")
-    p.add_argument("data", help="CSV or Parquet file with the private records")
+    p.add_argument("data", help="CSV or Parquet file, a folder of Parquet files, or duckdb:///file.db?table=NAME")
+    p.add_argument("--engine", choices=["auto", "pandas", "duckdb"], default="auto",
+                   help="who reads the records: auto (default: DuckDB for Parquet, folders and duckdb://, in memory for a "
+                        "CSV), pandas or duckdb (e.g. a CSV larger than memory); with DuckDB the draft reads a sample "
+                        "(--sample-rows) and --dp computes its statistics in the engine")
+    p.add_argument("--sample-rows", type=int, default=1_000_000,
+                   help="with DuckDB: records (a uniform sample) the draft reads (default 1,000,000)")
     p.add_argument("--out", required=True, help="domain file to write (.yaml, commented; .json)")
     p.add_argument("--report", default=None, help="also write a report: .html (self-contained, with plots) or .md")
     p.add_argument("--dp", action="store_true",

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import privsynth as ps
 from privsynth import Domain
 from privsynth.cli import main
 from privsynth.datasets.people import make_people
@@ -184,3 +185,25 @@ def test_profile_dp_at_epsilon_0_3_survives_a_constant_column_and_names_duplicat
     (tmp_path / "dup.csv").write_text("\n".join([header[0] + ",age"] + [line + ",1" for line in header[1:]]) + "\n")
     code, _, err = run(capsys, "profile", tmp_path / "dup.csv", "--dp", "--epsilon", "0.3", "--out", tmp_path / "x.yaml")
     assert code == 2 and "'age' in columns 1, 8" in err
+
+
+def test_profile_reads_parquet_and_duckdb_tables_in_the_engine(tmp_path, capsys):
+    """`profile` on Parquet or a duckdb:// table: the draft from a sample of rows, --dp with its
+    statistics computed by DuckDB."""
+    duckdb = pytest.importorskip("duckdb")
+    df, _ = ps.datasets.make_census(3000, random_state=1)
+    df.to_parquet(tmp_path / "c.parquet")
+    with duckdb.connect(str(tmp_path / "w.db")) as con:
+        con.register("frame", df)
+        con.execute("CREATE TABLE people AS SELECT * FROM frame")
+    assert main(["profile", str(tmp_path / "c.parquet"), "--sample-rows", "500", "--out", str(tmp_path / "draft.yaml")]) == 0
+    draft = ps.Domain.from_file(tmp_path / "draft.yaml")
+    assert draft.provenance == "inferred" and set(draft.names) <= set(df.columns)
+    for source in (str(tmp_path / "c.parquet"), f"duckdb://{tmp_path / 'w.db'}?table=people"):
+        assert main(["profile", source, "--dp", "--epsilon", "1", "--seed", "3", "--exclude", "income",
+                     "--out", str(tmp_path / "dp.yaml")]) == 0
+        domain = ps.Domain.from_file(tmp_path / "dp.yaml")
+        assert domain.provenance == "dp" and "income" not in domain.names and domain["age"].kind == "numeric"
+        assert domain["age"].integer  # the schema declares it an integer column: no charge for its kind
+        assert not any("kind of 'age'" in e["label"] for e in domain.estimation["entries"])
+    capsys.readouterr()

@@ -27,7 +27,7 @@ from privsynth.core.progress import progress
 from privsynth.data.files import check_header, is_parquet, typed_by_domain
 from privsynth.data.sql import DUCKDB, SQLTable
 
-__all__ = ["DuckDBTable", "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["DuckDBTable", "DuckDBSource", "DEFAULT_MEMORY_LIMIT"]
 
 #: DuckDB's memory limit unless given (``memory_limit=`` or ``$PRIVSYNTH_DUCKDB_MEMORY``); it spills beyond it.
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -55,6 +55,122 @@ def _kind(sql_type: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBSource:
+    """A DuckDB connection to one source of records: a Parquet file or folder, a CSV file, or a
+    table of a DuckDB database (what :class:`DuckDBTable` and the DP domain estimation's
+    statistics query).
+
+    Args: as :class:`DuckDBTable`'s, without the domain.
+    """
+
+    dialect = DUCKDB
+
+    def __init__(self, source: str | os.PathLike, *, na_values: Iterable[str] = (), sep: str | None = None,
+                 encoding: str = "utf-8", threads: int | None = None, memory_limit: str | None = None,
+                 progress: bool | None = None) -> None:
+        duckdb = _duckdb()
+        self._temp = tempfile.mkdtemp(prefix="privsynth-duckdb-")
+        weakref.finalize(self, shutil.rmtree, self._temp, True)
+        config = {"threads": int(threads or os.cpu_count() or 1),
+                  "memory_limit": memory_limit or os.environ.get("PRIVSYNTH_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT),
+                  "temp_directory": self._temp, "preserve_insertion_order": False}
+        self.con = duckdb.connect(":memory:", config=config)
+        self.text = False  # a CSV: every column is text, typed by the domain
+        self.progress = progress
+        self.source = str(source)
+        self.from_ = self._open(str(source), list(na_values), sep, encoding)
+        self._types: dict[str, str] | None = None
+
+    def _open(self, source: str, na_values: list[str], sep: str | None, encoding: str) -> str:
+        if source.startswith("duckdb://"):
+            url = urlparse(source)
+            path, table = url.path, parse_qs(url.query).get("table", [None])[0]
+            if not table:
+                raise ValueError(f"A DuckDB source names its table: duckdb:///path/to/file.db?table=name (got {source!r}).")
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"DuckDB database {path!r} does not exist.")
+            self.con.execute(f"ATTACH {_literal(path)} AS privsynth_source (READ_ONLY)")
+            return "privsynth_source." + ".".join(self.dialect.ident(p) for p in table.split("."))
+        file = Path(source)
+        if is_parquet(file) or file.is_dir() or any(ch in source for ch in "*?["):
+            if file.is_dir():
+                source = str(file / "**" / "*.parquet")
+            elif not any(ch in source for ch in "*?[") and not file.is_file():
+                raise FileNotFoundError(f"Data file {source!r} does not exist.")
+            return f"read_parquet({_literal(source)})"
+        if not file.is_file():
+            raise FileNotFoundError(f"Data file {source!r} does not exist.")
+        check_header(file, encoding=encoding, **({"sep": sep} if sep else {}))
+        self.text = True
+        nulls = ", ".join(_literal(v) for v in ["", *na_values])
+        options = f"header = true, all_varchar = true, nullstr = [{nulls}], encoding = {_literal(encoding)}"
+        if sep:
+            options += f", delim = {_literal(sep)}"
+        return f"read_csv({_literal(source)}, {options})"
+
+    def types(self) -> dict[str, str]:
+        """Column name -> DuckDB type (VARCHAR for every column of a CSV)."""
+        if self._types is None:
+            try:
+                rows = self.con.execute(f"DESCRIBE SELECT * FROM {self.from_}").fetchall()
+            except Exception as exc:  # duckdb's errors: an unreadable file, an unknown table
+                raise DomainError(f"DuckDB cannot read {self.source!r}: {str(exc).splitlines()[0]}") from None
+            self._types = {str(name): str(sql_type) for name, sql_type, *_ in rows}
+        return self._types
+
+    def kinds(self) -> dict[str, str]:
+        """Column name -> source kind (see :data:`privsynth.data.sql.SOURCE_KINDS`)."""
+        return {n: ("text" if self.text else _kind(t)) for n, t in self.types().items()}
+
+    def run(self, query: str) -> dict[str, np.ndarray]:
+        return self.con.execute(query).fetchnumpy()
+
+    def sample(self, rows: int | None = None, *, seed: int = 0) -> pd.DataFrame:
+        """Every record, or a uniform sample of ``rows`` of them, as stored (a CSV's cells as
+        text), for a profile's draft: private, never released."""
+        sample = "" if rows is None else f" USING SAMPLE reservoir({max(int(rows), 0)} ROWS) REPEATABLE ({int(seed)})"
+        return self.con.execute(f"SELECT * FROM {self.from_}{sample}").df()
+
+    def stream(self, query: str, rows: int) -> Any:
+        """The result of ``query`` as Arrow record batches of about ``rows`` rows."""
+        return self.con.cursor().sql(query).to_arrow_reader(max(int(rows), 1))
+
+    def execute(self, statement: str) -> None:
+        """Run a long statement; after a few seconds show how far DuckDB's scan is (a share of
+        the work, never a count of records)."""
+        if self.progress is False:
+            self.con.execute(statement)
+            return
+        done, failure = threading.Event(), []
+
+        def work() -> None:
+            try:
+                self.con.execute(statement)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failure.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        if not done.wait(_PROGRESS_AFTER):
+            with progress(total=100, desc="DuckDB: counting records", unit="%", enabled=self.progress) as bar:
+                while not done.wait(0.5):
+                    share = self.con.query_progress()
+                    if share >= 0:
+                        bar.n = int(share)
+                        bar.refresh()
+                bar.n = 100
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    def close(self) -> None:
+        """Close the connection and remove the temporary folder."""
+        self.con.close()
+        shutil.rmtree(self._temp, ignore_errors=True)
 
 
 class DuckDBTable(SQLTable):
@@ -92,115 +208,44 @@ class DuckDBTable(SQLTable):
                  sep: str | None = None, encoding: str = "utf-8", threads: int | None = None,
                  memory_limit: str | None = None, progress: bool | None = None) -> None:
         super().__init__(domain, clip=clip)
-        duckdb = _duckdb()
-        self._temp = tempfile.mkdtemp(prefix="privsynth-duckdb-")
-        weakref.finalize(self, shutil.rmtree, self._temp, True)
-        config = {"threads": int(threads or os.cpu_count() or 1),
-                  "memory_limit": memory_limit or os.environ.get("PRIVSYNTH_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT),
-                  "temp_directory": self._temp, "preserve_insertion_order": False}
-        self._con = duckdb.connect(":memory:", config=config)
-        self._text = False
-        self.progress = progress
-        self._from = self._open(str(source), list(na_values), sep, encoding)
-        self.source = str(source)
-
-    def _open(self, source: str, na_values: list[str], sep: str | None, encoding: str) -> str:
-        if source.startswith("duckdb://"):
-            url = urlparse(source)
-            path, table = url.path, parse_qs(url.query).get("table", [None])[0]
-            if not table:
-                raise ValueError(f"A DuckDB source names its table: duckdb:///path/to/file.db?table=name (got {source!r}).")
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"DuckDB database {path!r} does not exist.")
-            self._con.execute(f"ATTACH {_literal(path)} AS privsynth_source (READ_ONLY)")
-            return "privsynth_source." + ".".join(self.dialect.ident(p) for p in table.split("."))
-        file = Path(source)
-        if is_parquet(file) or file.is_dir() or any(ch in source for ch in "*?["):
-            if file.is_dir():
-                source = str(file / "**" / "*.parquet")
-            elif not any(ch in source for ch in "*?[") and not file.is_file():
-                raise FileNotFoundError(f"Data file {source!r} does not exist.")
-            return f"read_parquet({_literal(source)})"
-        if not file.is_file():
-            raise FileNotFoundError(f"Data file {source!r} does not exist.")
-        check_header(file, encoding=encoding, **({"sep": sep} if sep else {}))
-        self._text = True
-        nulls = ", ".join(_literal(v) for v in ["", *na_values])
-        options = f"header = true, all_varchar = true, nullstr = [{nulls}], encoding = {_literal(encoding)}"
-        if sep:
-            options += f", delim = {_literal(sep)}"
-        return f"read_csv({_literal(source)}, {options})"
+        self._db = DuckDBSource(source, na_values=na_values, sep=sep, encoding=encoding, threads=threads,
+                                memory_limit=memory_limit, progress=progress)
+        self.source = self._db.source
 
     def _source(self) -> str:
-        return self._from
+        return self._db.from_
 
     def _schema(self) -> Mapping[str, str]:
-        try:
-            rows = self._con.execute(f"DESCRIBE SELECT * FROM {self._from}").fetchall()
-        except Exception as exc:  # duckdb's errors: an unreadable file, an unknown table
-            raise DomainError(f"DuckDB cannot read {self.source!r}: {str(exc).splitlines()[0]}") from None
-        return {str(name): ("text" if self._text else _kind(str(sql_type))) for name, sql_type, *_ in rows}
+        return self._db.kinds()
 
     def _run(self, query: str) -> dict[str, np.ndarray]:
-        return self._con.execute(query).fetchnumpy()
+        return self._db.run(query)
 
     def _keep(self, name: str, query: str) -> str:
-        self._with_progress(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+        self._db.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
         return name
 
-    def _with_progress(self, statement: str) -> None:
-        """Run a long statement; after a few seconds show how far DuckDB's scan is (a share of
-        the work, never a count of records)."""
-        if self.progress is False:
-            self._con.execute(statement)
-            return
-        done, failure = threading.Event(), []
-
-        def work() -> None:
-            try:
-                self._con.execute(statement)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                failure.append(exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        if not done.wait(_PROGRESS_AFTER):
-            with progress(total=100, desc="DuckDB: counting records", unit="%", enabled=self.progress) as bar:
-                while not done.wait(0.5):
-                    share = self._con.query_progress()
-                    if share >= 0:
-                        bar.n = int(share)
-                        bar.refresh()
-                bar.n = 100
-        thread.join()
-        if failure:
-            raise failure[0]
-
     def head(self, n: int) -> pd.DataFrame:
-        return self._con.execute(f"SELECT * FROM {self._from} LIMIT {max(int(n), 0)}").df()
+        return self._db.con.execute(f"SELECT * FROM {self._db.from_} LIMIT {max(int(n), 0)}").df()
 
     def to_frame(self) -> pd.DataFrame:
-        return self._validated(self._con.execute(self._select()).df())
+        return self._validated(self._db.con.execute(self._select()).df())
 
     def sample_frame(self, n: int, *, seed: int = 0) -> pd.DataFrame:
         query = f"{self._select()} USING SAMPLE reservoir({max(int(n), 0)} ROWS) REPEATABLE ({int(seed)})"
-        return self._validated(self._con.execute(query).df())
+        return self._validated(self._db.con.execute(query).df())
 
     def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
-        reader = self._con.cursor().sql(self._select()).to_arrow_reader(max(int(rows), 1))
-        for batch in reader:
+        for batch in self._db.stream(self._select(), rows):
             yield self._validated(batch.to_pandas())
 
     def _select(self) -> str:
         self._kinds()  # names the missing columns
-        return f"SELECT {', '.join(self.dialect.ident(n) for n in self.domain.names)} FROM {self._from}"
+        return f"SELECT {', '.join(self.dialect.ident(n) for n in self.domain.names)} FROM {self._db.from_}"
 
     def _validated(self, df: pd.DataFrame) -> pd.DataFrame:
-        return validate(typed_by_domain(df, self.domain) if self._text else df, self.domain, clip=self.clip)
+        return validate(typed_by_domain(df, self.domain) if self._db.text else df, self.domain, clip=self.clip)
 
     def close(self) -> None:
         """Close the connection and remove the temporary folder."""
-        self._con.close()
-        shutil.rmtree(self._temp, ignore_errors=True)
+        self._db.close()

@@ -18,7 +18,7 @@ from privsynth.core.dataset import validate
 from privsynth.core.domain import Categorical, Domain
 from privsynth.core.errors import DomainError
 
-__all__ = ["read_table", "read_raw", "check_header", "is_parquet", "typed_by_domain"]
+__all__ = ["read_table", "read_raw", "check_header", "is_parquet", "typed_by_domain", "type_numbers"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -101,9 +101,16 @@ def read_raw(path: str | Path, *, encoding: str = "utf-8", sep: str | None = Non
     check_header(path, encoding=encoding, **({"sep": sep} if sep else {}))
     if df.empty:
         raise DomainError(f"{str(path)!r} has a header but no records; there is nothing to profile.")
-    if not typed:
-        return df
+    return type_numbers(df) if typed else df
+
+
+def type_numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every value is a number without a leading zero, as numbers (for a
+    profile's draft only: it reads the private values)."""
+    df = df.copy()
     for name in df.columns:
+        if pd.api.types.is_numeric_dtype(df[name]):
+            continue
         text = df[name].dropna().str.strip()
         if len(text) and not text.str.match(r"^[-+]?0\d").any():
             numbers = pd.to_numeric(text, errors="coerce")

@@ -48,7 +48,6 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
@@ -59,6 +58,7 @@ from privsynth.core.binning import SMALL_INTEGER_RANGE
 from privsynth.core.domain import Categorical, Column, Domain, Numeric
 from privsynth.core.errors import DomainError
 from privsynth.core.rng import PrivateRandomness
+from privsynth.data.column_stats import FRACTION, TEXT, WHOLE, ColumnStats, FrameStats
 from privsynth.mechanisms._samplers import discrete_gaussian_exact, discrete_gaussian_numpy
 from privsynth.privacy.accountants import get_accountant
 from privsynth.privacy.budget import Budget, check_delta
@@ -74,10 +74,6 @@ OTHER = "(other)"
 KINDS = ("categorical", "integer", "float")
 _KIND_ALIASES = {"text": "categorical", "string": "categorical", "category": "categorical", "int": "integer",
                  "numeric": "float", "number": "float", "real": "float", "double": "float"}
-#: A number as a CSV cell writes it; a leading zero (``042``, a code) makes it text.
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-_LEADING_ZERO = re.compile(r"^[-+]?0\d")
-_TEXT, _WHOLE, _FRACTION = 0, 1, 2
 _MANTISSAS = (1, 2, 5)
 _DECADES = range(-3, 13)
 
@@ -125,39 +121,17 @@ def schema_kinds(df: pd.DataFrame) -> dict[str, str]:
         >>> schema_kinds(pd.DataFrame({"a": [1], "b": [0.5], "c": ["x"]}))
         {'a': 'integer', 'b': 'float', 'c': 'categorical'}
     """
-    def kind(series: pd.Series) -> str:
-        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-            return "categorical"
-        return "integer" if pd.api.types.is_integer_dtype(series) else "float"
-
-    return {str(c): kind(df[c]) for c in df.columns}
+    return FrameStats(df, schema=True).schema_kinds()
 
 
-def _cells(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Each present cell's class (text, whole number, fractional number) and its value as a
-    number (NaN for text), as a CSV would give them."""
-    present = series.dropna()
-    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
-        values = present.to_numpy(dtype=float)
-    else:
-        text = present.astype(str).str.strip()
-        numeric = text.str.match(_NUMBER) & ~text.str.match(_LEADING_ZERO)
-        values = pd.to_numeric(text.where(numeric), errors="coerce").to_numpy(dtype=float)
-    finite = np.isfinite(values)
-    classes = np.where(~finite, _TEXT, np.where(np.mod(np.where(finite, values, 0.0), 1.0) == 0, _WHOLE, _FRACTION))
-    return classes, values
-
-
-def _numeric_bounds(values: np.ndarray, sigma: float, threshold: float, rng: np.random.Generator, secure: bool,
+def _numeric_bounds(counts: np.ndarray, sigma: float, threshold: float, rng: np.random.Generator, secure: bool,
                     integer: bool) -> tuple[Any, Any, tuple]:
     """``(lower, upper, points)`` from one noisy histogram on the fixed log-scale bins. Its bins
     ``[0, 0.001)``, ``[1, 2)``, ``[-1, -0.5)`` and ``[-2, -1)`` hold one whole number each, so
     the same noisy counts say whether 0 (and, for integers, 1, -1, -2) is a point mass: one
     holding at least 5% of the noisy total (and passing the threshold)."""
     edges = bin_edges()
-    # bins: (-inf, e0), [e0, e1), ..., [e_last, inf): one record counts in one bin (L2 sensitivity 1)
-    idx = np.searchsorted(edges, values, side="right")
-    counts = np.bincount(idx, minlength=len(edges) + 1)
+    # counts: (-inf, e0), [e0, e1), ..., [e_last, inf): one record counts in one bin (L2 sensitivity 1)
     noisy = counts + _noise(sigma, len(counts), rng, secure)
     passing = np.flatnonzero(noisy >= threshold)
     if len(passing) == 0:
@@ -224,19 +198,24 @@ def estimate_domain(
             or column.
         BudgetExceededError: a shared ledger cannot afford the estimation (nothing is charged).
     """
-    if not isinstance(df, pd.DataFrame):
-        raise DomainError(f"estimate_domain needs a pandas DataFrame, got {type(df).__name__}.")
+    if isinstance(df, pd.DataFrame):
+        stats: ColumnStats = FrameStats(df, schema=isinstance(kinds, str) and kinds == "schema")
+    elif isinstance(df, ColumnStats):
+        stats = df
+    else:
+        raise DomainError(f"estimate_domain needs a pandas DataFrame or column statistics (privsynth.data.column_stats), "
+                          f"got {type(df).__name__}.")
     if not (isinstance(delta, (int, float)) and 0 < delta < 1):
         raise DomainError(f"DP domain estimation needs 0 < delta < 1 (partition selection releases keys with probability "
                           f"up to delta); got {delta!r}.")
     check_delta(float(delta), allow_large_delta=allow_large_delta, what="estimate_domain: delta")
     roles = dict(roles or {})
-    identifiers = tuple(str(c) for c in df.columns if roles.get(str(c)) == "identifier" and str(c) not in exclude)
-    names = [str(c) for c in df.columns if str(c) not in exclude and str(c) not in identifiers]
+    identifiers = tuple(c for c in stats.columns if roles.get(c) == "identifier" and c not in exclude)
+    names = [c for c in stats.columns if c not in exclude and c not in identifiers]
     if not names:
         raise DomainError("No column left to estimate a domain for (all excluded or identifiers).")
-    declared = schema_kinds(df) if isinstance(kinds, str) and kinds == "schema" else parse_kinds(kinds)
-    unknown = sorted(set(declared) - set(map(str, df.columns)))
+    declared = stats.schema_kinds() if isinstance(kinds, str) and kinds == "schema" else parse_kinds(kinds)
+    unknown = sorted(set(declared) - set(stats.columns))
     if unknown:
         raise DomainError(f"kinds names columns that are not in the table: {unknown}.")
     declared = {n: k for n, k in declared.items() if n in names}
@@ -267,24 +246,23 @@ def estimate_domain(
     dropped: list[str] = []
     for j, name in enumerate(names):
         rng = randomness.generator("domain", j)
-        classes, values = _cells(df[name])
         kind = declared.get(name)
         if kind is None:
             ledger.charge(next(charges), label=f"domain: kind of {name!r} (noisy counts of text, whole and fractional cells)")
-            noisy = np.bincount(classes, minlength=3) + _noise(sigma, 3, randomness.generator("domain", j, 1), secure)
-            numbers = noisy[_WHOLE] + noisy[_FRACTION]
+            noisy = stats.classes(name) + _noise(sigma, 3, randomness.generator("domain", j, 1), secure)
+            numbers = noisy[WHOLE] + noisy[FRACTION]
             margin = 0.01 * max(numbers, 0) + 3 * sigma  # more than noise and 1% of the numbers
-            kind = "categorical" if noisy[_TEXT] > margin else "integer" if noisy[_FRACTION] <= margin else "float"
+            kind = "categorical" if noisy[TEXT] > margin else "integer" if noisy[FRACTION] <= margin else "float"
             decided[name] = kind
         event = next(charges)
         if kind == "categorical":
-            present = df[name].dropna()
-            text = present.astype(str).str.strip() if not pd.api.types.is_numeric_dtype(present) else present.astype(str)
-            counts = text.value_counts(sort=False)
             ledger.charge(event, label=f"domain: categories of {name!r} (partition selection)")
             threshold = 1 + sigma * math.sqrt(2 * math.log(1 / key_delta))  # type: ignore[operator]
-            noisy_counts = counts.to_numpy() + _noise(sigma, len(counts), rng, secure)
-            released = sorted(str(k) for k, v in zip(counts.index, noisy_counts) if v >= threshold and str(k) != OTHER)
+            released = []
+            for keys, counts in stats.value_counts(name):  # in chunks: a column may hold as many values as records
+                noisy_counts = counts + _noise(sigma, len(counts), rng, secure)
+                released += [k for k, v in zip(keys, noisy_counts) if v >= threshold and k != OTHER]
+            released.sort()
             if not released:  # nothing but '(other)': an identifier, a date or free text -- dropped, kept by name
                 dropped.append(name)
                 continue
@@ -293,9 +271,8 @@ def estimate_domain(
             what = "partition-selection budget, released as bounds" if name in decided else "noisy log-scale histogram"
             ledger.charge(event, label=f"domain: bounds of {name!r} ({what})")
             threshold = sigma * math.sqrt(2 * math.log(100 * (len(bin_edges()) + 1)))  # an empty bin passes w.p. < 1%
-            numbers_only = values[np.isfinite(values)]
             integer = kind == "integer"
-            lo, hi, points = _numeric_bounds(numbers_only, sigma, threshold, rng, secure, integer)
+            lo, hi, points = _numeric_bounds(stats.histogram(name, bin_edges()), sigma, threshold, rng, secure, integer)
             small = integer and hi - lo + 1 <= SMALL_INTEGER_RANGE  # counts and codes: one level per value
             columns.append(Numeric(name, lo, hi, integer=integer, nullable=True, role=roles.get(name),
                                    bins=hi - lo + 1 if small else None, points=() if small else points))

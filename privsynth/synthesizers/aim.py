@@ -48,6 +48,8 @@ from privsynth.synthesizers.mst import RHO_MARGIN
 __all__ = ["AIM", "candidate_weights"]
 
 _BYTES_PER_CELL = 8
+#: Default bound on the model in cells (2 MB of float64): keeps a fit on millions of records predictable.
+MAX_MODEL_CELLS = 2**18
 _MB = 2**20
 
 
@@ -79,7 +81,15 @@ class AIM(Synthesizer):
             fit stops when the budget is spent, usually well before. Values below the number of
             columns are raised to it (the 1-way measurements, ``0.9 rho / T`` each, would
             otherwise cost more than the budget); the certificate states the value used.
-        max_model_size: Largest model (junction-tree tables) in megabytes of float64.
+        max_model_size: Largest model (junction-tree tables) in megabytes of float64 (the
+            paper's bound, 80 MB: 10.5M cells).
+        max_model_cells: Largest model in cells (``None``: only ``max_model_size`` bounds it).
+            The fit's time follows the model's size, and with more records AIM picks larger
+            marginals (their error grows with the rows, their noise does not): at 1M records
+            and the 80 MB bound it chooses a 4.2M-cell model and runs for tens of minutes. A
+            cell bound keeps the fit predictable whatever the rows; it is a public parameter,
+            so the rounds still depend on DP outputs only. See ``benchmarks/results/aim_bounded.md``
+            for the time and fidelity it costs.
         iterations: Mirror-descent steps of each round's warm-started estimation.
         final_iterations: Steps of the final estimation.
         bins: Bins for numeric columns whose domain declares none.
@@ -129,6 +139,7 @@ class AIM(Synthesizer):
         degree: int = 3,
         rounds: int | None = None,
         max_model_size: float = 80.0,
+        max_model_cells: int | None = MAX_MODEL_CELLS,
         iterations: int = 100,
         final_iterations: int = 1000,
         bins: int = DEFAULT_BINS,
@@ -145,6 +156,7 @@ class AIM(Synthesizer):
         self.degree = degree
         self.rounds = rounds
         self.max_model_size = max_model_size
+        self.max_model_cells = max_model_cells
         self.iterations = iterations
         self.final_iterations = final_iterations
         self.bins = bins
@@ -163,6 +175,8 @@ class AIM(Synthesizer):
         if self.rounds is not None:
             checks.integer(self.rounds, "rounds", low=1, owner=owner)
         checks.number(self.max_model_size, "max_model_size", low=0, low_open=True, owner=owner)
+        if self.max_model_cells is not None:
+            checks.integer(self.max_model_cells, "max_model_cells", low=1, owner=owner)
         checks.integer(self.iterations, "iterations", low=1, owner=owner)
         checks.integer(self.final_iterations, "final_iterations", low=1, owner=owner)
         checks.choice(self.accountant, "accountant", ("rdp",), owner=owner)
@@ -227,6 +241,8 @@ class AIM(Synthesizer):
         fit = estimate(sizes, measurements, iterations=int(self.iterations), backend=engine)
         selected: list[Attrs] = []
         limit_cells = float(self.max_model_size) * _MB / _BYTES_PER_CELL
+        if self.max_model_cells is not None:
+            limit_cells = min(limit_cells, float(self.max_model_cells))
         while True:
             remaining = rho - spent()
             if remaining <= rho * 1e-6:
