@@ -13,7 +13,7 @@ from privsynth.core.errors import DomainError
 from privsynth.data.files import is_parquet, read_table
 from privsynth.data.table import FrameTable, Table, same_domain
 
-__all__ = ["open_table", "ENGINES", "describe_source"]
+__all__ = ["open_table", "ENGINES"]
 
 #: The engines a source can be read with (``engine=``, ``privsynth fit --engine``).
 ENGINES = ("auto", "pandas", "duckdb", "spark")
@@ -102,8 +102,3 @@ def _spark_file(path: str, domain: Domain, *, clip: bool, **options: Any) -> Tab
     else:
         frame = spark.read.csv(path, header=True, sep=options.get("sep") or ",", encoding=options.get("encoding") or "utf-8")
     return SparkTable(frame, domain, clip=clip)
-
-
-def describe_source(table: Table) -> str:
-    """A few words on where the records were read (for logs)."""
-    return f"{table.engine} ({getattr(table, 'source', 'in memory')})"
