@@ -8,6 +8,7 @@ number of distinct coded records, never by the number of rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -102,12 +103,13 @@ class DuckDBSource:
             return f"read_parquet({_literal(source)})"
         if not file.is_file():
             raise FileNotFoundError(f"Data file {source!r} does not exist.")
-        check_header(file, encoding=encoding, **({"sep": sep} if sep else {}))
+        names = check_header(file, encoding=encoding, **({"sep": sep} if sep else {}))
         self.text = True
         nulls = ", ".join(_literal(v) for v in ["", *na_values])
-        options = f"header = true, all_varchar = true, nullstr = [{nulls}], encoding = {_literal(encoding)}"
-        if sep:
-            options += f", delim = {_literal(sep)}"
+        columns = ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names)
+        # nothing sniffed from the private file: the header as pandas reads it, every cell text, a ragged row an error
+        options = (f"header = true, auto_detect = false, columns = {{{columns}}}, delim = {_literal(sep or ',')}, "
+                   f"quote = '\"', escape = '\"', strict_mode = true, nullstr = [{nulls}], encoding = {_literal(encoding)}")
         return f"read_csv({_literal(source)}, {options})"
 
     def types(self) -> dict[str, str]:
@@ -125,23 +127,39 @@ class DuckDBSource:
         return {n: ("text" if self.text else _kind(t)) for n, t in self.types().items()}
 
     def run(self, query: str) -> dict[str, np.ndarray]:
-        return self.con.execute(query).fetchnumpy()
+        with self._readable():
+            return self.con.execute(query).fetchnumpy()
+
+    @contextlib.contextmanager
+    def _readable(self) -> Iterator[None]:
+        """DuckDB's read errors as a DomainError without the offending record (DuckDB quotes the
+        line of a malformed CSV row; we keep where and what, never the values)."""
+        duckdb = _duckdb()
+        try:
+            yield
+        except duckdb.Error as exc:
+            lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("Original Line")]
+            cut = next((i for i, line in enumerate(lines) if line.startswith("Possible fixes")), len(lines))
+            raise DomainError(f"DuckDB cannot read {self.source!r}: {' '.join(lines[:cut][:3])}") from None
 
     def sample(self, rows: int | None = None, *, seed: int = 0) -> pd.DataFrame:
         """Every record, or a uniform sample of ``rows`` of them, as stored (a CSV's cells as
         text), for a profile's draft: private, never released."""
         sample = "" if rows is None else f" USING SAMPLE reservoir({max(int(rows), 0)} ROWS) REPEATABLE ({int(seed)})"
-        return self.con.execute(f"SELECT * FROM {self.from_}{sample}").df()
+        with self._readable():
+            return self.con.execute(f"SELECT * FROM {self.from_}{sample}").df()
 
     def stream(self, query: str, rows: int) -> Any:
         """The result of ``query`` as Arrow record batches of about ``rows`` rows."""
-        return self.con.cursor().sql(query).to_arrow_reader(max(int(rows), 1))
+        with self._readable():
+            yield from self.con.cursor().sql(query).to_arrow_reader(max(int(rows), 1))
 
     def execute(self, statement: str) -> None:
         """Run a long statement; after a few seconds show how far DuckDB's scan is (a share of
         the work, never a count of records)."""
         if self.progress is False:
-            self.con.execute(statement)
+            with self._readable():
+                self.con.execute(statement)
             return
         done, failure = threading.Event(), []
 
@@ -165,7 +183,8 @@ class DuckDBSource:
                 bar.n = 100
         thread.join()
         if failure:
-            raise failure[0]
+            with self._readable():
+                raise failure[0]
 
     def close(self) -> None:
         """Close the connection and remove the temporary folder."""

@@ -173,3 +173,16 @@ def test_open_table_picks_the_engine_by_source(sources, census):
         open_table(df, EDGY, engine="polars")
     with pytest.raises(ValueError, match="read in memory"):
         open_table(df, EDGY, engine="duckdb")
+
+
+def test_a_malformed_csv_row_is_refused_without_quoting_it(tmp_path):
+    """Nothing is sniffed from the private file (DuckDB would take a ragged row for the header),
+    and DuckDB's error, which quotes the offending line, comes back without it."""
+    path = tmp_path / "bad.csv"
+    path.write_text("x,o\n0.5,low\n0.25,secret-value,9\n0.75,high\n")
+    domain = Domain((Numeric("x", 0.0, 1.0), Ordinal("o", ("low", "mid", "high"))))
+    with pytest.raises(DomainError, match="Expected Number of Columns: 2 Found: 3") as err:
+        open_table(str(path), domain, engine="duckdb").check()
+    assert "secret-value" not in str(err.value)
+    path.write_text("x,o\n0.5,low\n0.75,high\n")
+    assert len(open_table(str(path), domain, engine="duckdb")) == 2
