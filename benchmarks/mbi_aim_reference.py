@@ -51,6 +51,28 @@ def closure_weights(workload: list[tuple[str, ...]]) -> dict[tuple[str, ...], fl
     return {s: float(sum(len(set(s) & set(w)) for w in workload)) for s in sorted(subsets, key=len)}
 
 
+def projector(model, attrs: list[str]):
+    """``clique -> model marginal`` for the round's scoring. A clique inside one of the model's
+    cliques is projected by mbi; any other is mbi's variable elimination done in numpy (one
+    ``einsum`` over the model's potentials, contraction order found once per clique) -- the same
+    numbers, without a JAX compile per clique (~0.5 s each through ``model.project``)."""
+    letters = {a: chr(ord("a") + i) if i < 26 else chr(ord("A") + i - 26) for i, a in enumerate(attrs)}
+    tables = []
+    for cl in model.potentials.cliques:
+        values = np.asarray(model.potentials.tables[cl].values, dtype=float)
+        tables.append(("".join(letters[a] for a in cl), np.exp(values - values.max())))
+    total = float(model.total)
+
+    def project(cl: tuple[str, ...]) -> np.ndarray:
+        if model.marginals.supports(cl):
+            return np.asarray(model.project(cl).datavector(), dtype=float)
+        spec = ",".join(t[0] for t in tables) + "->" + "".join(letters[a] for a in cl)
+        out = np.einsum(spec, *(t[1] for t in tables), optimize="greedy")
+        return (total * out / out.sum()).ravel()
+
+    return project
+
+
 def main() -> None:
     import jax
 
@@ -103,14 +125,14 @@ def main() -> None:
         free = {s for c in model.cliques for r in range(1, len(c) + 1) for s in itertools.combinations(c, r)}
         pool = [cl for cl in weights if cl in free or junction_tree.hypothetical_model_size(domain, list(model.cliques) + [cl]) <= limit]
         bias = math.sqrt(2 / math.pi) * sigma
-        scores = np.array([weights[cl] * (np.abs(answers[cl] - np.asarray(model.project(cl).datavector())).sum()
-                                          - bias * domain.size(cl)) for cl in pool])
+        project = projector(model, attrs)
+        scores = np.array([weights[cl] * (np.abs(answers[cl] - project(cl)).sum() - bias * domain.size(cl)) for cl in pool])
         sensitivity = max(weights[cl] for cl in pool)
         gumbel = rng.gumbel(size=len(scores))  # the exponential mechanism as report-noisy-max with Gumbel noise
         cl = pool[int(np.argmax(eps / (2 * sensitivity) * scores + gumbel))]
         x = answers[cl]
         measurements.append(LinearMeasurement(x + rng.normal(0, sigma, x.size), cl, stddev=sigma))
-        before = np.asarray(model.project(cl).datavector())
+        before = project(cl)
         model = md.estimate(domain, measurements, iters=args.iters, warm_start=model)
         picked += 1
         if np.abs(np.asarray(model.project(cl).datavector()) - before).sum() <= bias * domain.size(cl):
