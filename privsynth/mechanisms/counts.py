@@ -48,18 +48,9 @@ def histogram(codes: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
 
 
-def noisy_histogram(
-    codes: np.ndarray,
-    shape: Sequence[int],
-    *,
-    ledger: Ledger,
-    label: str,
-    epsilon: float | None = None,
-    noise_multiplier: float | None = None,
-    rng: np.random.Generator | None = None,
-    secure: bool = False,
-) -> np.ndarray:
-    """DP counts of the rows of ``codes`` over a public grid (see :func:`noisy_counts`).
+def noisy_histogram(codes: np.ndarray, shape: Sequence[int], *, ledger: Ledger, label: str, **noise: Any) -> np.ndarray:
+    """DP counts of the rows of ``codes`` over a public grid; ``noise``: the keyword arguments
+    of :func:`noisy_counts` (``epsilon`` or ``noise_multiplier``, ``rng``, ``secure``).
 
     Example:
         >>> from privsynth.privacy import Budget, Ledger
@@ -68,8 +59,7 @@ def noisy_histogram(
         ...                 rng=np.random.default_rng(0), label="h").shape
         (3,)
     """
-    return noisy_counts(histogram(codes, shape), ledger=ledger, label=label, epsilon=epsilon,
-                        noise_multiplier=noise_multiplier, rng=rng, secure=secure)
+    return noisy_counts(histogram(codes, shape), ledger=ledger, label=label, **noise)
 
 
 def noisy_counts(
