@@ -135,13 +135,13 @@ def _fit_score(name: str, train: tuple, test: tuple, task: str, params: Mapping[
     x, y = train
     if task == "regression":
         model = _model(name, task, params, seed).fit(x, y)
-        return _scores(model, *test, task, np.array([0.0]), 0)
+        return _scores(model, test[0], test[1], task, np.array([0.0]), 0)
     classes = np.unique(y)
     if len(classes) < 2:
-        return _scores(None, *test, task, classes, n_classes)
+        return _scores(None, test[0], test[1], task, classes, n_classes)
     dense = np.searchsorted(classes, y)  # models expect labels 0..k-1
     model = _model(name, task, params, seed).fit(x, dense)
-    return _scores(model, *test, task, classes, n_classes)
+    return _scores(model, test[0], test[1], task, classes, n_classes)
 
 
 def _check(task: str, models: Sequence[str]) -> list[str]:
@@ -181,7 +181,8 @@ def ml_efficiency(train: pd.DataFrame, test: pd.DataFrame, domain: Domain, *, ta
         raise DomainError(f"Target {target!r} is not a column of the domain ({names}).")
     check_frame(train, names, what="training data")
     check_frame(test, names, what="test data")
-    n_classes = 0 if task == "regression" else len(domain[target].categories)
+    column = domain[target]
+    n_classes = len(column.categories) if isinstance(column, Categorical) and task != "regression" else 0
     data = [(_features(f, domain, target), _labels(f, domain, target, task)) for f in (train, test)]
     if task == "regression":
         keep = [~np.isnan(y) for _, y in data]
@@ -209,7 +210,8 @@ def tune(train: pd.DataFrame, val: pd.DataFrame, domain: Domain, *, target: str,
     key = "r2" if task == "regression" else "f1_macro"
     for name in chosen:
         space = _SEARCH[name]
-        candidates = [{}] + [{k: v[int(rng.integers(len(v)))] for k, v in space.items()} for _ in range(max(int(trials) - 1, 0))]
+        draws = [{k: v[int(rng.integers(len(v)))] for k, v in space.items()} for _ in range(max(int(trials) - 1, 0))]
+        candidates: list[dict[str, Any]] = [{}, *draws]
         scored = [(ml_efficiency(train, val, domain, target=target, task=task, models=(name,), params={name: c},
                                  seed=seed)[name][key], i) for i, c in enumerate(candidates)]
         best[name] = candidates[max(scored)[1]]

@@ -198,7 +198,7 @@ def synmeter_query_error(real: pd.DataFrame, synth: pd.DataFrame, domain: Domain
     def values(frame: pd.DataFrame, name: str) -> np.ndarray:
         if isinstance(domain[name], Numeric):
             return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-        return np.where(frame[name].isna().to_numpy(), None, frame[name].astype(str).to_numpy())
+        return np.asarray(np.where(frame[name].isna().to_numpy(), None, frame[name].astype(str).to_numpy()))
 
     real_values = {n: values(real, n) for n in names}
     synth_values = {n: values(synth, n) for n in names}

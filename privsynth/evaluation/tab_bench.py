@@ -127,7 +127,7 @@ def tab_bench_tvd(real: pd.DataFrame, synth: pd.DataFrame, domain: Domain, *, ta
 def _values(frame: pd.DataFrame, name: str, numeric: set[str]) -> np.ndarray:
     if name in numeric:
         return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-    return np.where(frame[name].isna().to_numpy(), None, frame[name].astype(str).to_numpy())
+    return np.asarray(np.where(frame[name].isna().to_numpy(), None, frame[name].astype(str).to_numpy()))
 
 
 def _draw_query(real: dict[str, np.ndarray], names: list[str], numeric: set[str], attrs: int,
