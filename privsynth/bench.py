@@ -10,7 +10,8 @@ seeds, CSV and markdown) and the plots (metric vs epsilon per table, fidelity vs
 rebuilt from those files, with the machine, the library versions and the git commit recorded.
 
 Scores read the real records (train and test splits): the results are the researcher's, not a
-DP release. The metrics of the field's benchmark papers (tab_bench, SynMeter) are not in yet.
+DP release. Beside privsynth's TVD they include the metrics of the field's two benchmark papers,
+tab_bench (SIGMOD 2025) and SynMeter (CCS 2025), named after them (see :mod:`privsynth.bench_scores`).
 
 Example:
     >>> import tempfile
@@ -34,14 +35,19 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from privsynth.bench_scores import score_release, table_reference
 from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, load, shared_tables_available
+from privsynth.evaluation.ml_efficiency import available_models
 from privsynth.privacy.certificate import library_versions, verify
-from privsynth.synthesizers.names import BASIC_NAMES, synthesizer_class
+from privsynth.synthesizers.names import ALL_NAMES, BASIC_NAMES, synthesizer_class
 
-__all__ = ["BenchResult", "run_bench", "default_tables", "METRICS"]
+__all__ = ["BenchResult", "run_bench", "default_tables", "default_synthesizers", "METRICS"]
 
 #: The scores of every run (columns of the results table).
-METRICS = ("tvd_1", "tvd_2", "tvd_3", "tstr_auc", "trtr_auc", "fit_seconds", "sample_seconds", "spent_epsilon")
+METRICS = ("tvd_1", "tvd_2", "tvd_3", "tab_bench_tvd_1", "tab_bench_tvd_2", "tab_bench_query", "synmeter_cat_error",
+           "synmeter_cont_error", "synmeter_cat_cat_error", "synmeter_cont_cont_error", "synmeter_cat_cont_error",
+           "synmeter_query_3", "ml_accuracy", "ml_f1_macro", "ml_auc", "ml_r2", "ml_rmse", "ml_affinity", "tstr_auc",
+           "trtr_auc", "fit_seconds", "sample_seconds", "spent_epsilon")
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,14 @@ class BenchResult:
     summary: pd.DataFrame
     out_dir: Path
     files: tuple
+
+
+def default_synthesizers() -> list[str]:
+    """Every synthesizer when torch and opacus are installed, else the numpy-only ones."""
+    import importlib.util
+
+    deep = all(importlib.util.find_spec(m) is not None for m in ("torch", "opacus"))
+    return list(ALL_NAMES if deep else BASIC_NAMES)
 
 
 def default_tables(data_dir: str | os.PathLike | None = None) -> list[str]:
@@ -68,9 +82,7 @@ def _commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _one(table: Any, synthesizer: str, epsilon: float, seed: int) -> dict[str, Any]:
-    from privsynth import evaluation as ev
-
+def _one(table: Any, synthesizer: str, epsilon: float, seed: int, reference: dict[str, Any], pairs: bool) -> dict[str, Any]:
     synth = synthesizer_class(synthesizer)(epsilon=float(epsilon), random_state=int(seed))
     if "progress" in synth.get_params():
         synth.set_params(progress=False)
@@ -83,33 +95,35 @@ def _one(table: Any, synthesizer: str, epsilon: float, seed: int) -> dict[str, A
     check = verify(synth.certificate_)
     row: dict[str, Any] = {"verified": bool(check.ok), "spent_epsilon": check.recomputed_epsilon, "fit_seconds": fit_s,
                            "sample_seconds": sample_s}
-    for order in (1, 2, 3):
-        if order <= len(table.domain):
-            row[f"tvd_{order}"] = ev.marginal_tvd(table.train, out, table.domain, order=order).average
-    if table.task == "binary_classification" and len(table.test):
-        tstr = ev.train_synthetic_test_real(table.train, table.test, out, table.domain, target=table.target)
-        row.update(tstr_auc=tstr.auc_synthetic, trtr_auc=tstr.auc_real)
+    row.update(score_release(table, out, reference, seed=int(seed), pairs=pairs))
     return row
 
 
-def run_bench(*, tables: Sequence[str] | None = None, synthesizers: Sequence[str] = BASIC_NAMES, epsilons: Sequence[float] = (1.0,),
-              seeds: Sequence[int] = (0,), out_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+def run_bench(*, tables: Sequence[str] | None = None, synthesizers: Sequence[str] | None = None,
+              epsilons: Sequence[float] = (1.0,), seeds: Sequence[int] = (0,), out_dir: str | os.PathLike,
+              data_dir: str | os.PathLike | None = None, ml_models: Sequence[str] | None = None, pairs: bool = False,
               progress: bool = True) -> BenchResult:
     """Run (or resume) a benchmark grid and write its results.
 
     Args:
         tables: Benchmark table names (default: every one readable here, see :func:`default_tables`).
-        synthesizers: Short names (``privsynth.synthesizers.ALL_NAMES``); default the numpy-only ones.
+        synthesizers: Short names (``privsynth.synthesizers.ALL_NAMES``); default all of them when
+            the deep extra is installed, else the numpy-only ones.
         epsilons, seeds: The grid; a seed makes a fit reproducible (research only: it is a secret key).
         out_dir: Where ``runs/``, ``results.csv``, ``summary.csv``, ``summary.md``, ``meta.json`` and
             the plots go. Finished runs found there are not run again.
         data_dir: The shared data folder (default ``$PRIVSYNTH_DATA`` or ``../shared/data``).
+        ml_models: Models of the ML efficiency (default: those of ``rf``, ``xgboost``, ``catboost``
+            installed here); ``()`` skips it.
+        pairs: Also compute SynMeter's 2-way Wasserstein errors (seconds per pair of columns).
         progress: Print a line per run.
 
     Raises:
         ValueError: an unknown table or synthesizer name (before anything runs).
     """
     names = list(tables) if tables else default_tables(data_dir)
+    synthesizers = list(synthesizers) if synthesizers else default_synthesizers()
+    models = list(available_models() if ml_models is None else ml_models)
     unknown = [t for t in names if t not in TABLES]
     if unknown:
         raise ValueError(f"Unknown benchmark table {unknown[0]!r}; choose from {list(TABLES)}.")
@@ -118,11 +132,16 @@ def run_bench(*, tables: Sequence[str] | None = None, synthesizers: Sequence[str
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     grid = [(t, s, float(e), int(k)) for t in names for s in synthesizers for e in epsilons for k in seeds]
+    loaded: dict[str, tuple[Any, dict[str, Any]]] = {}
     for i, (t, s, e, k) in enumerate(grid):
         path = out / "runs" / f"{t}__{s}__eps{e:g}__seed{k}.json"
         if path.is_file():
             continue
-        row = {"table": t, "synthesizer": s, "epsilon": e, "seed": k, **_one(load(t, data_dir=data_dir), s, e, k)}
+        if t not in loaded:
+            table = load(t, data_dir=data_dir)
+            loaded = {t: (table, table_reference(table, out, models))}  # one table in memory at a time
+        table, reference = loaded[t]
+        row = {"table": t, "synthesizer": s, "epsilon": e, "seed": k, **_one(table, s, e, k, reference, pairs)}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(row, indent=1))
         os.replace(tmp, path)
@@ -146,9 +165,14 @@ def _write(out: Path, grid: list) -> BenchResult:
             "commit": _commit(), "grid": [list(g) for g in grid]}
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     lines = ["# privsynth bench", "", f"{len(runs)} runs; commit {meta['commit']}; {meta['machine']}.", "",
-             "Mean (sd over seeds). TVD: average over all 1-/2-/3-way marginals against the training split on the domain's "
-             "cells; AUC: train on synthetic (or real) training data, test on the published test split.", ""]
-    shown = [c for c in ("tvd_1", "tvd_2", "tvd_3", "tstr_auc", "fit_seconds") if f"{c}_mean" in summary.columns]
+             "Mean (sd over seeds). tvd_k: privsynth's average k-way marginal TVD against the training split on the "
+             "domain's cells. tab_bench_tvd_2 / tab_bench_query: tab_bench's 2-way TVD (numeric columns in 100 equal-width "
+             "bins) and 3-way query error; synmeter_cont_error: SynMeter's 1-D Wasserstein error on min-max scaled numeric "
+             "columns; both against the test split (the training split where a table has none). ml_f1_macro: macro-F1 on "
+             "the real test split of models tuned on real data and trained on the release (mean over models); ml_affinity: "
+             "SynMeter's relative gap to the same models trained on real data (lower is better).", ""]
+    shown = [c for c in ("tvd_1", "tvd_2", "tvd_3", "tab_bench_tvd_2", "tab_bench_query", "synmeter_cont_error", "ml_f1_macro",
+                         "ml_affinity", "fit_seconds") if f"{c}_mean" in summary.columns]
     lines += ["| table | synthesizer | epsilon | " + " | ".join(shown) + " | verified |", "|---|---|---|" + "---|" * (len(shown) + 1)]
     for row in summary.itertuples(index=False):
         cells = []

@@ -272,7 +272,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from privsynth.bench import run_bench
 
     result = run_bench(tables=args.tables, synthesizers=args.synthesizers, epsilons=args.epsilons, seeds=args.seeds,
-                       out_dir=args.out, data_dir=args.data_dir)
+                       out_dir=args.out, data_dir=args.data_dir, ml_models=args.ml_models, pairs=args.pairs)
     print((Path(args.out) / "summary.md").read_text())
     print(f"{len(result.runs)} runs; written to {args.out}: {', '.join(result.files)} (scores read the real records: keep them private)")
     return EXIT_OK if bool(result.runs["verified"].all()) else EXIT_FAILED

@@ -121,9 +121,12 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--tables", nargs="+", default=None,
                    help="benchmark tables (default: all readable here: adult, census, and the shared shoppers, magic, phishing, "
                         "bean, obesity, abalone)")
-    p.add_argument("--synthesizers", nargs="+", choices=list(ALL_NAMES), default=list(BASIC_NAMES),
-                   help="default: the numpy-only ones")
+    p.add_argument("--synthesizers", nargs="+", choices=list(ALL_NAMES), default=None,
+                   help="default: all seven with the deep extra installed, else the numpy-only ones")
     p.add_argument("--epsilons", type=float, nargs="+", default=[1.0])
+    p.add_argument("--ml-models", nargs="*", default=None, choices=["rf", "xgboost", "catboost"],
+                   help="models of the ML efficiency (default: those installed; none given: skip it)")
+    p.add_argument("--pairs", action="store_true", help="also SynMeter's 2-way Wasserstein errors (seconds per column pair)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="SECRET seeds of the fits (research only)")
     p.add_argument("--data-dir", default=None, help="the shared data folder (default $PRIVSYNTH_DATA or ../shared/data)")
     p.add_argument("--out", required=True, help="folder for runs/, results.csv, summary.csv/.md, meta.json and plots")
