@@ -6,11 +6,14 @@
   regulation categories they map to.
 * :func:`estimate_domain` -- a domain read off the data *with differential privacy*
   (``provenance="dp"``), whose charges every fit on it carries into its certificate.
+* :func:`dp_bins` -- numeric bins chosen with DP (PrivTree), the benchmark papers' preprocessing;
+  the binning's charges travel with the domain in the same way.
 """
 
+from privsynth.profiling.dp_binning import dp_bins
 from privsynth.profiling.dp_domain import OTHER, estimate_domain
 from privsynth.profiling.identifiers import DIRECT_KINDS, KINDS, Detection, detect_identifiers, luhn_valid
 from privsynth.profiling.profile import ColumnProfile, Profile, nice_bounds, profile, read_raw
 
 __all__ = ["profile", "Profile", "ColumnProfile", "nice_bounds", "read_raw", "Detection", "KINDS", "DIRECT_KINDS",
-           "detect_identifiers", "luhn_valid", "estimate_domain", "OTHER"]
+           "detect_identifiers", "luhn_valid", "estimate_domain", "OTHER", "dp_bins"]
