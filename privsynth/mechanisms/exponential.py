@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from privsynth.core.rng import SecureRandom
@@ -32,6 +34,7 @@ def exponential(
     rng: np.random.Generator | None = None,
     monotonic: bool = False,
     secure: bool = False,
+    feasible: Callable[[int], bool] | None = None,
 ) -> int:
     """Select an index with probability ``∝ exp(epsilon * score / (2 sensitivity))``.
 
@@ -45,6 +48,11 @@ def exponential(
         rng: Randomness (required unless ``secure``).
         monotonic: Scores all move in the same direction between neighbours (halves the noise).
         secure: Draw the selection's uniform variate from the OS CSPRNG.
+        feasible: Restrict the selection to the candidates this (data-independent) predicate
+            accepts, checked lazily: with Gumbel noise the selection is the first feasible
+            candidate in order of noisy score, which is the exponential mechanism over the
+            feasible ones (Gumbel-max), so an expensive predicate runs on a few candidates
+            only. ``sensitivity`` must bound the scores of every candidate passed.
 
     Returns:
         The selected index.
@@ -64,7 +72,16 @@ def exponential(
         raise ValueError("The exponential mechanism needs at least one candidate.")
     ledger.charge(ExponentialEvent(epsilon=eps), label=label)
     if secure:
-        p = exponential_probabilities(s, sensitivity=sens, epsilon=eps, monotonic=monotonic)
-        return min(int(np.searchsorted(np.cumsum(p), SecureRandom().random(), side="right")), s.size - 1)
+        index = np.arange(s.size) if feasible is None else np.flatnonzero([feasible(i) for i in range(s.size)])
+        if index.size == 0:
+            raise ValueError("No feasible candidate for the exponential mechanism.")
+        p = exponential_probabilities(s[index], sensitivity=sens, epsilon=eps, monotonic=monotonic)
+        return int(index[min(int(np.searchsorted(np.cumsum(p), SecureRandom().random(), side="right")), index.size - 1)])
     factor = eps / (sens if monotonic else 2.0 * sens)
-    return int(np.argmax(factor * s + rng.gumbel(size=s.size)))  # type: ignore[union-attr]
+    noisy = factor * s + rng.gumbel(size=s.size)  # type: ignore[union-attr]
+    if feasible is None:
+        return int(np.argmax(noisy))
+    for i in np.argsort(-noisy, kind="stable"):
+        if feasible(int(i)):
+            return int(i)
+    raise ValueError("No feasible candidate for the exponential mechanism.")

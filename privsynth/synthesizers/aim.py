@@ -8,7 +8,10 @@ subset of a workload marginal) the current model gets most wrong, by the exponen
 on the paper's score ``w_r (||M_r(D) - M_r(model)||_1 - sqrt(2/pi) sigma |r|)`` (sensitivity
 ``max w_r``) among candidates that keep the model under a size limit growing with the budget
 spent; measures it with Gaussian noise; re-estimates the model (warm start); and halves the
-noise when the measurement barely moved the model. It stops when the budget is spent.
+noise when the measurement barely moved the model. It stops when the budget is spent. Whether a
+candidate keeps the model under the limit (a junction tree built per candidate) is asked lazily,
+in order of noisy score, which selects exactly as the exponential mechanism over the candidates
+that fit (Gumbel-max), so the check runs on a few candidates per round instead of all.
 
 Accounting: the plan is an envelope (see :mod:`privsynth.synthesizers._plan`), one Gaussian
 event with the zCDP ``rho`` the RDP accountant certifies at ``(epsilon, delta)``. Every
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -60,12 +63,13 @@ def candidate_weights(workload: Sequence[Attrs]) -> dict[Attrs, float]:
         >>> candidate_weights([(0, 1)])
         {(0,): 1.0, (1,): 1.0, (0, 1): 2.0}
     """
-    out: dict[Attrs, float] = {}
     closure = sorted({sub for s in workload for k in range(1, len(s) + 1) for sub in itertools.combinations(s, k)},
                      key=lambda r: (len(r), r))
-    for r in closure:
-        out[r] = float(sum(len(set(r) & set(s)) for s in workload))
-    return out
+    holding: dict[int, int] = {}  # sum_s |r ∩ s| = sum over a in r of the workload marginals holding a
+    for s in workload:
+        for a in set(s):
+            holding[a] = holding.get(a, 0) + 1
+    return {r: float(sum(holding[a] for a in r)) for r in closure}
 
 
 class AIM(Synthesizer):
@@ -252,13 +256,14 @@ class AIM(Synthesizer):
                 sigma, eps = math.sqrt(1 / (2 * 0.9 * remaining)), math.sqrt(8 * 0.1 * remaining)
             cost = 1 / (2 * sigma**2) + eps**2 / 8
             allowed = limit_cells * (rho - remaining + cost) / rho
-            pool = self._candidates(weights, fit.model, allowed, measured=[m.attrs for m in measurements])
+            pool = [c for c in weights if table_size(c, sizes) <= allowed]
             bias = math.sqrt(2 / math.pi) * sigma
             answer_all(pool)
             scores = np.array([weights[r] * (float(np.abs(answers[r] - fit.model.project(r)).sum()) - bias * table_size(r, sizes))
                                for r in pool])
             r = pool[exponential(scores, sensitivity=max(weights[c] for c in pool), epsilon=eps, ledger=ledger, rng=rng,
-                                 secure=self.secure, label=f"AIM round {len(selected) + 1}: choose a marginal")]
+                                 secure=self.secure, feasible=self._fits(fit.model, allowed, [m.attrs for m in measurements], pool),
+                                 label=f"AIM round {len(selected) + 1}: choose a marginal")]
             y = noisy_counts(answers[r], noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
                              label=f"marginal of {[names[a] for a in r]}").astype(float)
             measurements.append(Measurement(r, y, sigma))
@@ -279,19 +284,16 @@ class AIM(Synthesizer):
         self.marginals_, self.n_hat_ = model_summary(fit.model, Compression.identity(sizes))
 
     @staticmethod
-    def _candidates(weights: Mapping[Attrs, float], model: GraphicalModel, allowed_cells: float,
-                    measured: Sequence[Attrs]) -> list[Attrs]:
-        """Candidates inside a model clique (free) or whose addition keeps the model within
-        ``allowed_cells``."""
-        tree, sizes = model.tree, model.sizes
-        cliques = [set(c) for c in tree.cliques]
-        pool = []
-        for r in weights:
-            if any(set(r) <= c for c in cliques):
-                pool.append(r)
-            elif table_size(r, sizes) <= allowed_cells and JunctionTree.build(sizes, [*measured, r]).size <= allowed_cells:
-                pool.append(r)
-        return pool
+    def _fits(model: GraphicalModel, allowed_cells: float, measured: Sequence[Attrs], pool: Sequence[Attrs]) -> Callable[[int], bool]:
+        """Whether candidate ``pool[i]`` lies inside a model clique (free) or keeps the model within
+        ``allowed_cells`` once added: asked lazily, for the few candidates the selection reaches."""
+        cliques = [set(c) for c in model.tree.cliques]
+
+        def fits(i: int) -> bool:
+            r = pool[i]
+            return any(set(r) <= c for c in cliques) or JunctionTree.build(model.sizes, [*measured, r]).size <= allowed_cells
+
+        return fits
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:

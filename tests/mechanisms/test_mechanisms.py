@@ -166,3 +166,29 @@ def test_histogram_and_noisy_count():
     ledger = big_ledger()
     counts = [noisy_count(range(50), epsilon=1.0, ledger=ledger, rng=np.random.default_rng(i)) for i in range(2000)]
     assert np.mean(counts) == pytest.approx(50, abs=0.2) and min(counts) >= 0
+
+
+def test_exponential_with_a_lazy_feasibility_predicate_is_the_mechanism_over_the_feasible_candidates():
+    from privsynth.mechanisms.exponential import exponential, exponential_probabilities
+
+    scores = np.array([3.0, 1.0, 2.5, 0.0, 2.0])
+    feasible = {1, 2, 4}
+    asked: list[int] = []
+
+    def fits(i: int) -> bool:
+        asked.append(i)
+        return i in feasible
+
+    rng = np.random.default_rng(0)
+    ledger = Ledger(Budget(epsilon=1e9))
+    trials = 20_000
+    picks = np.bincount([exponential(scores, sensitivity=1.0, epsilon=2.0, ledger=ledger, rng=rng, label="x", feasible=fits)
+                         for _ in range(trials)], minlength=5) / trials
+    expected = np.zeros(5)
+    expected[sorted(feasible)] = exponential_probabilities(scores[sorted(feasible)], sensitivity=1.0, epsilon=2.0)
+    assert np.abs(picks - expected).max() < 0.015  # ~4.5 standard errors at 20k draws
+    assert len(asked) < 3 * trials  # the predicate is asked for a few candidates per draw, not all
+    secure = exponential(scores, sensitivity=1.0, epsilon=2.0, ledger=ledger, label="x", secure=True, feasible=fits)
+    assert secure in feasible
+    with pytest.raises(ValueError, match="No feasible"):
+        exponential(scores, sensitivity=1.0, epsilon=2.0, ledger=ledger, rng=rng, label="x", feasible=lambda i: False)
