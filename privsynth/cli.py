@@ -1,4 +1,4 @@
-"""The ``privsynth`` command: profile, fit, sample, compare, certificate, verify, bench, keygen, serve, demo, report.
+"""The ``privsynth`` command: profile, fit, sample, compare, certificate, verify, bench, forecast, keygen, serve, demo, report.
 
 Exit codes, the same for every command: 0 success; 1 a certificate or model file failed
 verification or the trust policy (corrupt or tampered, unsigned, untrusted signer, over
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from privsynth.cli_args import build_parser
+from privsynth.cli_forecast import cmd_forecast
 from privsynth.cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, existing, read_document, warn
 from privsynth.cli_verify import cmd_verify
 from privsynth.core.domain import Domain, Numeric
@@ -364,7 +365,8 @@ def _log_progress() -> None:
 
 #: Each sub-command's function (its arguments: :func:`privsynth.cli_args.build_parser`).
 COMMANDS = {"profile": _cmd_profile, "fit": _cmd_fit, "sample": _cmd_sample, "compare": _cmd_compare, "certificate": _cmd_certificate,
-            "verify": cmd_verify, "bench": _cmd_bench, "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report}
+            "verify": cmd_verify, "bench": _cmd_bench, "keygen": _cmd_keygen, "serve": _cmd_serve, "demo": _cmd_demo, "report": _cmd_report,
+            "forecast": cmd_forecast}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -132,6 +132,17 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--out", required=True, help="folder for runs/, results.csv, summary.csv/.md, meta.json and plots")
     p.set_defaults(func=commands["bench"])
 
+    p = sub.add_parser("forecast", help="before a fit: the noise of each measurement and the error it alone causes, from "
+                                        "the domain, epsilon and a public or DP row count")
+    p.add_argument("--domain", required=True, help="the domain file (YAML/JSON)")
+    p.add_argument("--epsilon", type=float, required=True)
+    p.add_argument("--delta", type=float, default=None, help="default: each synthesizer's")
+    p.add_argument("--rows", type=float, required=True, help="a PUBLIC or DP row count (never the exact private one)")
+    p.add_argument("--synthesizers", nargs="+", choices=["independent", "dpgaussiancopula", "privbayes", "mst", "aim"],
+                   default=None, help="default: the five marginal synthesizers")
+    p.add_argument("--json", action="store_true", help="print the full forecast as JSON")
+    p.set_defaults(func=commands["forecast"])
+
     p = sub.add_parser("certificate", help="print the certificate of a model file or certificate JSON")
     p.add_argument("path")
     p.add_argument("--json", action="store_true", help="print the full JSON")

@@ -46,6 +46,7 @@ from privsynth.synthesizers._public_domain import (
     holds_entries,
     warn_identifiers,
 )
+from privsynth.synthesizers.forecast import warn_if_noise_dominated
 from privsynth.synthesizers.names import synthesizer_class
 
 __all__ = ["Synthesizer", "load"]
@@ -213,6 +214,7 @@ class Synthesizer(ABC):
         if not (within_envelope(plan.events, charged) if plan.adaptive else same_charges(plan.events, charged)):
             raise PrivsynthError(f"Internal error: {type(self).__name__} charged events it did not plan; please report it.")
         self._certify(ledger, domain, plan, randomness)
+        warn_if_noise_dominated(self, domain)  # from the model's DP record count: post-processing
         if ledger.budget.delta > MAX_DELTA:
             cert: Certificate = self.certificate_
             self.certificate_ = dataclasses.replace(cert, assumptions=(
