@@ -121,8 +121,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--tables", nargs="+", default=None,
                    help="benchmark tables (default: all readable here: adult, census, and the shared shoppers, magic, phishing, "
                         "bean, obesity, abalone)")
-    p.add_argument("--synthesizers", nargs="+", choices=list(ALL_NAMES), default=None,
-                   help="default: all seven with the deep extra installed, else the numpy-only ones")
+    p.add_argument("--synthesizers", nargs="+", choices=[*ALL_NAMES, *(f"{n}+privtree" for n in BASIC_NAMES)], default=None,
+                   help="default: all seven with the deep extra installed, else the numpy-only ones; NAME+privtree: on "
+                        "numeric bins chosen by PrivTree with 10%% of epsilon")
     p.add_argument("--epsilons", type=float, nargs="+", default=[1.0])
     p.add_argument("--ml-models", nargs="*", default=None, choices=["rf", "xgboost", "catboost"],
                    help="models of the ML efficiency (default: those installed; none given: skip it)")

@@ -53,3 +53,13 @@ def test_runs_carry_the_papers_metrics_and_reuse_the_tuned_models(tmp_path):
     reference = tmp_path / "reference" / "census.json"
     assert reference.is_file() and '"rf"' in reference.read_text()
     assert "ml_affinity" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_privtree_variant_spends_a_tenth_on_binning_within_the_same_total(tmp_path):
+    result = bench.run_bench(tables=["census"], synthesizers=["mst+privtree"], epsilons=[1.0], seeds=[0], out_dir=tmp_path,
+                             ml_models=[], progress=False)
+    row = result.runs.iloc[0]
+    assert row["synthesizer"] == "mst+privtree" and bool(row["verified"]) and row["spent_epsilon"] <= 1.0 + 1e-9
+    assert "ml_f1_macro" not in result.runs.columns  # no models asked for
+    with pytest.raises(ValueError, match="variant"):
+        bench.run_bench(tables=["census"], synthesizers=["mst+binned"], out_dir=tmp_path)
