@@ -35,6 +35,26 @@ import numpy as np
 import pandas as pd
 
 
+def fit_sample_codes(method: str, df: pd.DataFrame, sizes: dict, *, epsilon: float, delta: float, seed: int,
+                     rounds: int | None = None, max_model_size: float = 80.0, degree: int = 2) -> pd.DataFrame:
+    """smartnoise-synth's MST or AIM on integer codes with a public domain (levels per column): as many rows back."""
+    from mbi import Dataset, Domain
+    from snsynth.aim import AIMSynthesizer
+    from snsynth.mst import MSTSynthesizer
+    from snsynth.utils import cdp_rho
+
+    data = Dataset(df[list(sizes)], Domain(list(sizes), list(sizes.values())))
+    np.random.seed(seed)  # smartnoise draws its noise from numpy's global generator
+    if method == "aim":
+        synth = AIMSynthesizer(epsilon=epsilon, delta=delta, rounds=rounds, max_model_size=max_model_size, degree=degree)
+        synth.rho = cdp_rho(epsilon, delta)
+        synth.AIM(data, synth.get_workload(data, degree=degree, max_cells=synth.max_cells))
+        return synth.synthesizer.synthetic_data(rows=len(df), method="sample").df[list(sizes)]
+    synth = MSTSynthesizer(epsilon=epsilon, delta=delta)
+    synth.MST(data, epsilon, delta)
+    return synth.undo_compress_fn(synth.synthesizer.synthetic_data(rows=len(df), method="sample")).df[list(sizes)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", choices=("aim", "mst"), required=True)
@@ -48,32 +68,17 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    from mbi import Dataset, Domain
-    from snsynth.aim import AIMSynthesizer
-    from snsynth.mst import MSTSynthesizer
-    from snsynth.utils import cdp_rho
-
     path = Path(args.data)
     df = pd.read_csv(path)
     sizes = json.loads(path.with_name(path.stem + "-domain.json").read_text())
-    data = Dataset(df[list(sizes)], Domain(list(sizes), list(sizes.values())))
-    np.random.seed(args.seed)  # smartnoise draws its noise from numpy's global generator
     t0 = time.perf_counter()
-    if args.method == "aim":
-        synth = AIMSynthesizer(epsilon=args.epsilon, delta=args.delta, rounds=args.rounds, max_model_size=args.max_model_size,
-                               degree=args.degree)
-        synth.rho = cdp_rho(args.epsilon, args.delta)
-        synth.AIM(data, synth.get_workload(data, degree=args.degree, max_cells=synth.max_cells))
-        rows = synth.synthesizer.synthetic_data(rows=len(df), method="sample").df
-    else:
-        synth = MSTSynthesizer(epsilon=args.epsilon, delta=args.delta)
-        synth.MST(data, args.epsilon, args.delta)
-        rows = synth.undo_compress_fn(synth.synthesizer.synthetic_data(rows=len(df), method="sample")).df
+    rows = fit_sample_codes(args.method, df, sizes, epsilon=args.epsilon, delta=args.delta, seed=args.seed, rounds=args.rounds,
+                            max_model_size=args.max_model_size, degree=args.degree)
     seconds = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"smartnoise_{args.method}_seed{args.seed}"
-    rows[list(sizes)].to_csv(stem.with_suffix(".csv"), index=False)
+    rows.to_csv(stem.with_suffix(".csv"), index=False)
     info = {"method": args.method, "seed": args.seed, "epsilon": args.epsilon, "delta": args.delta, "fit_sample_s": seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "config": {"rounds": args.rounds, "max_model_size": args.max_model_size, "degree": args.degree} if args.method == "aim" else {}}

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from privsynth.bench_scores import score_release, table_reference
+from privsynth.core.domain import Numeric
 from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, load, shared_tables_available
 from privsynth.evaluation.ml_efficiency import available_models
 from privsynth.privacy.certificate import library_versions, verify
@@ -99,7 +100,9 @@ def _one(table: Any, synthesizer: str, epsilon: float, seed: int, reference: dic
     base, binned = parse_name(synthesizer)
     domain, eps = table.domain, float(epsilon)
     t0 = time.perf_counter()
-    if binned:  # the papers' preprocessing: DP bins from a share of the budget (the published row count is public)
+    if binned and any(isinstance(c, Numeric) for c in domain.columns):
+        # the papers' preprocessing: DP bins from a share of the budget (the published row count is public);
+        # a table without numeric columns has nothing to bin and keeps the whole budget
         from privsynth.profiling.dp_binning import dp_bins
 
         domain = dp_bins(table.train, table.domain, epsilon=BINNING_SHARE * eps, rows=len(table.train), random_state=int(seed))
