@@ -35,7 +35,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from privsynth.bench_scores import score_release, table_reference
+from privsynth.bench_scores import score_release, table_floor, table_reference
 from privsynth.core.domain import Numeric
 from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, load, shared_tables_available
 from privsynth.evaluation.ml_efficiency import available_models
@@ -165,6 +165,7 @@ def run_bench(*, tables: Sequence[str] | None = None, synthesizers: Sequence[str
         if t not in loaded:
             table = load(t, data_dir=data_dir)
             loaded = {t: (table, table_reference(table, out, models))}  # one table in memory at a time
+            table_floor(table, out, loaded[t][1])
         table, reference = loaded[t]
         row = {"table": t, "synthesizer": s, "epsilon": e, "seed": k, **_one(table, s, e, k, reference, pairs)}
         tmp = path.with_suffix(".tmp")
@@ -195,11 +196,19 @@ def _write(out: Path, grid: list) -> BenchResult:
              "bins) and 3-way query error; synmeter_cont_error: SynMeter's 1-D Wasserstein error on min-max scaled numeric "
              "columns; both against the test split (the training split where a table has none). ml_f1_macro: macro-F1 on "
              "the real test split of models tuned on real data and trained on the release (mean over models); ml_affinity: "
-             "SynMeter's relative gap to the same models trained on real data (lower is better).", ""]
+             "SynMeter's relative gap to the same models trained on real data (lower is better). (training split): the "
+             "scores of the real training split itself, the floor a perfect release of that size would reach.", ""]
     shown = [c for c in ("tvd_1", "tvd_2", "tvd_3", "tab_bench_tvd_2", "tab_bench_query", "synmeter_cont_error", "ml_f1_macro",
                          "ml_affinity", "fit_seconds") if f"{c}_mean" in summary.columns]
     lines += ["| table | synthesizer | epsilon | " + " | ".join(shown) + " | verified |", "|---|---|---|" + "---|" * (len(shown) + 1)]
+    done: set = set()
+    floors = {p.name[: -len("_floor.json")]: json.loads(p.read_text()) for p in sorted((out / "reference").glob("*_floor.json"))}
     for row in summary.itertuples(index=False):
+        if row.table in floors and (row.table, "floor") not in done:
+            done.add((row.table, "floor"))
+            floor = floors[row.table]
+            lines.append(f"| {row.table} | (training split) | | " + " | ".join(
+                "" if c in ("fit_seconds",) or floor.get(c) is None else f"{floor[c]:.4f}" for c in shown) + " | |")
         cells = []
         for c in shown:
             mean, sd = getattr(row, f"{c}_mean"), getattr(row, f"{c}_std")

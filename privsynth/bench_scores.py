@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["score_release", "table_reference"]
+__all__ = ["score_release", "table_reference", "table_floor"]
 
 
 def table_reference(table: Any, out: Path, models: Sequence[str]) -> dict[str, Any]:
@@ -50,6 +50,25 @@ def table_reference(table: Any, out: Path, models: Sequence[str]) -> dict[str, A
     tmp.write_text(json.dumps(reference, indent=1))
     os.replace(tmp, path)
     return reference
+
+
+def table_floor(table: Any, out: Path, reference: dict[str, Any]) -> dict[str, Any]:
+    """The scores of the real training split itself: what a perfect synthesizer's release of that size would get.
+
+    The test-split metrics of a perfect release are not 0 (train and test are different samples),
+    so the results table shows this floor beside the synthesizers. Computed once per table.
+    """
+    path = out / "reference" / f"{table.name}_floor.json"
+    if path.is_file():
+        return dict(json.loads(path.read_text()))
+    floor = score_release(table, table.train, {}, seed=0)
+    for metric in ("accuracy", "f1_macro", "auc", "r2", "rmse"):
+        value = _mean(reference.get("real", {}), metric)
+        if value is not None:
+            floor[f"ml_{metric}"] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(floor, indent=1))
+    return floor
 
 
 def _mean(scores: dict[str, dict[str, Any]], metric: str) -> float | None:

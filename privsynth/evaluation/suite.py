@@ -35,6 +35,8 @@ class Evaluation:
         mia_n_eval, mia_bootstrap: Records scored and bootstrap rounds of the attacks.
         audit_trials: An empirical epsilon lower bound over that many fits (0: no audit).
         audit_rows, audit_jobs: Rows the audit fits on, and parallel fits.
+        papers: The benchmark papers' metrics (tab_bench's TVD and query error, SynMeter's
+            fidelity and query error) of the release against the holdout.
     """
 
     tvd_orders: tuple = (1, 2, 3)
@@ -46,6 +48,7 @@ class Evaluation:
     audit_trials: int = 0
     audit_rows: int = 500
     audit_jobs: int = 1
+    papers: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tvd_orders", tuple(int(o) for o in self.tvd_orders))
@@ -99,6 +102,15 @@ def evaluate_release(members: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd
         for name, attack in mia.attacks.items():
             metrics[f"mia_{name}_auc"] = attack.auc
             metrics[f"mia_{name}_advantage"] = attack.advantage
+    if spec.papers:
+        target, task = (dataset.target, None) if dataset is not None else (None, None)
+        tvd = ev.tab_bench_tvd(holdout, synthetic, domain, target=target, task=task)
+        metrics.update(tab_bench_tvd_1=tvd.one_way, tab_bench_tvd_2=tvd.two_way,
+                       tab_bench_query=ev.tab_bench_query_error(holdout, synthetic, domain, seed=seed),
+                       synmeter_query_3=ev.synmeter_query_error(holdout, synthetic, domain, n_way=min(3, len(domain)), seed=seed))
+        if len(synthetic) >= len(holdout):
+            metrics.update({f"synmeter_{k}": v for k, v in
+                            ev.synmeter_fidelity(holdout, synthetic, domain, seed=seed, pairs=False).items()})
     if spec.audit_trials:
         audited = ev.audit(factory, members.iloc[: spec.audit_rows], domain, n_trials=spec.audit_trials, n_jobs=spec.audit_jobs,
                            random_state=seed, progress=False)
