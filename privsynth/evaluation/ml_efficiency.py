@@ -222,7 +222,7 @@ def ml_affinity(synthetic: Mapping[str, Mapping[str, Any]], real: Mapping[str, M
     """SynMeter's ML affinity: mean over models of ``|synthetic - real| / real`` (weighted F1 or RMSE; lower is better).
 
     Example:
-        >>> ml_affinity({"rf": {"f1_weighted": 0.6}}, {"rf": {"f1_weighted": 0.8}})
+        >>> round(ml_affinity({"rf": {"f1_weighted": 0.6}}, {"rf": {"f1_weighted": 0.8}}), 6)
         0.25
     """
     gaps = []

@@ -192,10 +192,10 @@ def forecast(synthesizer: Any, domain: Domain, *, rows: float, epsilon: float | 
     dominated = scaled >= NOISE_DOMINATED_TVD
     simpler = {"aim": "MST or IndependentMarginals", "mst": "IndependentMarginals", "privbayes": "IndependentMarginals",
                "dpgaussiancopula": "IndependentMarginals"}.get(name)
-    advice = (f"noise-dominated: the columns' distributions are forecast to be off by {scaled:.3f} TVD on average (a "
+    advice = (f"noise-dominated: the columns' distributions are forecast to be off by {scaled:.2g} TVD on average (a "
               "column-shuffled copy: 0). Raise epsilon, drop or merge columns, or declare coarser bins"
               + (f", or use a method with fewer measurements ({simpler})." if simpler else ".") if dominated else
-              f"the noise alone is forecast to cost {scaled:.3f} 1-way TVD on average.")
+              f"the noise alone is forecast to cost {scaled:.2g} 1-way TVD on average.")
     return Forecast(synthesizer=name, epsilon=float(model.epsilon), delta=float(getattr(model, "delta", 0.0)), rows=float(rows),
                     measurements=tuple(measurements), noise_tvd_1=float(scaled), noise_tvd_2=float(tvd2),
                     sampling_tvd_1=sampling, tvd_1=float(math.hypot(scaled, sampling)), noise_dominated=bool(dominated),
@@ -217,7 +217,8 @@ def warn_if_noise_dominated(model: Any, domain: Domain) -> None:
     if name not in CALIBRATION or not rows or rows < 1:
         return
     result = forecast(model, domain, rows=float(rows))
-    if result.noise_dominated:
-        warnings.warn(NoiseDominatedWarning(f"{type(model).__name__} at epsilon {result.epsilon:g} on about {int(rows)} records "
+    if result.noise_dominated:  # a function of the released model (its DP count, to 2 significant digits)
+        about = f"{float(f'{rows:.2g}'):,.0f}"
+        warnings.warn(NoiseDominatedWarning(f"{type(model).__name__} at epsilon {result.epsilon:g} on about {about} records "
                                             f"(its DP count): {result.advice} See privsynth.synthesizers.forecast."),
                       stacklevel=3)
