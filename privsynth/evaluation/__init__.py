@@ -9,6 +9,7 @@ from privsynth.evaluation.anonymisation import AnonymisationRisk, inference_risk
 from privsynth.evaluation.anonymity import KAnonymity, LDiversity, TCloseness, k_anonymity, l_diversity, t_closeness
 from privsynth.evaluation.audit import AuditResult, audit, worst_case_canary
 from privsynth.evaluation.compare import Comparison, compare
+from privsynth.evaluation.disclosure import MembershipDisclosure, membership_disclosure_score
 from privsynth.evaluation.fidelity import (
     CorrelationDifference,
     MarginalTVD,
@@ -34,6 +35,7 @@ __all__ = [
     "plot_marginals", "plot_correlation_difference", "train_synthetic_test_real", "TSTRResult",
     "rule_violations", "compare", "Comparison",
     "singling_out_risk", "linkability_risk", "inference_risk", "AnonymisationRisk",
+    "membership_disclosure_score", "MembershipDisclosure",
     "tab_bench_tvd", "TabBenchTVD", "tab_bench_query_error", "tab_bench_queries",
     "synmeter_fidelity", "synmeter_query_error", "synmeter_queries", "ml_efficiency", "ml_affinity", "tune",
 ]
