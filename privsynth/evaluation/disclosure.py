@@ -58,7 +58,7 @@ def balanced_membership(records: int, shadow_models: int, seed: int = 0) -> np.n
 
 
 def _encoder(real: pd.DataFrame, domain: Domain) -> Callable[[pd.DataFrame], np.ndarray]:
-    parts = []
+    parts: list[tuple[str, list[str] | None, tuple[float, float] | None]] = []
     for column in domain.columns:
         if isinstance(column, Categorical):
             parts.append((column.name, [str(c) for c in column.categories], None))
@@ -73,7 +73,7 @@ def _encoder(real: pd.DataFrame, domain: Domain) -> Callable[[pd.DataFrame], np.
             if categories is not None:
                 text = frame[name].astype(str).to_numpy()
                 blocks.append((text[:, None] == np.asarray(categories)[None, :]).astype(float))
-            else:
+            elif scale is not None:
                 x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
                 blocks.append(np.nan_to_num((x - scale[0]) / scale[1])[:, None])
         return np.hstack(blocks)
