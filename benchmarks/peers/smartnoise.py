@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _runner import read_raw, run_all  # noqa: E402
 from smartnoise_reference import fit_sample_codes  # noqa: E402
 
 
@@ -30,10 +30,7 @@ def fit_sample_raw(method: str, folder: Path, epsilon: float, seed: int) -> pd.D
     from snsynth import Synthesizer
     from snsynth.transform import MinMaxTransformer
 
-    meta = json.loads((folder / "meta.json").read_text())
-    raw = pd.read_csv(folder / "raw.csv")
-    for col in meta["categorical"]:
-        raw[col] = raw[col].astype(str)
+    meta, raw = read_raw(folder)
     np.random.seed(seed)
     torch.manual_seed(seed)
     synth = Synthesizer.create(method, epsilon=epsilon, verbose=False)
@@ -58,34 +55,15 @@ def main() -> None:
     args = parser.parse_args()
     import snsynth  # noqa: F401
 
-    version = "smartnoise-synth 1.0.8"
-    for table in args.tables:
-        folder = Path(args.runs) / table
-        for method in args.methods:
-            stem = folder / f"smartnoise_{method}_eps{args.epsilon:g}_seed{args.seed}"
-            if stem.with_suffix(".json").is_file():
-                continue
-            t0 = time.perf_counter()
-            try:
-                if method in ("mst", "aim"):
-                    codes = pd.read_csv(folder / "codes.csv")
-                    sizes = json.loads((folder / "codes-domain.json").read_text())
-                    out = fit_sample_codes(method, codes, sizes, epsilon=args.epsilon, delta=args.delta, seed=args.seed)
-                    kind = "codes"
-                else:
-                    out, kind = fit_sample_raw(method, folder, args.epsilon, args.seed), "raw"
-            except Exception as exc:  # a peer that fails is recorded, not hidden
-                info = {"peer": version, "method": method, "table": table, "error": f"{type(exc).__name__}: {exc}"[:500]}
-                stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
-                print(json.dumps(info), flush=True)
-                continue
-            out.to_csv(stem.with_suffix(".csv"), index=False)
-            info = {"peer": version, "method": method, "table": table, "kind": kind, "epsilon": args.epsilon, "delta": args.delta,
-                    "seed": args.seed, "fit_sample_seconds": time.perf_counter() - t0,
-                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                    "command": " ".join(sys.argv)}
-            stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
-            print(json.dumps(info), flush=True)
+    def fit_sample(method: str, folder: Path) -> tuple[pd.DataFrame, str]:
+        if method in ("mst", "aim"):
+            codes = pd.read_csv(folder / "codes.csv")
+            sizes = json.loads((folder / "codes-domain.json").read_text())
+            return fit_sample_codes(method, codes, sizes, epsilon=args.epsilon, delta=args.delta, seed=args.seed), "codes"
+        return fit_sample_raw(method, folder, args.epsilon, args.seed), "raw"
+
+    run_all("smartnoise-synth 1.0.8", "smartnoise", args.runs, args.tables, args.methods, args.epsilon, args.delta, args.seed,
+            fit_sample)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ off the data it is given, as its own pipeline does.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _runner import read_raw, run_all  # noqa: E402
 
 
 def fit_sample(method: str, folder: Path, epsilon: float, delta: float, seed: int) -> pd.DataFrame:
@@ -30,10 +30,7 @@ def fit_sample(method: str, folder: Path, epsilon: float, delta: float, seed: in
     from synthcity.plugins import Plugins
     from synthcity.plugins.core.dataloader import GenericDataLoader
 
-    meta = json.loads((folder / "meta.json").read_text())
-    raw = pd.read_csv(folder / "raw.csv")
-    for col in meta["categorical"]:
-        raw[col] = raw[col].astype(str)
+    meta, raw = read_raw(folder)
     np.random.seed(seed)
     torch.manual_seed(seed)
     kwargs: dict = {"random_state": seed}
@@ -55,27 +52,8 @@ def main() -> None:
     parser.add_argument("--delta", type=float, default=1e-9)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    version = "synthcity 0.2.12"
-    for table in args.tables:
-        folder = Path(args.runs) / table
-        for method in args.methods:
-            stem = folder / f"synthcity_{method}_eps{args.epsilon:g}_seed{args.seed}"
-            if stem.with_suffix(".json").is_file():
-                continue
-            t0 = time.perf_counter()
-            try:
-                out = fit_sample(method, folder, args.epsilon, args.delta, args.seed)
-            except Exception as exc:  # a peer that fails is recorded, not hidden
-                info = {"peer": version, "method": method, "table": table, "error": f"{type(exc).__name__}: {exc}"[:500]}
-                stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
-                print(json.dumps(info), flush=True)
-                continue
-            out.to_csv(stem.with_suffix(".csv"), index=False)
-            info = {"peer": version, "method": method, "table": table, "kind": "raw", "epsilon": args.epsilon,
-                    "delta": args.delta, "seed": args.seed, "fit_sample_seconds": time.perf_counter() - t0,
-                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "command": " ".join(sys.argv)}
-            stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
-            print(json.dumps(info), flush=True)
+    run_all("synthcity 0.2.12", "synthcity", args.runs, args.tables, args.methods, args.epsilon, args.delta, args.seed,
+            lambda method, folder: (fit_sample(method, folder, args.epsilon, args.delta, args.seed), "raw"))
 
 
 if __name__ == "__main__":
