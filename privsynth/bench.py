@@ -198,7 +198,7 @@ def _write(out: Path, grid: list) -> BenchResult:
              "the real test split of models tuned on real data and trained on the release (mean over models); ml_affinity: "
              "SynMeter's relative gap to the same models trained on real data (lower is better). (training split): the "
              "scores of the real training split itself, the floor a perfect release of that size would reach.", ""]
-    shown = [c for c in ("tvd_1", "tvd_2", "tvd_3", "tab_bench_tvd_2", "tab_bench_query", "synmeter_cont_error", "ml_f1_macro",
+    shown = [c for c in ("tvd_1", "tvd_2", "tvd_3", "tab_bench_tvd_2", "tab_bench_query", "synmeter_cont_error", "ml_f1_macro", "ml_r2",
                          "ml_affinity", "fit_seconds") if f"{c}_mean" in summary.columns]
     lines += ["| table | synthesizer | epsilon | " + " | ".join(shown) + " | verified |", "|---|---|---|" + "---|" * (len(shown) + 1)]
     done: set = set()
