@@ -39,6 +39,7 @@ from privsynth.mechanisms.counts import noisy_counts
 from privsynth.mechanisms.privtree import GRID_CELLS, privtree_edges, privtree_grid
 from privsynth.privacy.accountants import get_accountant
 from privsynth.privacy.budget import Budget
+from privsynth.privacy.calibrate import split_epsilon
 from privsynth.privacy.ledger import Ledger
 
 __all__ = ["dp_bins", "DEFAULT_MAX_BINS"]
@@ -97,10 +98,12 @@ def dp_bins(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str]
     ledger = Ledger(Budget(epsilon=float(epsilon)), accountant=acc)
     randomness = PrivateRandomness(random_state)
     rng = randomness.generator("domain", 1)
-    per_column = float(epsilon) * (1.0 if rows is not None else 1.0 - count_share) / len(names)
+    # parts that sum to at most epsilon in floating point (the ledger refuses even a rounding overshoot)
+    parts = split_epsilon(float(epsilon), [1.0] * len(names) if rows is not None else
+                          [(1.0 - count_share) / len(names)] * len(names) + [count_share])
     if rows is None:
         noisy = noisy_counts(np.array([len(table)]), ledger=ledger, label="binning: noisy record count",
-                             epsilon=float(epsilon) * count_share, rng=rng)
+                             epsilon=parts[-1], rng=rng)
         rows_hat = max(float(noisy[0]), 1.0)
     else:
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
@@ -110,7 +113,7 @@ def dp_bins(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str]
     index = {n: i for i, n in enumerate(fine.names)}
     histograms = table.marginals([[index[n]] for n in names])
     refined = {}
-    for name, counts in zip(names, histograms):
+    for name, counts, per_column in zip(names, histograms, parts):
         column = domain[name]
         assert isinstance(column, Numeric)
         grid = np.asarray(fine[name].edges(), dtype=float)  # type: ignore[union-attr]
