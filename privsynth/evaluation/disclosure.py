@@ -109,13 +109,16 @@ def membership_disclosure_score(data: pd.DataFrame, domain: Domain, factory: Cal
     real = encode(records)
     member = balanced_membership(len(records), shadow_models, seed)
     distances = np.zeros((shadow_models, len(records)))
+    # one independent stream per fit and per release (SeedSequence, not seed + k)
+    streams = np.random.SeedSequence(seed).generate_state(shadow_models * (1 + synthetic_datasets), np.uint32)
+    streams = streams.reshape(shadow_models, 1 + synthetic_datasets).astype(int)
     for k in range(shadow_models):
-        model = factory(seed * 1000 + k)
+        model = factory(int(streams[k, 0]))
         if "progress" in model.get_params():
             model.set_params(progress=False)
         model.fit(records[member[k]].reset_index(drop=True), domain)
         for j in range(synthetic_datasets):
-            release = model.sample(int(member[k].sum()), random_state=seed * 1000 + k * 100 + j)
+            release = model.sample(int(member[k].sum()), random_state=int(streams[k, 1 + j]))
             nearest = NearestNeighbors(n_neighbors=1).fit(encode(release))
             distances[k] += nearest.kneighbors(real)[0][:, 0] / np.sqrt(len(names)) / synthetic_datasets
     inside = np.where(member, distances, np.nan)
