@@ -11,7 +11,9 @@ spent; measures it with Gaussian noise; re-estimates the model (warm start); and
 noise when the measurement barely moved the model. It stops when the budget is spent. Whether a
 candidate keeps the model under the limit (a junction tree built per candidate) is asked lazily,
 in order of noisy score, which selects exactly as the exponential mechanism over the candidates
-that fit (Gumbel-max), so the check runs on a few candidates per round instead of all.
+that fit (Gumbel-max), so the check runs on a few candidates per round instead of all. How many
+checks a round makes (so its time) then depends on the noisy scores; with ``secure=True`` every
+candidate is checked, as before, and the time of a selection no longer does.
 
 Accounting: the plan is an envelope (see :mod:`privsynth.synthesizers._plan`), one Gaussian
 event with the zCDP ``rho`` the RDP accountant certifies at ``(epsilon, delta)``. Every
