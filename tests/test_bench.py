@@ -1,5 +1,7 @@
 """`privsynth bench` (issue #24, first part): a grid in one command, resumable, every certificate verified."""
 
+import json
+
 import pytest
 
 import privsynth.bench as bench
@@ -53,6 +55,8 @@ def test_runs_carry_the_papers_metrics_and_reuse_the_tuned_models(tmp_path):
     reference = tmp_path / "reference" / "census.json"
     assert reference.is_file() and '"rf"' in reference.read_text()
     assert "ml_affinity" in (tmp_path / "summary.md").read_text()
+    floor = json.loads((tmp_path / "reference" / "census_floor.json").read_text())
+    assert floor["models"] == ["rf"] and floor["tab_bench_tvd_2"] > 0  # train vs test: not 0, and tied to the models
 
 
 def test_a_privtree_variant_spends_a_tenth_on_binning_within_the_same_total(tmp_path):

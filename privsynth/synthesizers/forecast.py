@@ -178,10 +178,10 @@ def forecast(synthesizer: Any, domain: Domain, *, rows: float, epsilon: float | 
     Raises:
         ValueError: a DP-SGD synthesizer (no analytic forecast), or a bad row count.
     """
-    from privsynth.synthesizers.names import SYNTHESIZERS, synthesizer_class
+    from privsynth.synthesizers.names import short_name, synthesizer_class
 
     model = synthesizer_class(synthesizer)() if isinstance(synthesizer, str) else synthesizer
-    name = next(short for short, (_, cls, _) in SYNTHESIZERS.items() if cls == type(model).__name__)
+    name = short_name(model) or type(model).__name__
     if isinstance(rows, bool) or not isinstance(rows, (int, float)) or not rows >= 1:
         raise ValueError(f"rows must be a positive number (a public or DP row count), got {rows!r}.")
     updates = {k: v for k, v in (("epsilon", epsilon), ("delta", delta)) if v is not None}
@@ -213,9 +213,9 @@ def warn_if_noise_dominated(model: Any, domain: Domain) -> None:
     """
     import warnings
 
-    from privsynth.synthesizers.names import SYNTHESIZERS
+    from privsynth.synthesizers.names import short_name
 
-    name = next((short for short, (_, cls, _) in SYNTHESIZERS.items() if cls == type(model).__name__), None)
+    name = short_name(model)
     rows = getattr(model, "n_hat_", None)
     if name not in CALIBRATION or not rows or rows < 1:
         return

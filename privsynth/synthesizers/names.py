@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["SYNTHESIZERS", "ALL_NAMES", "BASIC_NAMES", "synthesizer_class"]
+__all__ = ["SYNTHESIZERS", "ALL_NAMES", "BASIC_NAMES", "synthesizer_class", "short_name"]
 
 #: Short name (CLI ``--synthesizer``, config ``synthesizer=``) -> (module, class, extra it needs).
 SYNTHESIZERS: dict[str, tuple[str, str, str | None]] = {
@@ -50,3 +50,14 @@ def synthesizer_class(name: str) -> Any:
         if extra is None:
             raise
         raise ImportError(f"{cls} needs the {extra!r} extra (torch and opacus): pip install 'privsynth[{extra}]' ({exc}).") from exc
+
+
+def short_name(model: Any) -> str | None:
+    """The short name of a synthesizer instance or class (``None`` for a class not in the table).
+
+    Example:
+        >>> short_name(synthesizer_class("mst"))
+        'mst'
+    """
+    cls = model if isinstance(model, type) else type(model)
+    return next((short for short, (_, name, _) in SYNTHESIZERS.items() if name == cls.__name__), None)
