@@ -1,6 +1,6 @@
 """Privacy accounting: events, pure accountants, the ledger, calibration and certificates."""
 
-from privsynth.privacy.accountants import NEIGHBOURING, Accountant, PldAccountant, RdpAccountant, get_accountant
+from privsynth.privacy.accountants import NEIGHBOURING, NEIGHBOURING_PERSON, Accountant, PldAccountant, RdpAccountant, get_accountant
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.calibrate import (
     calibrate_noise_multiplier,
@@ -21,10 +21,12 @@ from privsynth.privacy.events import (
     event_from_dict,
     event_to_dict,
 )
+from privsynth.privacy.group import PersonLevelLedger, person_level_event
 from privsynth.privacy.ledger import Ledger, LedgerEntry
 
 __all__ = [
-    "Accountant", "RdpAccountant", "PldAccountant", "get_accountant", "NEIGHBOURING", "Budget",
+    "Accountant", "RdpAccountant", "PldAccountant", "get_accountant", "NEIGHBOURING", "NEIGHBOURING_PERSON", "Budget",
+    "PersonLevelLedger", "person_level_event",
     "Ledger", "LedgerEntry", "Certificate", "Verification", "verify",
     "calibrate_noise_multiplier", "dpsgd_noise_multiplier", "gaussian_noise_multiplier",
     "laplace_noise_multiplier", "split_epsilon",

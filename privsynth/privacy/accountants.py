@@ -45,10 +45,13 @@ __all__ = [
     "PldAccountant",
     "get_accountant",
     "NEIGHBOURING",
+    "NEIGHBOURING_PERSON",
     "DEFAULT_RDP_ORDERS",
 ]
 
 NEIGHBOURING = "add_remove_one"
+#: A database certificate's relation (:mod:`privsynth.relational`): one person and every row linked to them.
+NEIGHBOURING_PERSON = "add_remove_one_person_with_linked_rows"
 
 
 class _QuietExcludedOrders(logging.Filter):

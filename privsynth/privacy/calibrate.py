@@ -124,14 +124,24 @@ def gaussian_noise_multiplier(
     discrete: bool = False,
 ) -> float:
     """Noise multiplier (sigma / l2_sensitivity) so that ``count`` Gaussian releases compose to
-    at most ``(epsilon, delta)``."""
+    at most ``(epsilon, delta)``.
+
+    A pure function of its arguments: the result is remembered per accountant configuration
+    (a database fit, an audit or a sweep asks for the same calibration many times)."""
+    spec = get_accountant(accountant)
+    return _gaussian_noise_multiplier(float(epsilon), float(delta), int(count), json.dumps(spec.to_dict(), sort_keys=True),
+                                      bool(discrete))
+
+
+@lru_cache(maxsize=4096)
+def _gaussian_noise_multiplier(epsilon: float, delta: float, count: int, accountant: str, discrete: bool) -> float:
     from privsynth.privacy.events import ComposedEvent
 
     return calibrate_noise_multiplier(
         lambda x: ComposedEvent((GaussianEvent(noise_multiplier=x, discrete=discrete),) * count),
         epsilon=epsilon,
         delta=delta,
-        accountant=accountant,
+        accountant=json.loads(accountant),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 from privsynth.core.domain import Domain
 from privsynth.core.errors import IntegrityError, TrustError
 from privsynth.core.signing import KeyLike, check_signature, sign
-from privsynth.privacy.accountants import NEIGHBOURING, get_accountant
+from privsynth.privacy.accountants import NEIGHBOURING, NEIGHBOURING_PERSON, get_accountant
 from privsynth.privacy.budget import MAX_DELTA, Budget
 from privsynth.privacy.events import pure_epsilon
 from privsynth.privacy.ledger import Ledger, LedgerEntry
@@ -98,14 +98,17 @@ class Certificate:
         synthesizer: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         assumptions: tuple[str, ...] = (),
+        neighbouring: str = NEIGHBOURING,
     ) -> "Certificate":
-        """Freeze the ledger's state into a certificate."""
+        """Freeze the ledger's state into a certificate (``neighbouring``: the relation its
+        events were accounted under, :data:`NEIGHBOURING_PERSON` for a database)."""
         inferred = domain is not None and domain.provenance == "inferred"
         return cls(
             limit=ledger.budget,
             spent=ledger.spent(),
             accountant=ledger.accountant.to_dict(),
             entries=ledger.entries,
+            neighbouring=neighbouring,
             domain_fingerprint=domain.fingerprint() if domain is not None else None,
             domain_provenance=domain.provenance if domain is not None else None,
             assumptions=tuple(assumptions),
@@ -239,8 +242,9 @@ def verify(certificate: Certificate, *, rtol: float = 1e-6) -> Verification:
     Checks: the recomputed epsilon matches the claimed one (relative ``rtol``) and fits the
     limit; the claimed delta is the recomputed one (0 when every event is pure DP, else the
     limit's delta, at which epsilon is computed) and fits the limit; the neighbouring relation
-    is add/remove-one; the certificate is ``valid`` (an invalid one -- inferred domain, recorded leaks -- never
-    verifies), and a ``valid`` flag is consistent with the leaks and the domain's provenance.
+    is add/remove-one (a record, or for a database a person with their linked rows); the
+    certificate is ``valid`` (an invalid one -- inferred domain, recorded leaks -- never verifies),
+    and a ``valid`` flag is consistent with the leaks and the domain's provenance.
     """
     problems: list[str] = []
     try:
@@ -259,7 +263,7 @@ def verify(certificate: Certificate, *, rtol: float = 1e-6) -> Verification:
         problems.append("spent delta exceeds the limit")
     if not math.isclose(certificate.spent.delta, recomputed_delta, rel_tol=rtol, abs_tol=0.0):
         problems.append(f"claimed delta {certificate.spent.delta:.3g} but the recorded events hold at delta {recomputed_delta:.3g}")
-    if certificate.neighbouring != NEIGHBOURING:
+    if certificate.neighbouring not in (NEIGHBOURING, NEIGHBOURING_PERSON):
         problems.append(f"unknown neighbouring relation {certificate.neighbouring!r}")
     consistent = not problems
     should_be_valid = not certificate.leaks and certificate.domain_provenance != "inferred"
