@@ -8,7 +8,7 @@ Example:
     True
 """
 
-from privsynth import data, datasets, evaluation, mechanisms, privacy, profiling, synthesizers
+from privsynth import data, datasets, evaluation, mechanisms, privacy, profiling, relational, synthesizers
 from privsynth.core.domain import Categorical, Domain, Numeric, Ordinal
 from privsynth.core.errors import (
     BudgetExceededError,
@@ -25,7 +25,7 @@ from privsynth.privacy.budget import Budget
 from privsynth.privacy.certificate import Certificate, verify
 from privsynth.privacy.ledger import Ledger
 from privsynth.profiling import detect_identifiers, estimate_domain, profile
-from privsynth.synthesizers.base import load
+from privsynth.synthesizers.model_file import load
 
 try:
     from importlib.metadata import version as _version
@@ -36,7 +36,7 @@ except Exception:  # noqa: BLE001 - not installed (running from a checkout)
 
 __all__ = [
     "Domain", "Categorical", "Ordinal", "Numeric", "Budget", "Ledger", "Certificate", "verify", "load",
-    "synthesizers", "evaluation", "data", "datasets", "mechanisms", "privacy", "profiling", "profile", "detect_identifiers",
+    "synthesizers", "relational", "evaluation", "data", "datasets", "mechanisms", "privacy", "profiling", "profile", "detect_identifiers",
     "estimate_domain", "IdentifierWarning",
     "PrivsynthError", "DomainError", "BudgetExceededError", "NotFittedError", "IntegrityError", "TrustError", "ReleaseQualityWarning",
     "PrivacyLeakWarning",

@@ -247,7 +247,7 @@ def run(
         if tracker is not None and not _tracked_in(summary, tracker):
             model_file = out / summary.get("files", {}).get("model", f"{RELEASE}/{RELEASE_FILES['model']}")
             if model_file.is_file():
-                from privsynth.synthesizers.base import load
+                from privsynth.synthesizers.model_file import load
 
                 model = load(model_file)
                 spec_ = None if dataset is None else _dataset(dataset)

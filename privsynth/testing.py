@@ -24,7 +24,8 @@ from privsynth.core.domain import Domain
 from privsynth.core.errors import NotFittedError
 from privsynth.core.io import read_bundle
 from privsynth.privacy.certificate import Certificate, verify
-from privsynth.synthesizers.base import Synthesizer, load
+from privsynth.synthesizers.base import Synthesizer
+from privsynth.synthesizers.model_file import load
 
 __all__ = ["check_synthesizer", "replay_attack", "ReplayResult", "artifact_structure", "forge_lower_epsilon", "BLOCK_TORCH"]
 

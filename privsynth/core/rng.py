@@ -44,6 +44,8 @@ STREAMS = {
     "dequantize": 7,  # jitter of the training records' encoding: (rank,)
     "domain": 8,  # DP domain estimation: (column,)
     "split": 9,  # which records a pipeline run holds out (privsynth.mechanisms.sampling.holdout_mask)
+    "bound": 10,  # which rows beyond a person's contribution bound are dropped: (table,)
+    "tables": 11,  # the private randomness of each table's synthesizer in a database fit: (table,)
 }
 
 

@@ -5,9 +5,10 @@ Short names for the command line and configs are in :mod:`privsynth.synthesizers
 """
 
 from privsynth.synthesizers.aim import AIM
-from privsynth.synthesizers.base import Synthesizer, load
+from privsynth.synthesizers.base import Synthesizer
 from privsynth.synthesizers.copula import DPGaussianCopula
 from privsynth.synthesizers.independent import IndependentMarginals
+from privsynth.synthesizers.model_file import load
 from privsynth.synthesizers.mst import MST
 from privsynth.synthesizers.names import ALL_NAMES, BASIC_NAMES, SYNTHESIZERS, synthesizer_class
 from privsynth.synthesizers.privbayes import PrivBayes
