@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from privsynth.cli_args import build_parser
 from privsynth.cli_forecast import cmd_forecast
+from privsynth.cli_relational import fit_database, is_database_model, profile_database, sample_database
 from privsynth.cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, existing, read_document, warn
 from privsynth.cli_verify import cmd_verify
 from privsynth.core.domain import Domain, Numeric
@@ -33,8 +34,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from privsynth.synthesizers import synthesizer_class
     from privsynth.synthesizers._public_domain import identifier_message, suspected_identifiers
 
+    if args.schema is not None:
+        if args.domain is not None:
+            raise ValueError("--schema declares each table's domain; drop --domain.")
+        return fit_database(args)
+    if args.domain is None:
+        raise ValueError("give the public domain of the table (--domain file.yaml), or --schema for related tables.")
     domain = Domain.from_file(args.domain)
-    cls = synthesizer_class(args.synthesizer)
+    cls = synthesizer_class(args.synthesizer or "privbayes")
     data = _open_source(args, domain, bins=getattr(cls(), "bins", None))
     found = suspected_identifiers(data, domain)
     if found and not args.allow_identifiers:
@@ -99,6 +106,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from privsynth.profiling.dp_domain import parse_kinds, schema_kinds
     from privsynth.profiling.profile import role_from_name
 
+    if args.related:
+        return profile_database(args)
     if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
         raise ValueError(f"--report {args.report!r}: the report is written as .html or .md; name it accordingly.")
     if args.kinds and not args.dp:
@@ -207,9 +216,13 @@ def _key_id(private_key_path: str) -> str:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from privsynth.synthesizers.base import load
+    from privsynth.synthesizers.model_file import load
 
     existing(args.model, "model file")
+    if is_database_model(args.model):
+        return sample_database(args)
+    if args.n is None:
+        raise ValueError("-n: how many records to sample (a database model samples its DP number of persons without it).")
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise ValueError(f"--out {args.out!r}: privsynth writes .csv or .parquet files; name the output accordingly.")
@@ -241,7 +254,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_certificate(args: argparse.Namespace) -> int:
     from privsynth.privacy.certificate import Certificate
-    from privsynth.synthesizers.base import load
+    from privsynth.synthesizers.model_file import load
 
     path = existing(args.path, "file")
     cert = Certificate.from_dict(read_document(path)) if path.suffix == ".json" else load(path).certificate_

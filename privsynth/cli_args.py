@@ -32,7 +32,10 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                         "(--sample-rows) and --dp computes its statistics in the engine")
     p.add_argument("--sample-rows", type=int, default=1_000_000,
                    help="with DuckDB: records (a uniform sample) the draft reads (default 1,000,000)")
-    p.add_argument("--out", required=True, help="domain file to write (.yaml, commented; .json)")
+    p.add_argument("--out", required=True, help="domain file to write (.yaml, commented; .json); with --related a schema .yaml")
+    p.add_argument("--related", action="store_true",
+                   help="DATA is a folder of related tables (one CSV/Parquet file each): draft a schema -- keys, the person "
+                        "table, contribution bounds, each table's domain -- marked inferred, to check and declare")
     p.add_argument("--report", default=None, help="also write a report: .html (self-contained, with plots) or .md")
     p.add_argument("--dp", action="store_true",
                    help="estimate the domain with differential privacy (categories by partition selection, bounds by a "
@@ -54,18 +57,23 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")
     p.set_defaults(func=commands["profile"])
 
-    p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file, a DuckDB table or a Spark table under a declared domain")
+    p = sub.add_parser("fit", help="fit a synthesizer on a CSV/Parquet file, a DuckDB table or a Spark table under a declared domain, "
+                                   "or a database of related tables under a schema (--schema)")
     p.add_argument("--data", required=True,
                    help="the private records: a CSV or Parquet file, a folder of Parquet files, duckdb:///file.db?table=NAME, "
-                        "or spark:TABLE")
+                        "or spark:TABLE; with --schema, a folder of <table>.csv/.parquet files")
     p.add_argument("--engine", choices=list(ENGINES), default="auto",
                    help="who reads the records: auto (default: Parquet, folders and duckdb:// with DuckDB, out of core; a CSV "
                         "in memory; spark: with Spark), pandas, duckdb (e.g. a CSV larger than memory) or spark")
     p.add_argument("--memory-limit", default=None, help="DuckDB's memory limit (default 1GB; it spills to disk beyond it)")
     p.add_argument("--spark-master", default=None,
                    help="Spark master for --engine spark / spark: sources (default: spark-submit's, else local[*])")
-    p.add_argument("--domain", required=True, help="public domain file (.yaml or .json)")
-    p.add_argument("--synthesizer", choices=list(ALL_NAMES), default="privbayes")
+    p.add_argument("--domain", default=None, help="public domain file (.yaml or .json) of a single table")
+    p.add_argument("--schema", default=None,
+                   help="related tables: a schema file (YAML: tables, keys, the person table, max_per_parent bounds, each "
+                        "table's domain); the fit is DP per person and every row linked to them")
+    p.add_argument("--synthesizer", choices=list(ALL_NAMES), default=None,
+                   help="default privbayes; with --schema mst (child tables need a counting one: mst, aim, independent)")
     p.add_argument("--epsilon", type=float, required=True)
     p.add_argument("--delta", type=float, default=None,
                    help="default: the synthesizer's own -- 0 (pure DP), 1e-9 for mst/aim, 1e-5 for dpvae/dpgan")
@@ -90,10 +98,11 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--out", required=True, help="model file to write (e.g. adult.privsynth)")
     p.set_defaults(func=commands["fit"])
 
-    p = sub.add_parser("sample", help="sample records from a model file; writes the certificate beside them")
+    p = sub.add_parser("sample", help="sample records from a model file (or a database from a database model); writes the "
+                                      "certificate beside them")
     p.add_argument("model")
-    p.add_argument("-n", type=int, required=True, help="number of records")
-    p.add_argument("--out", required=True, help="output .csv or .parquet")
+    p.add_argument("-n", type=int, default=None, help="number of records (database model: persons; default its DP count)")
+    p.add_argument("--out", required=True, help="output .csv or .parquet (database model: a folder, one CSV per table)")
     p.add_argument("--seed", type=int, default=None, help="public sampling seed (recorded); omit for new rows every call")
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="MST/AIM: draw i.i.d. or stratified rows (recorded; default: the model's own, normally iid)")

@@ -13,6 +13,11 @@ environment with privsynth can write::
         young = privsynth_sample("models/customers.privsynth", n=200, conditions="age < 30")
         old = privsynth_sample("models/customers.privsynth", n=200, conditions="age >= 60")
 
+    @pytest.mark.privsynth(model="models/bank.privsynth", n=100)   # a database model (privsynth.relational)
+    def test_statements_join(synthetic_data):
+        accounts, customers = synthetic_data["accounts"], synthetic_data["customers"]
+        assert accounts["customer_id"].isin(customers["customer_id"]).all()
+
 **Trust is checked before the test runs** (when its fixture is set up, so a refused model is an
 *error* of that test, never a pass or a skip): the model file must verify (checksums,
 signature), be signed by one of the trusted keys when any are configured, spend at most
@@ -54,8 +59,6 @@ import pytest
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from privsynth.synthesizers.base import Synthesizer
 
 __all__ = ["SyntheticDataCache"]
 
@@ -129,8 +132,8 @@ class SyntheticDataCache:
         self.max_delta = max_delta
         self.require_valid = require_valid
         self.model_dir = model_dir
-        self._models: dict[Path, Synthesizer | BaseException] = {}
-        self._samples: dict[tuple, pd.DataFrame] = {}
+        self._models: dict[Path, Any] = {}
+        self._samples: dict[tuple, Any] = {}
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "SyntheticDataCache":
@@ -153,12 +156,14 @@ class SyntheticDataCache:
         delta = "any delta" if self.max_delta is None else f"delta <= {self.max_delta:g}"
         return f"privsynth: model files {valid}; {eps}; {delta}; {keys}"
 
-    def model(self, path: str | Path) -> Synthesizer:
+    def model(self, path: str | Path) -> Any:
         """The model file at ``path`` (relative to ``model_dir``), loaded once under the trust
         policy; a refusal is remembered and raised again for every test that asks."""
         full = (self.model_dir / path).resolve()
         if full not in self._models:
-            from privsynth.synthesizers.base import load
+            from privsynth.relational import is_database_model
+            from privsynth.relational import load as load_database
+            from privsynth.synthesizers.model_file import load
 
             if not full.is_file():
                 self._models[full] = FileNotFoundError(
@@ -166,7 +171,8 @@ class SyntheticDataCache:
                     "privsynth_model_dir or pass an absolute path).")
             else:
                 try:
-                    self._models[full] = load(full, trusted_keys=self.trusted_keys or None, max_epsilon=self.max_epsilon,
+                    loader = load_database if is_database_model(full) else load
+                    self._models[full] = loader(full, trusted_keys=self.trusted_keys or None, max_epsilon=self.max_epsilon,
                                               max_delta=self.max_delta, require_valid=self.require_valid)
                 except Exception as exc:  # the same refusal for every test that uses this model
                     self._models[full] = exc
@@ -175,11 +181,21 @@ class SyntheticDataCache:
             raise found
         return found
 
-    def sample(self, model: str | Path, n: int = 1000, *, seed: int | None = 0, conditions: Any = None) -> pd.DataFrame:
-        """``n`` rows of ``model`` for public ``seed`` under ``conditions``; a fresh copy each call."""
+    def sample(self, model: str | Path, n: int = 1000, *, seed: int | None = 0, conditions: Any = None) -> Any:
+        """``n`` rows of ``model`` for public ``seed`` under ``conditions``; a fresh copy each call.
+        A database model gives ``{table: DataFrame}`` for ``n`` persons, keys consistent for a seed."""
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int (a public sampling seed) or None, got {seed!r}.")
         synth = self.model(model)
+        if hasattr(synth, "schema_"):  # a database model
+            if conditions is not None:
+                raise pytest.UsageError("conditions apply to single-table models; a database model samples whole persons.")
+            key = ((self.model_dir / model).resolve(), int(n), seed, None)
+            if seed is None:
+                return synth.sample(n, random_state=None)
+            if key not in self._samples:
+                self._samples[key] = synth.sample(n, random_state=seed)
+            return {name: frame.copy() for name, frame in self._samples[key].items()}
         if seed is None:
             return synth.sample(n, random_state=None, conditions=conditions)
         key = ((self.model_dir / model).resolve(), int(n), seed, _frozen(conditions))
@@ -212,8 +228,9 @@ def privsynth_sample(privsynth_cache: SyntheticDataCache) -> Callable[..., pd.Da
 
 
 @pytest.fixture
-def synthetic_data(request: pytest.FixtureRequest, privsynth_cache: SyntheticDataCache) -> pd.DataFrame:
-    """The DataFrame that the test's ``@pytest.mark.privsynth(model=..., n=..., seed=..., conditions=...)`` asks for."""
+def synthetic_data(request: pytest.FixtureRequest, privsynth_cache: SyntheticDataCache) -> Any:
+    """The DataFrame that the test's ``@pytest.mark.privsynth(model=..., n=..., seed=..., conditions=...)`` asks for
+    (for a database model: ``{table: DataFrame}`` of ``n`` persons and their linked rows)."""
     marker = request.node.get_closest_marker(_MARKER)
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses the synthetic_data fixture without a model; mark it "

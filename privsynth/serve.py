@@ -5,6 +5,7 @@ Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
 * ``GET /healthz`` -- liveness, no token needed: ``{"status": "ok", "models": 2, "active_streams": 0}``;
 * ``GET /models`` -- each model's name, synthesizer, columns, epsilon/delta, validity and signer;
 * ``GET /models/{name}/certificate`` -- the certificate, its recomputation (``verification``) and signer;
+* ``GET /databases...`` -- database models (related tables): :mod:`privsynth.serve_database`;
 * ``GET /models/{name}/sample?n=&seed=&format=csv|jsonl|json|parquet&where=`` -- ``n`` rows,
   generated and sent in chunks (memory does not grow with ``n``). ``seed`` is a *public* sampling
   seed: the same ``(n, seed, where)`` gives the same rows from the same model file; without it
@@ -110,9 +111,11 @@ def load_models(specs: Sequence[str | os.PathLike], *, trusted_keys: "Sequence[K
         ValueError: two models would have the same name, or a name is not URL-safe.
         TrustError, IntegrityError, FileNotFoundError: a file fails the policy or cannot be read.
     """
-    from privsynth.synthesizers.base import load
+    from privsynth.relational import is_database_model
+    from privsynth.relational import load as load_database
+    from privsynth.synthesizers.model_file import load
 
-    models: dict[str, "Synthesizer"] = {}
+    models: dict[str, Any] = {}
     for spec in specs:
         text = str(spec)
         name, path = text.split("=", 1) if "=" in text and not Path(text).exists() else (Path(text).stem.split(".")[0], text)
@@ -120,7 +123,8 @@ def load_models(specs: Sequence[str | os.PathLike], *, trusted_keys: "Sequence[K
             raise ValueError(f"Model name {name!r} (from {text!r}) must be letters, digits, '-' or '_'; serve it as NAME=PATH.")
         if name in models:
             raise ValueError(f"Two model files would be served as {name!r}; name them: {name}=PATH other-name=PATH.")
-        models[name] = load(path, trusted_keys=trusted_keys, max_epsilon=max_epsilon, max_delta=max_delta, require_valid=require_valid)
+        loader = load_database if is_database_model(path) else load  # a database model: served under /databases
+        models[name] = loader(path, trusted_keys=trusted_keys, max_epsilon=max_epsilon, max_delta=max_delta, require_valid=require_valid)
     if not models:
         raise ValueError("Give at least one model file to serve.")
     return models
@@ -241,8 +245,11 @@ def create_app(models: Mapping[str, "Synthesizer"], *, token: str | None, max_ro
 
     from privsynth import __version__
     from privsynth.privacy.certificate import verify
+    from privsynth.serve_database import add_database_routes
 
     streams = _Streams(int(max_concurrent))
+    databases: dict[str, Any] = {name: model for name, model in models.items() if hasattr(model, "schema_")}
+    models = {name: model for name, model in models.items() if name not in databases}
     app = FastAPI(title="privsynth sampling service", version=__version__,
                   description="Synthetic rows from certified differentially private models. Serving rows is post-processing: "
                               "it spends no privacy budget. Send `Authorization: Bearer <token>`.")
@@ -265,13 +272,17 @@ def create_app(models: Mapping[str, "Synthesizer"], *, token: str | None, max_ro
                                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
     def model_named(name: str) -> "Synthesizer":
+        if name in databases:
+            raise HTTPException(404, f"{name!r} is a database model: GET /databases/{name}/sample.")
         if name not in models:
             raise HTTPException(404, f"No model named {name!r} on this server; GET /models lists them ({sorted(models)}).")
         return models[name]
 
     @app.get("/healthz", summary="Liveness (no token needed)")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "models": len(models), "active_streams": streams.active}
+        return {"status": "ok", "models": len(models), "databases": len(databases), "active_streams": streams.active}
+
+    add_database_routes(app, databases, authorize, max_persons=max_rows, acquire=streams.try_acquire, release=streams.release)
 
     @app.get("/models", summary="The models served", dependencies=[Depends(authorize)])
     def list_models() -> list[dict[str, Any]]:

@@ -70,3 +70,19 @@ def test_a_future_synthesizer_layout_is_refused(tmp_path, monkeypatch, census):
     with pytest.raises(IntegrityError, match="layout 7,.* reads layouts up to 1: upgrade privsynth"):
         ps.load(path)
 
+
+
+DATABASES = sorted(FIXTURES.glob("database*/*.privsynth"))
+
+
+@pytest.mark.parametrize("path", DATABASES, ids=[f"{p.parent.name}/{p.stem}" for p in DATABASES])
+def test_database_models_load_verify_and_sample_the_same_tables(path):
+    model = ps.relational.load(path)
+    assert ps.verify(model.certificate_).ok and ps.relational.verify_database(model.certificate_).ok
+    for name, frame in model.sample(20, random_state=0).items():
+        expected = path.with_name(f"{path.stem}.{name}.sample.csv").read_text()
+        assert differences(frame, expected) == [], name
+
+
+def test_there_is_a_database_fixture_of_the_current_format():
+    assert (FIXTURES / f"database{model_io.FORMAT_VERSION}" / "bank.privsynth").is_file()
