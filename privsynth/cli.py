@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from privsynth.cli_args import build_parser
 from privsynth.cli_forecast import cmd_forecast
 from privsynth.cli_relational import fit_database, is_database_model, profile_database, sample_database
-from privsynth.cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, existing, read_document, warn
+from privsynth.cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, existing, key_id_of, port_free, read_document, warn
 from privsynth.cli_verify import cmd_verify
 from privsynth.core.domain import Domain, Numeric
 from privsynth.core.errors import IntegrityError, PrivsynthError
@@ -56,7 +56,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         synth.fit(data, domain, allow_large_delta=args.allow_large_delta)
     path = synth.save(args.out, sign_key=args.sign_key)
     print(synth.certificate_.summary())
-    signed = f", signed by {_key_id(args.sign_key)}" if args.sign_key else ""
+    signed = f", signed by {key_id_of(args.sign_key)}" if args.sign_key else ""
     print(f"model written to {path} (sha256 {file_sha256(path)}{signed})")
     return _invalid_exit(synth.certificate_, args, what=f"the model {path}")
 
@@ -183,17 +183,6 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _port_free(host: str, port: int) -> None:
-    """A port another process listens on is bad input (exit 2), found before the models load."""
-    import socket
-
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-            s.bind((host, port))
-    except OSError as exc:
-        raise ValueError(f"--host {host} --port {port}: cannot listen there ({exc.strerror}); choose another port.") from None
-
-
 def _kinds_spec(spec: str | None) -> Any:
     """``--kinds``: ``NAME=KIND,...``, or a YAML/JSON file holding ``{name: kind}``."""
     if spec is None or "=" in spec:
@@ -207,12 +196,6 @@ def _kinds_spec(spec: str | None) -> Any:
     if not isinstance(found, dict):
         raise ValueError(f"--kinds file {spec!r} must hold a mapping of column name to kind (categorical, integer or float).")
     return found
-
-
-def _key_id(private_key_path: str) -> str:
-    from privsynth.core.signing import key_id, load_private_key
-
-    return key_id(load_private_key(private_key_path).public_key())
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -341,7 +324,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     _require_extra()
     if not 1 <= args.port <= 65535:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}.")
-    _port_free(args.host, args.port)
+    port_free(args.host, args.port)
     for spec in args.models:
         existing(spec.split("=", 1)[1] if "=" in spec and not Path(spec).exists() else spec, "model file")
     token = read_token(args.token_file)

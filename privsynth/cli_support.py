@@ -8,7 +8,7 @@ from pathlib import Path
 
 from privsynth.core.errors import IntegrityError
 
-__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "Failure", "read_document", "warn", "existing"]
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "Failure", "read_document", "warn", "existing", "port_free", "key_id_of"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -38,3 +38,21 @@ def existing(path: str, what: str, *, folder_ok: bool = False) -> Path:
     if not (found.is_file() or (folder_ok and found.is_dir())):
         raise FileNotFoundError(f"{what} {path!r} does not exist{' (it is a folder)' if found.is_dir() else ''}.")
     return found
+
+
+def port_free(host: str, port: int) -> None:
+    """A port another process listens on is bad input (exit 2), found before the models load."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.bind((host, port))
+    except OSError as exc:
+        raise ValueError(f"--host {host} --port {port}: cannot listen there ({exc.strerror}); choose another port.") from None
+
+
+def key_id_of(private_key_path: str) -> str:
+    """The key id of a private key file (for a 'signed by' line)."""
+    from privsynth.core.signing import key_id, load_private_key
+
+    return key_id(load_private_key(private_key_path).public_key())

@@ -44,8 +44,8 @@ def _plan_rho(synth: Synthesizer, domain: Domain, accountant: Accountant, group_
     try:
         return math.fsum(zcdp_rho(e) for e in person_level_plan(synth, domain, accountant, group_size))
     except TypeError as exc:
-        raise PrivsynthError(f"{type(synth).__name__} cannot fit a table of a database: {exc} Use AIM, MST, IndependentMarginals "
-                             "or PrivBayes, whose releases compose in zCDP.") from None
+        raise PrivsynthError(f"{type(synth).__name__} cannot fit a table of a database: {exc} Use MST, AIM or IndependentMarginals "
+                             "(PrivBayes and DPGaussianCopula too on the person table), whose releases compose in zCDP.") from None
 
 
 def row_epsilon(synth: Synthesizer, domain: Domain, *, rho: float, group_size: int, accountant: Accountant,

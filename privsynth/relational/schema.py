@@ -77,6 +77,10 @@ class TableSpec:
             public tables).
         max_per_parent: The public bound on this table's rows per parent row; rows beyond it
             are dropped at random (private randomness) before fitting.
+        max_per_person: An optional public bound on this table's rows per *person* (below the
+            product of the ``max_per_parent`` bounds on its path): extra rows are dropped at
+            random too. One person's rows then count ``min(product, max_per_person)`` times,
+            so the noise shrinks in proportion, at the cost of heavy users' rows.
         context: The parent's columns the child's model sees (``None``: all of them).
         references: Foreign keys to public tables (their columns are categorical columns of
             ``domain`` whose categories are the public table's keys).
@@ -89,6 +93,7 @@ class TableSpec:
     domain: Domain | None = None
     parent: ForeignKey | None = None
     max_per_parent: int | None = None
+    max_per_person: int | None = None
     context: tuple[str, ...] | None = None
     references: tuple[ForeignKey, ...] = ()
     public: bool = False
@@ -103,6 +108,8 @@ class TableSpec:
         if self.parent is not None:
             out["parent"] = self.parent.to_dict()
             out["max_per_parent"] = self.max_per_parent
+        if self.max_per_person is not None:
+            out["max_per_person"] = self.max_per_person
         if self.context is not None:
             out["context"] = list(self.context)
         if self.references:
@@ -112,7 +119,7 @@ class TableSpec:
         return out
 
 
-_TABLE_KEYS = {"primary_key", "domain", "parent", "max_per_parent", "context", "references", "public", "share"}
+_TABLE_KEYS = {"primary_key", "domain", "parent", "max_per_parent", "max_per_person", "context", "references", "public", "share"}
 
 
 def _table_from_dict(name: str, data: Any, base: Path | None) -> TableSpec:
@@ -139,8 +146,9 @@ def _table_from_dict(name: str, data: Any, base: Path | None) -> TableSpec:
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not (share > 0 and math.isfinite(share)):
         raise DomainError(f"Schema table {name!r}: share must be a positive number, got {share!r}.")
     return TableSpec(name=name, primary_key=str(data["primary_key"]), domain=domain, parent=parent,
-                     max_per_parent=bound, context=None if context is None else tuple(str(c) for c in context),
-                     references=refs, public=bool(data.get("public", False)), share=float(share))
+                     max_per_parent=bound, max_per_person=data.get("max_per_person"),
+                     context=None if context is None else tuple(str(c) for c in context), references=refs,
+                     public=bool(data.get("public", False)), share=float(share))
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,9 @@ class Schema:
                 if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
                     raise DomainError(f"{where}: max_per_parent must be a positive integer (the public bound on its rows per "
                                       f"parent row), got {bound!r}.")
+                cap = t.max_per_person
+                if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+                    raise DomainError(f"{where}: max_per_person must be a positive integer or absent, got {cap!r}.")
                 parent = self._by_name.get(t.parent.references)
                 if parent is None or parent.public:
                     raise DomainError(f"{where}: its parent {t.parent.references!r} must be a private table of the schema.")
@@ -263,8 +274,11 @@ class Schema:
         return tuple(path)
 
     def rows_per_person(self, name: str) -> int:
-        """The most rows of table ``name`` one person can hold: the product of the bounds on its path."""
-        return math.prod(int(self[t].max_per_parent or 1) for t in self.path_to_person(name)[:-1])
+        """The most rows of table ``name`` one person can hold: the product of the bounds on its
+        path, or the table's ``max_per_person`` when that is lower."""
+        product = math.prod(int(self[t].max_per_parent or 1) for t in self.path_to_person(name)[:-1])
+        cap = self[name].max_per_person
+        return product if cap is None else min(product, int(cap))
 
     def private_order(self) -> tuple[str, ...]:
         """Private tables, parents before children (the person table first)."""

@@ -188,18 +188,26 @@ class RelationalSynthesizer:
 
     @staticmethod
     def _bounded(schema: Schema, frames: Mapping[str, pd.DataFrame], randomness: PrivateRandomness) -> dict[str, pd.DataFrame]:
-        """The rows kept per table: all persons, then at most ``max_per_parent`` children per kept parent."""
+        """The rows kept per table: all persons, then at most ``max_per_parent`` children per kept
+        parent, and at most ``max_per_person`` per person where a table declares it."""
         person = schema[schema.person]
         check_keys(frames[person.name], table=person.name, primary_key=person.primary_key)
         kept = {person.name: frames[person.name]}
+        owner = {person.name: frames[person.name][person.primary_key]}  # each kept row's person, aligned with kept
         for i, name in enumerate(schema.private_order()[1:], start=1):
             spec = schema[name]
             link = schema.parent_link(name)
             parent = schema[link.references]
             check_keys(frames[name], table=name, primary_key=spec.primary_key, parent_key=link.column,
                        parent_keys=frames[parent.name][parent.primary_key])
-            kept[name] = bound_contributions(frames[name], parent_key=link.column, kept_parents=kept[parent.name][parent.primary_key],
-                                             bound=int(spec.max_per_parent or 1), rng=randomness.generator("bound", i))
+            rows = bound_contributions(frames[name], parent_key=link.column, kept_parents=kept[parent.name][parent.primary_key],
+                                       bound=int(spec.max_per_parent or 1), rng=randomness.generator("bound", i))
+            persons = rows[link.column].map(pd.Series(owner[parent.name].to_numpy(), index=kept[parent.name][parent.primary_key]))
+            if spec.max_per_person is not None:
+                rows = bound_contributions(rows.assign(_person=persons), parent_key="_person", kept_parents=persons,
+                                           bound=int(spec.max_per_person), rng=randomness.generator("bound", i, 1))
+                persons = rows.pop("_person")
+            kept[name], owner[name] = rows, persons
         return kept
 
     @staticmethod

@@ -63,7 +63,7 @@ def test_the_bank_schema_has_two_parents_for_transactions():
     s = bank_schema()
     assert s["transactions"].references == (ForeignKey("merchant_id", "merchants"),)
     assert s.public_tables() == ("merchants",)
-    assert s.rows_per_person("transactions") == 32
+    assert s.rows_per_person("transactions") == 12  # min(4 x 8, max_per_person 12)
 
 
 @pytest.mark.parametrize("change, message", [

@@ -25,7 +25,7 @@ def bank():
 @pytest.fixture(scope="module")
 def fitted(bank):
     tables, schema = bank
-    with pytest.warns(NoiseDominatedWarning, match="table 'transactions' .up to 32 rows per person"):
+    with pytest.warns(NoiseDominatedWarning, match="table .transactions. .up to 12 rows per person"):
         return RelationalSynthesizer(epsilon=2.0, delta=1e-6, random_state=0).fit(tables, schema)
 
 
@@ -65,7 +65,7 @@ def test_the_database_certificate_recomputes_from_the_tables(fitted):
     assert verify_database(cert).ok
     assert 0.99 * 2.0 < cert.spent.epsilon <= 2.0
     tables = cert.parameters["tables"]
-    assert tables["transactions"]["rows_per_person"] == 32 and tables["customers"]["rows_per_person"] == 1
+    assert tables["transactions"]["rows_per_person"] == 12 and tables["customers"]["rows_per_person"] == 1
     expected = [person_level_event(e.event, tables[name]["rows_per_person"])
                 for name in ("customers", "accounts", "transactions") for e in fitted.models_[name].certificate_.entries]
     assert sorted(map(repr, expected)) == sorted(repr(e.event) for e in cert.entries)
@@ -155,3 +155,22 @@ def test_nothing_is_charged_when_the_plan_does_not_fit(bank, monkeypatch):
     with pytest.raises(BudgetExceededError, match="RelationalSynthesizer.fit"):
         RelationalSynthesizer(random_state=0).fit(tables, schema)
     assert charged == []
+
+
+def test_a_per_person_bound_caps_every_persons_rows_and_the_accounting(bank):
+    import dataclasses
+
+    from privsynth.core.rng import PrivateRandomness
+    from privsynth.relational import Schema
+
+    tables, schema = bank
+    capped = Schema(tuple(dataclasses.replace(t, max_per_person=6) if t.name == "transactions" else t for t in schema.tables),
+                    person=schema.person)
+    assert capped.rows_per_person("transactions") == 6 and capped.rows_per_person("accounts") == 4
+    kept = RelationalSynthesizer._bounded(capped, tables, PrivateRandomness(0))
+    owner = kept["transactions"].merge(kept["accounts"][["account_id", "customer_id"]], on="account_id")
+    assert owner.groupby("customer_id").size().max() == 6
+    assert kept["transactions"].groupby("account_id").size().max() <= 8
+    model = RelationalSynthesizer(epsilon=1.0, random_state=0).fit(tables, capped)
+    assert model.certificate_.parameters["tables"]["transactions"]["rows_per_person"] == 6
+    assert verify_database(model.certificate_).ok
