@@ -43,14 +43,16 @@ CHILDREN = ("accounts", "transactions")
 
 
 def scores(real, synth, test, schema: Schema) -> dict[str, float]:
-    out = {"integrity": referential_integrity(synth, schema).rate}
+    """Every metric of the tables ``synth`` holds (a peer that models fewer tables gets NaN for the rest)."""
+    have = [name for name in ("customers", *CHILDREN) if name in synth]
+    out = {"integrity": referential_integrity({**real, **synth}, schema).rate}
     for name in CHILDREN:
-        out[f"{name}.cardinality_tvd"] = cardinality_tvd(real, synth, schema, name)
-        out[f"{name}.cross_tvd"] = cross_table_tvd(real, synth, schema, name)
+        out[f"{name}.cardinality_tvd"] = cardinality_tvd(real, synth, schema, name) if name in synth else float("nan")
+        out[f"{name}.cross_tvd"] = cross_table_tvd(real, synth, schema, name) if name in synth else float("nan")
     for name in ("customers", *CHILDREN):
         domain = schema[name].domain
         out[f"{name}.tvd_2"] = ps.evaluation.marginal_tvd(real[name][list(domain.names)], synth[name][list(domain.names)], domain,
-                                                          order=2).average
+                                                          order=2).average if name in have else float("nan")
     out["join_auc"] = join_task_auc(synth, test, schema, target="churned", positive="yes")
     return out
 
@@ -87,20 +89,22 @@ def run_privsynth(real, schema, epsilon, seed, *, independent=False):
     return db, fit_s, sample_s
 
 
-def run_sdv(real, python: str, seed: int, cache: str | None):
-    """SDV's HMA on the same tables, in its own venv; with ``cache``, its release is kept in
-    ``cache/seed=<seed>`` and reused by the next run (same data, same seed)."""
+def run_sdv(real, python: str, seed: int, cache: str | None, tables: tuple[str, ...] = ("customers", *CHILDREN)):
+    """SDV's HMA on the same ``tables`` (a prefix of the chain), in its own venv; with ``cache``,
+    its release is kept in ``cache/<tables>/seed=<seed>`` and reused by the next run."""
     with tempfile.TemporaryDirectory() as tmp:
-        inp, out = Path(tmp) / "in", (Path(cache) / f"seed={seed}" if cache else Path(tmp) / "out")
+        inp = Path(tmp) / "in"
+        out = Path(cache) / "-".join(tables) / f"seed={seed}" if cache else Path(tmp) / "out"
         if not (out / "timing.json").is_file():
             inp.mkdir()
-            for name in ("customers", *CHILDREN):
+            for name in tables:
                 real[name].drop(columns=["name"], errors="ignore").to_csv(inp / f"{name}.csv", index=False)
-            subprocess.run([python, str(Path(__file__).parent / "peers" / "sdv_hma.py"), str(inp), str(out), "--seed", str(seed)],
-                           check=True, capture_output=True)
-        db = {name: pd.read_csv(out / f"{name}.csv") for name in ("customers", *CHILDREN)}
+            subprocess.run([python, str(Path(__file__).parent / "peers" / "sdv_hma.py"), str(inp), str(out), "--seed", str(seed),
+                            "--tables", *tables], check=True, capture_output=True)
+        db = {name: pd.read_csv(out / f"{name}.csv") for name in tables}
         timing = json.loads((out / "timing.json").read_text())
-    db["transactions"]["merchant_id"] = pd.to_numeric(db["transactions"]["merchant_id"], errors="coerce").astype("Int64")
+    if "transactions" in db:
+        db["transactions"]["merchant_id"] = pd.to_numeric(db["transactions"]["merchant_id"], errors="coerce").astype("Int64")
     db["merchants"] = real["merchants"]
     return db, timing["fit_s"], timing["sample_s"], timing["sdv"]
 
@@ -113,6 +117,21 @@ def _markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(v) for v in r) + " |" for r in body])
 
 
+def detection(real, db, python: str) -> dict[str, float]:
+    """SyntheRela's C2ST-Agg accuracy per parent table (0.5: indistinguishable), in its own venv."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, tables in (("real", real), ("synth", db)):
+            (Path(tmp) / label).mkdir()
+            for name in ("customers", *CHILDREN):
+                if name in db:
+                    tables[name].to_csv(Path(tmp) / label / f"{name}.csv", index=False)
+        out = Path(tmp) / "out.json"
+        subprocess.run([python, str(Path(__file__).parent / "peers" / "syntherela_detection.py"), str(Path(tmp) / "real"),
+                        str(Path(tmp) / "synth"), str(out)], check=True, capture_output=True)
+        found = json.loads(out.read_text())
+    return {f"c2st_agg.{table}": values["accuracy"] for table, values in found.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
@@ -121,6 +140,10 @@ def main() -> None:
     parser.add_argument("--sdv-python", help="python of a venv with sdv 2.0 (skipped when absent)")
     parser.add_argument("--sdv-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--sdv-dir", default=None, help="keep SDV's releases here and reuse them (its fit takes ~10 minutes)")
+    parser.add_argument("--sdv-rows-from", default=None,
+                        help="take the SDV rows of an earlier results JSON of this script (same data and metrics) instead of refitting")
+    parser.add_argument("--syntherela-python", default=None,
+                        help="python of a venv with syntherela 0.0.4: adds its C2ST-Agg detection accuracy (first seed only)")
     parser.add_argument("--out", default=str(RESULTS / "relational_bank"))
     args = parser.parse_args()
     real, schema = ps.datasets.make_bank(args.customers, random_state=0)
@@ -131,6 +154,8 @@ def main() -> None:
     def record(method, epsilon, seed, db, fit_s, sample_s):
         rows.append({"method": method, "epsilon": epsilon, "seed": seed, "fit_s": fit_s, "sample_s": sample_s,
                      **scores(real, db, test, schema)})
+        if args.syntherela_python and db is not real and seed in (args.seeds[0], 99):
+            rows[-1].update(detection(real, db, args.syntherela_python))
         if seed == 99:  # the test database itself: its task score would be trained on the test set
             rows[-1]["join_auc"] = float("nan")
         print(json.dumps(rows[-1]), flush=True)
@@ -144,10 +169,25 @@ def main() -> None:
                    *run_privsynth(real, uncapped, epsilon, seed))
             record("independent tables + random keys (MST)", epsilon, seed, *run_privsynth(real, schema, epsilon, seed, independent=True))
     sdv_version = None
-    if args.sdv_python:
+    if args.sdv_rows_from:
+        earlier = json.loads(Path(args.sdv_rows_from).read_text())
+        for row in earlier["rows"]:
+            if row["method"].startswith("SDV"):
+                rows.append(row)
+                if args.syntherela_python and "c2st_agg.customers" not in row:
+                    sdv_db = {name: pd.read_csv(Path(args.sdv_dir) / f"seed={row['seed']}" / f"{name}.csv")
+                              for name in ("customers", *CHILDREN)} if args.sdv_dir else None
+                    if sdv_db is not None:
+                        row.update(detection(real, sdv_db, args.syntherela_python))
+                sdv_version = earlier["meta"].get("sdv")
+    elif args.sdv_python:
         for seed in args.sdv_seeds:
             db, fit_s, sample_s, sdv_version = run_sdv(real, args.sdv_python, seed, args.sdv_dir)
-            record(f"SDV HMASynthesizer (not DP, sdv {sdv_version})", None, seed, db, fit_s, sample_s)
+            record(f"SDV HMASynthesizer, 3 levels, depth check off (not DP, sdv {sdv_version})", None, seed, db, fit_s, sample_s)
+    if args.sdv_python:
+        for seed in args.sdv_seeds:
+            db, fit_s, sample_s, sdv_version = run_sdv(real, args.sdv_python, seed, args.sdv_dir, ("customers", "accounts"))
+            record(f"SDV HMASynthesizer, customers and accounts only (not DP, sdv {sdv_version})", None, seed, db, fit_s, sample_s)
     frame = pd.DataFrame(rows)
     meta = {"customers": args.customers, "rows": {k: len(v) for k, v in real.items()}, "seeds": args.seeds,
             "python": sys.version.split()[0], "privsynth": ps.__version__, "sdv": sdv_version}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "privsynth"
-ROOMS = ["core", "privacy", "mechanisms", "profiling", "synthesizers"]
+ROOMS = ["core", "privacy", "mechanisms", "profiling", "synthesizers", "relational"]
 
 
 def imports_of(path: Path, *, module_level: bool = False) -> set[str]:

@@ -67,7 +67,7 @@ def server(tmp_path_factory, census):
 
 def test_health_needs_no_token_and_everything_else_does(server):
     resp, body = _get(server["port"], "/healthz", None)
-    assert resp.status == 200 and json.loads(body) == {"status": "ok", "models": 2, "active_streams": 0}
+    assert resp.status == 200 and json.loads(body) == {"status": "ok", "models": 2, "databases": 0, "active_streams": 0}
     for path in ("/models", "/models/census/certificate", "/models/census/sample?n=5"):
         resp, body = _get(server["port"], path, None)
         assert resp.status == 401 and "Authorization: Bearer" in json.loads(body)["detail"]

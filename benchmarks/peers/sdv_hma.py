@@ -28,23 +28,27 @@ def main() -> None:
     parser.add_argument("inp")
     parser.add_argument("out")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tables", nargs="+", default=list(KEYS), help="a prefix of the chain, e.g. customers accounts "
+                        "(two levels: within what SDV 2.0's HMA supports)")
     args = parser.parse_args()
     from sdv.metadata import Metadata
     from sdv.multi_table import HMASynthesizer
 
-    data = {name: pd.read_csv(Path(args.inp) / f"{name}.csv") for name in KEYS}
-    data["transactions"]["merchant_id"] = data["transactions"]["merchant_id"].astype(str)
+    keys = {name: KEYS[name] for name in args.tables}
+    data = {name: pd.read_csv(Path(args.inp) / f"{name}.csv") for name in keys}
+    if "transactions" in data:
+        data["transactions"]["merchant_id"] = data["transactions"]["merchant_id"].astype(str)
     metadata = Metadata.detect_from_dataframes(data)
-    for name, (pk, parent) in KEYS.items():
+    for name, (pk, parent) in keys.items():
         for col in [pk] + ([parent[1]] if parent else []):
             metadata.update_column(table_name=name, column_name=col, sdtype="id")
         metadata.set_primary_key(table_name=name, column_name=pk)
-    for name in ("customers", "accounts", "transactions"):
+    for name in keys:
         for col in data[name].columns:
-            if col not in {pk for pk, _ in KEYS.values()} and data[name][col].dtype == object:
+            if col not in {pk for pk, _ in KEYS.values()} and data[name][col].dtype != "int64" and data[name][col].dtype != "float64":
                 metadata.update_column(table_name=name, column_name=col, sdtype="categorical")
     existing = {(r["parent_table_name"], r["child_table_name"]) for r in metadata.to_dict().get("relationships", [])}
-    for name, (_pk, parent) in KEYS.items():
+    for name, (_pk, parent) in keys.items():
         if parent and (parent[0], name) not in existing:
             metadata.add_relationship(parent_table_name=parent[0], child_table_name=name, parent_primary_key=parent[1],
                                       child_foreign_key=parent[1])

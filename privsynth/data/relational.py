@@ -70,9 +70,10 @@ def check_keys(frame: pd.DataFrame, *, table: str, primary_key: str, parent_key:
 
 
 def bound_contributions(frame: pd.DataFrame, *, parent_key: str, kept_parents: pd.Series, bound: int,
-                        rng: np.random.Generator) -> pd.DataFrame:
+                        rng: np.random.Generator | None) -> pd.DataFrame:
     """The rows of a child table kept for fitting: those whose parent was kept, at most ``bound``
-    per parent, the extra ones dropped uniformly at random by ``rng`` (private randomness).
+    per parent, the extra ones dropped uniformly at random by ``rng`` (private randomness;
+    ``None``: 64-bit priorities straight from the OS CSPRNG, for ``secure`` fits).
 
     Example:
         >>> df = pd.DataFrame({"pid": [1, 1, 1, 2], "x": [0, 1, 2, 3]})
@@ -82,7 +83,8 @@ def bound_contributions(frame: pd.DataFrame, *, parent_key: str, kept_parents: p
         [2, 1]
     """
     rows = frame[frame[parent_key].isin(kept_parents)]
-    priority = pd.Series(rng.random(len(rows)), index=rows.index)
+    draws = rng.random(len(rows)) if rng is not None else np.frombuffer(os.urandom(8 * len(rows)), dtype=np.uint64)
+    priority = pd.Series(draws, index=rows.index)
     ordered = rows.assign(_priority=priority).sort_values([parent_key, "_priority"], kind="stable")
     rank = ordered.groupby(parent_key, sort=False).cumcount()
     return ordered[rank < bound].drop(columns="_priority").sort_index()

@@ -201,11 +201,13 @@ class RelationalSynthesizer:
             check_keys(frames[name], table=name, primary_key=spec.primary_key, parent_key=link.column,
                        parent_keys=frames[parent.name][parent.primary_key])
             rows = bound_contributions(frames[name], parent_key=link.column, kept_parents=kept[parent.name][parent.primary_key],
-                                       bound=int(spec.max_per_parent or 1), rng=randomness.generator("bound", i))
+                                       bound=int(spec.max_per_parent or 1),
+                                       rng=None if randomness.secure else randomness.generator("bound", i))
             persons = rows[link.column].map(pd.Series(owner[parent.name].to_numpy(), index=kept[parent.name][parent.primary_key]))
             if spec.max_per_person is not None:
                 rows = bound_contributions(rows.assign(_person=persons), parent_key="_person", kept_parents=persons,
-                                           bound=int(spec.max_per_person), rng=randomness.generator("bound", i, 1))
+                                           bound=int(spec.max_per_person),
+                                           rng=None if randomness.secure else randomness.generator("bound", i, 1))
                 persons = rows.pop("_person")
             kept[name], owner[name] = rows, persons
         return kept

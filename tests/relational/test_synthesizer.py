@@ -174,3 +174,15 @@ def test_a_per_person_bound_caps_every_persons_rows_and_the_accounting(bank):
     model = RelationalSynthesizer(epsilon=1.0, random_state=0).fit(tables, capped)
     assert model.certificate_.parameters["tables"]["transactions"]["rows_per_person"] == 6
     assert verify_database(model.certificate_).ok
+
+
+def test_secure_fits_draw_the_bounding_from_the_os(bank):
+    from privsynth.data.relational import bound_contributions
+
+    frame = pd.DataFrame({"pid": [1] * 50, "x": range(50)})
+    picks = {tuple(bound_contributions(frame, parent_key="pid", kept_parents=pd.Series([1]), bound=5, rng=None)["x"])
+             for _ in range(5)}
+    assert len(picks) > 1 and all(len(p) == 5 for p in picks)  # fresh CSPRNG draws every time
+    tables, schema = bank
+    model = RelationalSynthesizer(epsilon=1.0, secure=True, synthesizer="independent").fit(tables, schema)
+    assert verify_database(model.certificate_).ok and any("secure" in a or "CSPRNG" in a for a in model.certificate_.assumptions)
