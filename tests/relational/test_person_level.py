@@ -70,3 +70,14 @@ def test_an_audit_of_the_child_table_stays_below_the_claim_and_catches_row_level
     monkeypatch.setattr(SchemaClass, "rows_per_person", lambda self, name: 1)
     broken = audit(100)  # measured 1.99
     assert broken > 1.0, (honest, broken)
+
+
+@pytest.mark.parametrize("children", [0, 1, BOUND])
+def test_the_model_file_has_the_same_structure_with_or_without_one_person(children):
+    """Every member, JSON key and value type, array name, shape and dtype of the database model
+    file, and its whole certificate, are the same for neighbouring databases fitted with the same
+    secret randomness: nothing in it branches on an un-noised value."""
+    from privsynth.testing import artifact_structure
+
+    fit = lambda tables: RelationalSynthesizer(epsilon=0.01, synthesizer="independent", random_state=0).fit(tables, SCHEMA)  # noqa: E731
+    assert artifact_structure(fit(database(None))) == artifact_structure(fit(database(children)))
