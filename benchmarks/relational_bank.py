@@ -71,7 +71,7 @@ def random_links(db: dict, schema: Schema, rng: np.random.Generator, children: t
     return out
 
 
-def run_privsynth(real, schema, epsilon, seed, *, independent=False):
+def run_privsynth(real, schema, epsilon, seed, *, independent=False, children: tuple[str, ...] = CHILDREN):
     """Fit and sample privsynth's relational synthesizer (or, ``independent``, the same tables
     without parent context, their keys linked at random afterwards)."""
     start = time.perf_counter()
@@ -83,7 +83,7 @@ def run_privsynth(real, schema, epsilon, seed, *, independent=False):
     start = time.perf_counter()
     db = model.sample(random_state=seed)
     if independent:
-        db = random_links(db, schema, np.random.default_rng(seed))
+        db = random_links(db, schema, np.random.default_rng(seed), children)
     sample_s = time.perf_counter() - start
     assert ps.relational.verify_database(model.certificate_).ok  # noqa: S101 - a benchmark, stop on a broken certificate
     return db, fit_s, sample_s

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +25,10 @@ import pandas as pd
 import privsynth as ps
 from privsynth.core.domain import Categorical, Domain, Numeric, Ordinal
 from privsynth.evaluation.relational import cardinality_tvd, cross_table_tvd, referential_integrity
-from privsynth.relational import ForeignKey, RelationalSynthesizer, Schema, TableSpec
+from privsynth.relational import ForeignKey, Schema, TableSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
-from relational_bank import _markdown, random_links, without_context  # noqa: E402
+from relational_bank import _markdown, run_privsynth  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -95,15 +93,7 @@ def main() -> None:
     for epsilon in args.epsilons:
         for seed in args.seeds:
             for method, independent in (("privsynth relational (MST)", False), ("independent tables + random keys (MST)", True)):
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model = RelationalSynthesizer(epsilon=epsilon, delta=1e-6, random_state=seed).fit(
-                        real, without_context(schema) if independent else schema)
-                fit_s = time.perf_counter() - start
-                db = model.sample(random_state=seed)
-                if independent:
-                    db = random_links(db, schema, np.random.default_rng(seed), children=("flights",))
+                db, fit_s, _ = run_privsynth(real, schema, epsilon, seed, independent=independent, children=("flights",))
                 rows.append({"method": method, "epsilon": epsilon, "seed": seed, "fit_s": fit_s, **scores(real, db, schema)})
                 print(json.dumps(rows[-1]), flush=True)
     frame = pd.DataFrame(rows)
