@@ -45,7 +45,8 @@ CHILDREN = ("accounts", "transactions")
 def scores(real, synth, test, schema: Schema) -> dict[str, float]:
     """Every metric of the tables ``synth`` holds (a peer that models fewer tables gets NaN for the rest)."""
     have = [name for name in ("customers", *CHILDREN) if name in synth]
-    out = {"integrity": referential_integrity({**real, **synth}, schema).rate}
+    present = {name: synth[name] if name in synth else real[name].iloc[:0] for name in schema.names}  # a missing table: no keys
+    out = {"integrity": referential_integrity(present, schema).rate}
     for name in CHILDREN:
         out[f"{name}.cardinality_tvd"] = cardinality_tvd(real, synth, schema, name) if name in synth else float("nan")
         out[f"{name}.cross_tvd"] = cross_table_tvd(real, synth, schema, name) if name in synth else float("nan")

@@ -24,7 +24,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("profile", help="draft a domain file (and a report) from a CSV/Parquet file; --dp estimates it with DP")
+    p = sub.add_parser("profile", help="draft a domain file (and a report) from a CSV/Parquet file; --dp estimates it with DP; "
+                                       "--related drafts a schema for a folder of related tables")
     p.add_argument("data", help="CSV or Parquet file, a folder of Parquet files, or duckdb:///file.db?table=NAME")
     p.add_argument("--engine", choices=["auto", "pandas", "duckdb"], default="auto",
                    help="who reads the records: auto (default: DuckDB for Parquet, folders and duckdb://, in memory for a "
