@@ -37,7 +37,7 @@ from privsynth.core.rng import PrivateRandomness, resolve_rng
 from privsynth.core.signing import KeyLike
 from privsynth.data.relational import bound_contributions, check_keys, child_counts, frames_by_name, read_related, with_context
 from privsynth.privacy.accountants import NEIGHBOURING_PERSON, get_accountant
-from privsynth.privacy.budget import Budget
+from privsynth.privacy.budget import Budget, check_delta
 from privsynth.privacy.certificate import Certificate
 from privsynth.privacy.group import PersonLevelLedger
 from privsynth.privacy.ledger import Ledger
@@ -133,6 +133,7 @@ class RelationalSynthesizer:
         schema = schema if isinstance(schema, Schema) else Schema.from_file(schema)
         if not (isinstance(self.pool_factor, (int, float)) and self.pool_factor >= 1):
             raise ValueError(f"pool_factor must be a number >= 1, got {self.pool_factor!r}.")
+        check_delta(self.delta, allow_large_delta=False, what="RelationalSynthesizer: delta")  # before any record is read
         accountant = get_accountant(self.accountant)
         rho = database_rho(epsilon=self.epsilon, delta=self.delta, accountant=accountant)
         order = schema.private_order()
@@ -169,7 +170,7 @@ class RelationalSynthesizer:
         self.schema_, self.models_ = schema, models
         self.public_tables_ = {name: frames[name].reset_index(drop=True) for name in schema.public_tables()}
         self.n_hat_ = int(models[schema.person].n_hat_)
-        self.certificate_ = self._certify(database, schema, row_eps)
+        self.certificate_ = self._certify(database, schema, row_eps, randomness)
         return self
 
     @staticmethod
@@ -225,7 +226,7 @@ class RelationalSynthesizer:
                                  columns=context_columns(schema, name))
         return frame[list(model_domain(schema, name).names)]
 
-    def _certify(self, database: Ledger, schema: Schema, row_eps: Mapping[str, float]) -> Certificate:
+    def _certify(self, database: Ledger, schema: Schema, row_eps: Mapping[str, float], randomness: PrivateRandomness) -> Certificate:
         tables = {name: {"synthesizer": type(m).__name__, "rows_per_person": schema.rows_per_person(name),
                          "row_level_epsilon": row_eps[name], "share": schema[name].share,
                          "row_level_entries": [e.to_dict() for e in m.certificate_.entries]}
@@ -236,13 +237,14 @@ class RelationalSynthesizer:
             parameters={**self.public_params(), "person_table": schema.person, "tables": tables},
             assumptions=(
                 f"neighbouring databases differ by one person (a row of {schema.person!r}) and every row linked to them",
-                *(f"at most {schema[n].max_per_parent} rows of {n!r} per {schema.parent_link(n).references!r} row "
-                  f"({schema.rows_per_person(n)} per person), the rest dropped at random before fitting"
+                *(f"at most {schema[n].max_per_parent} rows of {n!r} per {schema.parent_link(n).references!r} row"
+                  + (f" and {schema[n].max_per_person} per person" if schema[n].max_per_person is not None
+                     else f" ({schema.rows_per_person(n)} per person)") + ", the rest dropped at random before fitting"
                   for n in schema.private_order()[1:]),
                 "each table's releases are accounted at k times their sensitivity for k rows per person (group scaling of "
                 "counts and of exponential-mechanism scores)",
                 *(f"table {t!r} is public reference data, released as given" for t in schema.public_tables()),
-                *PrivateRandomness(None, secure=self.secure).assumptions(),
+                *randomness.assumptions(),  # a seeded fit says its seed is a secret key, as every table's certificate does
             ),
         )
         return dataclasses.replace(cert, domain_fingerprint=schema.fingerprint(),
