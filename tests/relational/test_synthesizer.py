@@ -118,13 +118,13 @@ def test_bounding_keeps_a_uniform_random_subset(bank):
 
     frame = pd.DataFrame({"pid": [1] * 10 + [2], "x": range(11)})
     kept = np.zeros(11)
-    for seed in range(2000):
+    for seed in range(600):
         out = bound_contributions(frame, parent_key="pid", kept_parents=pd.Series([1, 2]), bound=3,
                                   rng=np.random.default_rng(seed))
         assert out.groupby("pid").size().tolist() == [3, 1]
         kept[out["x"].to_numpy()] += 1
-    assert kept[10] == 2000
-    assert np.all(np.abs(kept[:10] / 2000 - 0.3) < 0.04)  # binomial sd 0.010: a 4-sd band
+    assert kept[10] == 600
+    assert np.all(np.abs(kept[:10] / 600 - 0.3) < 0.075)  # binomial sd 0.019: a 4-sd band
 
 
 def test_broken_keys_and_bad_inputs_are_refused(bank):
