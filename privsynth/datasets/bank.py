@@ -50,7 +50,7 @@ def bank_schema(*, max_accounts: int = 4, max_transactions: int = 8, max_transac
     """The declared schema of :func:`make_bank` with its public contribution bounds: at most
     ``max_accounts`` accounts per customer, ``max_transactions`` transactions per account and
     ``max_transactions_per_person`` per customer (12 instead of 4 x 8 = 32 cuts the noise on the
-    transactions 2.7-fold; it drops the rows of the ~7% of customers with more,
+    transactions 2.7-fold; it drops the extra rows of the 5.5% of customers with more,
     ``benchmarks/results/relational_bank.md``)."""
     customers = Domain((Categorical("name", ("-",), role="identifier"), Ordinal("age_band", AGE_BANDS),
                         Categorical("region", REGIONS), Categorical("segment", SEGMENTS), Categorical("churned", ("no", "yes"))))
