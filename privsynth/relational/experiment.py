@@ -7,6 +7,8 @@ Config (``configs/relational.yaml``): ``database`` (``{"loader": "bank", "custom
 ``seed``, ``reproducible``, ``task`` (``{"table", "target", "positive"}`` of a person column, or
 null). Writes ``release/<table>.csv``, ``release/certificate.json``, ``model.privsynth`` and
 ``metrics.json`` into ``output_dir``; a finished run (its ``metrics.json`` exists) is skipped.
+``metrics.json`` is the evaluation *against the real tables* (not a DP release: keep it with the
+data); ``release/`` and ``model.privsynth`` are what may be published.
 """
 
 from __future__ import annotations

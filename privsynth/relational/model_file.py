@@ -81,6 +81,11 @@ def load(path: str | Path, *, trusted_keys: Sequence[KeyLike] | None = None, max
     check_policy(certificate, max_epsilon=max_epsilon, max_delta=max_delta, require_valid=require_valid, what=what)
     if certificate.domain_fingerprint != schema.fingerprint():
         raise IntegrityError(f"{what}: its schema does not match the fingerprint in its certificate.")
+    described = certificate.parameters.get("tables") or {}
+    for name in schema.private_order():  # the bounds the accounting used must be the schema's own
+        if not isinstance(described.get(name), dict) or described[name].get("rows_per_person") != schema.rows_per_person(name):
+            raise IntegrityError(f"{what}: its certificate accounts table {name!r} at other rows per person than its schema "
+                                 f"({schema.rows_per_person(name)}).")
     model = RelationalSynthesizer(**params)
     models = {}
     for name in schema.private_order():

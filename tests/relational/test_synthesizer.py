@@ -187,3 +187,27 @@ def test_secure_fits_draw_the_bounding_from_the_os(bank):
     tables, schema = bank
     model = RelationalSynthesizer(epsilon=1.0, secure=True, synthesizer="independent").fit(tables, schema)
     assert verify_database(model.certificate_).ok and any("secure" in a or "CSPRNG" in a for a in model.certificate_.assumptions)
+
+
+def test_a_certificate_forged_to_understate_the_bound_is_refused(fitted, tmp_path):
+    """A forger rewrites the database certificate as if one customer held one transaction (every
+    transactions event and the claim recomputed, so the arithmetic holds): the schema in the same
+    file says 12, and loading refuses it."""
+    import json
+
+    from privsynth.core.io import read_bundle, write_bundle
+    from privsynth.privacy.events import event_from_dict, event_to_dict
+
+    docs, arrays = read_bundle(fitted.save(tmp_path / "bank.privsynth"))
+    cert = docs["certificate"]
+    info = cert["parameters"]["tables"]["transactions"]
+    info["rows_per_person"] = 1
+    rows = [event_from_dict(e["event"]) for e in info["row_level_entries"]]
+    others = [e for e in cert["entries"] if not e["label"].startswith("transactions:")]
+    cert["entries"] = others + [{"label": f"transactions: {e['label']}", "event": event_to_dict(r)}
+                                for e, r in zip(info["row_level_entries"], rows)]
+    cert["spent"]["epsilon"] = RdpAccountant().epsilon([event_from_dict(e["event"]) for e in cert["entries"]], 1e-6)
+    assert verify_database(ps.Certificate.from_dict(json.loads(json.dumps(cert)))).ok  # consistent on its own ...
+    write_bundle(tmp_path / "forged.privsynth", documents=docs, arrays=arrays)
+    with pytest.raises(IntegrityError, match="rows per person"):  # ... but not with the schema it ships with
+        ps.relational.load(tmp_path / "forged.privsynth")
