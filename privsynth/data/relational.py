@@ -19,7 +19,7 @@ import pandas as pd
 from privsynth.core.dataset import validate
 from privsynth.core.domain import Domain
 from privsynth.core.errors import DomainError, IntegrityError
-from privsynth.data.files import is_parquet, typed_by_domain
+from privsynth.data.files import is_parquet, read_raw, typed_by_domain
 
 __all__ = ["read_related", "check_keys", "bound_contributions", "child_counts", "with_context"]
 
@@ -37,13 +37,12 @@ def read_related(source: Any, domain: Domain | None, keys: tuple[str, ...], *, t
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"Table {table!r}: no file at {str(path)!r}.")
-        if is_parquet(path):
-            df = pd.read_parquet(path)
+        raw = read_raw(path, typed=False)  # a CSV as text (the domain types it); the same errors as every reader
+        if domain is None or is_parquet(path):
+            df = raw
         else:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-            df = raw if domain is None else pd.concat([raw[[k for k in keys if k in raw]],
-                                                        typed_by_domain(raw.drop(columns=[k for k in keys if k in raw]), domain)],
-                                                       axis=1)
+            present = [k for k in keys if k in raw]
+            df = pd.concat([raw[present], typed_by_domain(raw.drop(columns=present), domain)], axis=1)
     else:
         raise TypeError(f"Table {table!r}: give a pandas DataFrame or a CSV/Parquet path, got {type(source).__name__}.")
     missing = [k for k in keys if k not in df.columns]

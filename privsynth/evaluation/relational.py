@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field
-from itertools import product
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from privsynth.core.dataset import encode, validate
 from privsynth.core.domain import Domain
+from privsynth.evaluation.fidelity import marginal_tvd
 from privsynth.relational.schema import Schema
 
 __all__ = ["IntegrityResult", "referential_integrity", "cardinality_tvd", "cross_table_tvd", "join_features", "join_task_auc",
@@ -90,20 +89,13 @@ def _joined(db: Database, schema: Schema, table: str) -> tuple[pd.DataFrame, Dom
 
 def cross_table_tvd(real: Database, synth: Database, schema: Schema, table: str) -> float:
     """Average TVD over every (child attribute, parent attribute) 2-way marginal of ``table``
-    joined to its parent, on the domains' public bins."""
+    joined to its parent, on the domains' public bins (:func:`~privsynth.evaluation.marginal_tvd`'s
+    pairs that cross the two tables)."""
     rj, domain, own, parents = _joined(real, schema, table)
     sj, _, _, _ = _joined(synth, schema, table)
-    rc = encode(validate(rj[list(domain.names)], domain), domain)
-    sc = encode(validate(sj[list(domain.names)], domain), domain)
-    index = {n: i for i, n in enumerate(domain.names)}
-    tvds = []
-    for a, b in product(own, parents):
-        i, j = index[a], index[b]
-        la, lb = domain[a].levels, domain[b].levels
-        hr = np.bincount(rc[:, i] * lb + rc[:, j], minlength=la * lb) / max(len(rc), 1)
-        hs = np.bincount(sc[:, i] * lb + sc[:, j], minlength=la * lb) / max(len(sc), 1)
-        tvds.append(0.5 * float(np.abs(hr - hs).sum()))
-    return float(np.mean(tvds)) if tvds else 0.0
+    per = marginal_tvd(rj[list(domain.names)], sj[list(domain.names)], domain, order=2).per_marginal
+    crossing = [tvd for (a, b), tvd in per.items() if (a in own) != (b in own)]
+    return float(np.mean(crossing)) if crossing else 0.0
 
 
 def join_features(db: Database, schema: Schema, *, target: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -70,6 +70,8 @@ def row_epsilon(synth: Synthesizer, domain: Domain, *, rho: float, group_size: i
     key = (type(synth).__name__, json.dumps(params, sort_keys=True), domain.fingerprint(), float(rho), int(group_size),
            json.dumps(accountant.to_dict(), sort_keys=True), int(iterations))
     if key not in _CALIBRATED:  # the search depends on public inputs only: remember it (audits refit many times)
+        if len(_CALIBRATED) >= 4096:
+            _CALIBRATED.clear()
         _CALIBRATED[key] = _search(synth, domain, rho=rho, group_size=group_size, accountant=accountant, iterations=iterations)
     synth.set_params(epsilon=_CALIBRATED[key])
     return _CALIBRATED[key]
