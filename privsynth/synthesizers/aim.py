@@ -176,21 +176,25 @@ class AIM(Synthesizer):
     def _check_params(self) -> None:
         super()._check_params()
         owner = "AIM"
+        self._check_selection_params(owner)
+        checks.number(self.max_model_size, "max_model_size", low=0, low_open=True, owner=owner)
+        if self.max_model_cells is not None:
+            checks.integer(self.max_model_cells, "max_model_cells", low=1, owner=owner)
+        checks.choice(self.backend, "backend", BACKENDS, owner=owner)
+        checks.choice(self.sampler, "sampler", SAMPLERS, owner=owner)
+
+    def _check_selection_params(self, owner: str) -> None:
+        """The parameters of the select-measure rounds (shared with NeuralAIM)."""
         checks.number(self.delta, "delta", low=0, high=1, low_open=True, high_open=True, owner=owner)
         checks.integer(self.degree, "degree", low=1, owner=owner)
         if self.rounds is not None:
             checks.integer(self.rounds, "rounds", low=1, owner=owner)
-        checks.number(self.max_model_size, "max_model_size", low=0, low_open=True, owner=owner)
-        if self.max_model_cells is not None:
-            checks.integer(self.max_model_cells, "max_model_cells", low=1, owner=owner)
         checks.integer(self.iterations, "iterations", low=1, owner=owner)
         checks.integer(self.final_iterations, "final_iterations", low=1, owner=owner)
         checks.choice(self.accountant, "accountant", ("rdp",), owner=owner)
-        checks.choice(self.backend, "backend", BACKENDS, owner=owner)
-        checks.choice(self.sampler, "sampler", SAMPLERS, owner=owner)
         if self.workload is not None and (isinstance(self.workload, str) or not all(
                 not isinstance(w, str) and len(w) >= 1 for w in self.workload)):
-            raise ValueError("AIM: workload must be a list of tuples of column names, e.g. [('age', 'sex'), ...].")
+            raise ValueError(f"{owner}: workload must be a list of tuples of column names, e.g. [('age', 'sex'), ...].")
 
     def _workload(self, domain: Domain) -> list[Attrs]:
         position = {name: j for j, name in enumerate(domain.names)}
@@ -201,7 +205,7 @@ class AIM(Synthesizer):
             return sets or [(j,) for j in range(d)]
         unknown = sorted({c for w in self.workload for c in w if c not in position})
         if unknown:
-            raise ValueError(f"AIM: workload names columns that are not in the domain: {unknown}.")
+            raise ValueError(f"{type(self).__name__}: workload names columns that are not in the domain: {unknown}.")
         return sorted({tuple(sorted(position[c] for c in w)) for w in self.workload})
 
     # -- fitting ---------------------------------------------------------------------------
@@ -222,7 +226,6 @@ class AIM(Synthesizer):
         names, d = domain.names, len(domain)
         rng = randomness.generator("releases")
         rho = plan["rho"]
-        engine = get_backend(self.backend)
         start = len(ledger.entries)
 
         def spent() -> float:  # zCDP spent by this fit, read off the ledger
@@ -244,11 +247,10 @@ class AIM(Synthesizer):
             y = noisy_counts(answers[(j,)], noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
                              label=f"1-way marginal of {names[j]!r}").astype(float)
             measurements.append(Measurement((j,), y, sigma))
-        fit = estimate(sizes, measurements, iterations=int(self.iterations), backend=engine)
+        est = self._estimator(sizes, randomness)
+        est.update(measurements)
         selected: list[Attrs] = []
-        limit_cells = float(self.max_model_size) * _MB / _BYTES_PER_CELL
-        if self.max_model_cells is not None:
-            limit_cells = min(limit_cells, float(self.max_model_cells))
+        limit_cells = self._cell_limit()
         while True:
             remaining = rho - spent()
             if remaining <= rho * 1e-6:
@@ -257,45 +259,51 @@ class AIM(Synthesizer):
             if final:
                 sigma, eps = math.sqrt(1 / (2 * 0.9 * remaining)), math.sqrt(8 * 0.1 * remaining)
             cost = 1 / (2 * sigma**2) + eps**2 / 8
-            allowed = limit_cells * (rho - remaining + cost) / rho
+            allowed = self._allowed_cells(limit_cells, (rho - remaining + cost) / rho)
             pool = [c for c in weights if table_size(c, sizes) <= allowed]
+            if not pool:  # no candidate fits the (public) size bound: nothing more to measure
+                break
             bias = math.sqrt(2 / math.pi) * sigma
             answer_all(pool)
-            scores = np.array([weights[r] * (float(np.abs(answers[r] - fit.model.project(r)).sum()) - bias * table_size(r, sizes))
-                               for r in pool])
+            scores = np.array([weights[r] * (float(np.abs(answers[r] - fitted).sum()) - bias * table_size(r, sizes))
+                               for r, fitted in zip(pool, est.project_many(pool))])
             r = pool[exponential(scores, sensitivity=max(weights[c] for c in pool), epsilon=eps, ledger=ledger, rng=rng,
-                                 secure=self.secure, feasible=self._fits(fit.model, allowed, [m.attrs for m in measurements], pool),
-                                 label=f"AIM round {len(selected) + 1}: choose a marginal")]
+                                 secure=self.secure, feasible=est.fits(allowed, [m.attrs for m in measurements], pool),
+                                 label=f"{type(self).__name__} round {len(selected) + 1}: choose a marginal")]
             y = noisy_counts(answers[r], noise_multiplier=sigma, ledger=ledger, rng=rng, secure=self.secure,
                              label=f"marginal of {[names[a] for a in r]}").astype(float)
             measurements.append(Measurement(r, y, sigma))
             selected.append(r)
-            before = fit.model.project(r)
-            fit = estimate(sizes, measurements, iterations=int(self.iterations), warm_start=fit, total=fit.model.total,
-                           backend=engine)
-            if float(np.abs(fit.model.project(r) - before).sum()) <= bias * table_size(r, sizes):
+            before = est.project(r)
+            est.update(measurements)
+            if float(np.abs(est.project(r) - before).sum()) <= bias * table_size(r, sizes):
                 sigma, eps = sigma / 2, eps * 2
             bar.n = min(100, int(100 * spent() / rho))
             bar.refresh()
             if final:
                 break
         bar.close()
-        fit = estimate(sizes, measurements, iterations=int(self.final_iterations), warm_start=fit, backend=engine)
-        self.model_ = fit.model
+        est.update(measurements, final=True)
         self.selected_ = [tuple(names[a] for a in r) for r in selected]
-        self.marginals_, self.n_hat_ = model_summary(fit.model, Compression.identity(sizes))
+        self._keep(est)
+
+    # -- the estimator (NeuralAIM swaps it) ---------------------------------------------------
+    def _estimator(self, sizes: tuple[int, ...], randomness: PrivateRandomness) -> Any:
+        """The estimator the rounds refine: ``update(measurements, final=)``, ``project(attrs)``, ``fits(...)``."""
+        return _GraphicalEstimate(sizes, get_backend(self.backend), int(self.iterations), int(self.final_iterations))
+
+    def _cell_limit(self) -> float:
+        limit = float(self.max_model_size) * _MB / _BYTES_PER_CELL
+        return limit if self.max_model_cells is None else min(limit, float(self.max_model_cells))
 
     @staticmethod
-    def _fits(model: GraphicalModel, allowed_cells: float, measured: Sequence[Attrs], pool: Sequence[Attrs]) -> Callable[[int], bool]:
-        """Whether candidate ``pool[i]`` lies inside a model clique (free) or keeps the model within
-        ``allowed_cells`` once added: asked lazily, for the few candidates the selection reaches."""
-        cliques = [set(c) for c in model.tree.cliques]
+    def _allowed_cells(limit: float, spent_share: float) -> float:
+        """A round's bound on the model's size: the paper's, growing with the share of the budget spent."""
+        return limit * spent_share
 
-        def fits(i: int) -> bool:
-            r = pool[i]
-            return any(set(r) <= c for c in cliques) or JunctionTree.build(model.sizes, [*measured, r]).size <= allowed_cells
-
-        return fits
+    def _keep(self, est: Any) -> None:
+        self.model_ = est.fit.model
+        self.marginals_, self.n_hat_ = model_summary(self.model_, Compression.identity(self.model_.sizes))
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -310,3 +318,39 @@ class AIM(Synthesizer):
         self.model_ = model_from_state(state["model"], arrays)
         self.selected_ = [tuple(str(c) for c in r) for r in state["selected"]]
         self.marginals_, self.n_hat_ = model_summary(self.model_, Compression.identity(self.model_.sizes))
+
+
+class _GraphicalEstimate:
+    """AIM's estimator: a graphical model, warm-started round by round (Private-PGM)."""
+
+    def __init__(self, sizes: tuple[int, ...], engine: Any, iterations: int, final_iterations: int) -> None:
+        self.sizes, self.engine = sizes, engine
+        self.iterations, self.final_iterations = iterations, final_iterations
+        self.fit: Any = None
+
+    def update(self, measurements: Sequence[Measurement], *, final: bool = False) -> None:
+        if self.fit is None:
+            self.fit = estimate(self.sizes, measurements, iterations=self.iterations, backend=self.engine)
+        elif final:
+            self.fit = estimate(self.sizes, measurements, iterations=self.final_iterations, warm_start=self.fit, backend=self.engine)
+        else:
+            self.fit = estimate(self.sizes, measurements, iterations=self.iterations, warm_start=self.fit,
+                                total=self.fit.model.total, backend=self.engine)
+
+    def project(self, attrs: Attrs) -> np.ndarray:
+        return self.fit.model.project(attrs)
+
+    def project_many(self, many: Sequence[Attrs]) -> list[np.ndarray]:
+        return [self.fit.model.project(r) for r in many]
+
+    def fits(self, allowed_cells: float, measured: Sequence[Attrs], pool: Sequence[Attrs]) -> Callable[[int], bool]:
+        """Whether candidate ``pool[i]`` lies inside a model clique (free) or keeps the model within
+        ``allowed_cells`` once added: asked lazily, for the few candidates the selection reaches."""
+        model: GraphicalModel = self.fit.model
+        cliques = [set(c) for c in model.tree.cliques]
+
+        def fits(i: int) -> bool:
+            r = pool[i]
+            return any(set(r) <= c for c in cliques) or JunctionTree.build(model.sizes, [*measured, r]).size <= allowed_cells
+
+        return fits

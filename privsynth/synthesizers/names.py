@@ -19,6 +19,7 @@ SYNTHESIZERS: dict[str, tuple[str, str, str | None]] = {
     "dpgaussiancopula": ("privsynth.synthesizers.copula", "DPGaussianCopula", None),
     "mst": ("privsynth.synthesizers.mst", "MST", None),
     "aim": ("privsynth.synthesizers.aim", "AIM", None),
+    "neuralaim": ("privsynth.synthesizers.neural_aim", "NeuralAIM", "deep"),
     "dpvae": ("privsynth.synthesizers.dpvae", "DPVAE", "deep"),
     "dpgan": ("privsynth.synthesizers.dpgan", "DPGAN", "deep"),
 }

@@ -51,13 +51,18 @@ SPACES = {
                                   "iterations": st.integers(1, 5), "final_iterations": st.integers(1, 5),
                                   "bins": st.integers(2, 8), "progress": st.just(False)}),
 }
+SPACES["neuralaim"] = st.fixed_dictionaries({
+    "epsilon": epsilons, "delta": small_deltas, "degree": st.integers(1, 3), "rounds": st.one_of(st.none(), st.integers(1, 60)),
+    "max_marginal_cells": st.integers(1, 500), "components": st.integers(1, 16), "hidden": st.sampled_from([(), (4,)]),
+    "iterations": st.integers(1, 3), "final_iterations": st.integers(1, 3), "bins": st.integers(2, 8),
+    "device": st.just("cpu"), "progress": st.just(False)})
 _DEEP = {"epochs": st.integers(1, 2), "sampling_rate": st.floats(0.05, 0.6), "max_grad_norm": st.floats(0.1, 5.0),
          "marginal_share": shares, "calibrate": st.booleans(), "epsilon": epsilons,
          "delta": st.sampled_from([None, 1e-9, 1e-6]), "progress": st.just(False), "device": st.just("cpu")}
 SPACES["dpvae"] = st.fixed_dictionaries({**_DEEP, "hidden": st.just((8,)), "latent": st.just(2)})
 SPACES["dpgan"] = st.fixed_dictionaries({**_DEEP, "generator_dim": st.just((8,)), "discriminator_dim": st.just((8,)),
                                          "noise_dim": st.just(2)})
-EXAMPLES = {"dpvae": 6, "dpgan": 6, "aim": 25}
+EXAMPLES = {"dpvae": 6, "dpgan": 6, "aim": 25, "neuralaim": 10}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +108,8 @@ def _check_plan_holds(name: str, params: dict, data, domain) -> None:
 def test_every_parameter_value_charges_its_plan_and_nothing_more(name, table):
     if name in ("dpvae", "dpgan"):
         pytest.importorskip("opacus")
+    if name == "neuralaim":
+        pytest.importorskip("torch")
     data, domain = table
 
     @settings(max_examples=EXAMPLES.get(name, 15), deadline=None, derandomize=True,
