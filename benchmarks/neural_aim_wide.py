@@ -10,7 +10,8 @@ For each table and seed at epsilon 1 (delta 1e-9, degree 2 workload: every pair 
 * ``AIM`` with the default model bound (``max_model_cells=2**18``, 2 MB) -- what a user gets;
 * ``AIM`` with the paper's 80 MB bound (``max_model_cells=None``), first seed only, with a
   wall-clock cap: a fit that has not finished after ``--aim-cap`` seconds is recorded as not finished;
-* ``NeuralAIM`` at its defaults (no model bound: every pair stays selectable).
+* ``NeuralAIM`` at its defaults (no model bound: every pair stays selectable);
+* ``shuffled``: every column shuffled on its own (the no-dependence baseline).
 
 Scored on the rows fitted: average 1- and 2-way TVD, the largest model AIM built (cells), fit
 seconds, peak RSS of the fit's process (each fit runs in its own process). Output
@@ -72,16 +73,20 @@ def make(kind: str, seed: int):
 
 def fit_one(table: str, kind: str, seed: int, queue) -> None:
     data, domain = load(table)
-    t0 = time.perf_counter()
-    syn = make(kind, seed).fit(data, domain)
-    fit_s = time.perf_counter() - t0
-    out = syn.sample(len(data), random_state=seed)
-    row = {"table": table, "synthesizer": kind, "seed": seed, "rows": len(data), "columns": len(domain), "fit_s": fit_s,
-           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "selected": len(syn.selected_),
-           "verified": ps.verify(syn.certificate_).ok, "finished": True,
-           **{f"tvd_{k}": ps.evaluation.marginal_tvd(data, out, domain, order=k).average for k in (1, 2)}}
-    if hasattr(syn, "model_"):
-        row["model_cells"] = int(syn.model_.tree.size)
+    row = {"table": table, "synthesizer": kind, "seed": seed, "rows": len(data), "columns": len(domain), "finished": True}
+    if kind == "shuffled":  # the baseline: every column shuffled on its own (exact 1-way marginals, no dependence)
+        rng = np.random.default_rng(seed)
+        out = data.apply(lambda s: pd.Series(rng.permutation(s.to_numpy()), index=s.index, name=s.name))
+        row.update(fit_s=0.0, selected=0, verified=True)
+    else:
+        t0 = time.perf_counter()
+        syn = make(kind, seed).fit(data, domain)
+        row.update(fit_s=time.perf_counter() - t0, selected=len(syn.selected_), verified=ps.verify(syn.certificate_).ok)
+        out = syn.sample(len(data), random_state=seed)
+        if hasattr(syn, "model_"):
+            row["model_cells"] = int(syn.model_.tree.size)
+    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row.update({f"tvd_{k}": ps.evaluation.marginal_tvd(data, out, domain, order=k).average for k in (1, 2)})
     queue.put(row)
 
 
@@ -102,11 +107,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="+", default=["adult_x3", "phishing"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--synthesizers", nargs="+", default=["aim", "neuralaim", "aim-80MB"])
+    parser.add_argument("--synthesizers", nargs="+", default=["shuffled", "aim", "neuralaim", "aim-80MB"])
     parser.add_argument("--aim-cap", type=float, default=900.0, help="seconds before an aim-80MB fit is recorded as unfinished")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--append", action="store_true", help="keep the runs already in neural_aim_wide.json (table and "
+                        "synthesizer pairs run again are replaced)")
     args = parser.parse_args()
+    out = Path(args.out)
     rows, skipped = [], {}
+    if args.append and (out / "neural_aim_wide.json").exists():
+        again = {(t, k) for t in args.tables for k in args.synthesizers}
+        rows = [r for r in json.loads((out / "neural_aim_wide.json").read_text())["runs"] if (r["table"], r["synthesizer"]) not in again]
     for table in args.tables:
         try:
             load(table)
@@ -119,10 +130,10 @@ def main() -> None:
                 row = run(table, kind, seed, args.aim_cap if kind == "aim-80MB" else None)
                 rows.append(row)
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+                (out / "neural_aim_wide.json").write_text(json.dumps({"runs": rows}, indent=1))  # partial results survive
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     meta = {"machine": platform.machine(), "python": platform.python_version(), "privsynth": ps.__version__, "commit": commit,
             "cores": mp.cpu_count(), "skipped": skipped}
-    out = Path(args.out)
     (out / "neural_aim_wide.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=1))
     df = pd.DataFrame(rows)
     done = df[df["finished"]]

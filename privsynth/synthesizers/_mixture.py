@@ -184,14 +184,21 @@ class MixtureEstimator:
         import torch
 
         self.total = float(total)
-        targets = [(attrs, torch.as_tensor(values, dtype=torch.float32, device=self.device),
-                    torch.as_tensor(weight, dtype=torch.float32, device=self.device))
-                   for attrs, values, weight in _pooled(measurements)]
+        as_tensor = functools.partial(torch.as_tensor, dtype=torch.float32, device=self.device)
+        pooled = _pooled(measurements)
+        ones = [(attrs[0], values, weight) for attrs, values, weight in pooled if len(attrs) == 1]
+        levels = torch.as_tensor(np.concatenate([np.arange(self.offsets[j], self.offsets[j + 1]) for j, _, _ in ones] or [[]]),
+                                 dtype=torch.long, device=self.device)
+        one_values = as_tensor(np.concatenate([v for _, v, _ in ones] or [[]]))
+        one_weights = as_tensor(np.concatenate([w for _, _, w in ones] or [[]]))
+        targets = [(attrs, as_tensor(values), as_tensor(weight)) for attrs, values, weight in pooled if len(attrs) > 1]
         scale = self.total / len(self.inputs)
         for _ in range(int(iterations)):
             self.optimizer.zero_grad(set_to_none=True)
             probs = self._probabilities()
-            loss = torch.zeros((), device=self.device)
+            # every 1-way term at once: the columns' summed probabilities, at the measured columns' levels
+            mu_one = torch.cat(probs, dim=1).sum(dim=0)[levels] * scale
+            loss = (one_weights * (mu_one - one_values) ** 2).sum() / 2
             for attrs, values, weight in targets:
                 mu = _torch_marginal(probs, attrs) * scale
                 loss = loss + (weight * (mu - values) ** 2).sum() / 2
