@@ -103,6 +103,14 @@ def run(table: str, kind: str, seed: int, cap: float | None) -> dict:
     return queue.get(timeout=60)
 
 
+def markdown(df: pd.DataFrame) -> str:
+    """A pipe table (no tabulate needed)."""
+    def cell(v):
+        return f"{v:.4f}" if isinstance(v, float) and abs(v) < 1 else f"{v:,.1f}" if isinstance(v, float) else str(v)
+    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
+    return head + "".join("\n| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="+", default=["adult_x3", "phishing"])
@@ -110,14 +118,18 @@ def main() -> None:
     parser.add_argument("--synthesizers", nargs="+", default=["shuffled", "aim", "neuralaim", "aim-80MB"])
     parser.add_argument("--aim-cap", type=float, default=900.0, help="seconds before an aim-80MB fit is recorded as unfinished")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--report", action="store_true", help="only rewrite the markdown from neural_aim_wide.json")
     parser.add_argument("--append", action="store_true", help="keep the runs already in neural_aim_wide.json (table and "
                         "synthesizer pairs run again are replaced)")
     args = parser.parse_args()
     out = Path(args.out)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     rows, skipped = [], {}
     if args.append and (out / "neural_aim_wide.json").exists():
         again = {(t, k) for t in args.tables for k in args.synthesizers}
         rows = [r for r in json.loads((out / "neural_aim_wide.json").read_text())["runs"] if (r["table"], r["synthesizer"]) not in again]
+    if args.report:
+        rows, args.tables = json.loads((out / "neural_aim_wide.json").read_text())["runs"], []
     for table in args.tables:
         try:
             load(table)
@@ -128,10 +140,10 @@ def main() -> None:
         for kind in args.synthesizers:
             for seed in args.seeds[:1] if kind == "aim-80MB" else args.seeds:  # the uncapped model: one seed
                 row = run(table, kind, seed, args.aim_cap if kind == "aim-80MB" else None)
+                row["commit"] = commit
                 rows.append(row)
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
                 (out / "neural_aim_wide.json").write_text(json.dumps({"runs": rows}, indent=1))  # partial results survive
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     meta = {"machine": platform.machine(), "python": platform.python_version(), "privsynth": ps.__version__, "commit": commit,
             "cores": mp.cpu_count(), "skipped": skipped}
     (out / "neural_aim_wide.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=1))
@@ -140,14 +152,17 @@ def main() -> None:
     agg = done.groupby(["table", "synthesizer"]).agg(
         runs=("seed", "count"), tvd_1=("tvd_1", "mean"), tvd_2=("tvd_2", "mean"), tvd_2_sd=("tvd_2", "std"),
         fit_s=("fit_s", "mean"), peak_rss_mb=("peak_rss_mb", "max"), selected=("selected", "mean"),
-        model_cells=("model_cells", "max") if "model_cells" in done else ("seed", "count"))
+        model_cells=("model_cells", "max") if "model_cells" in done else ("seed", "count"),
+        commits=("commit", lambda c: " ".join(sorted(set(c)))))
     unfinished = df[~df["finished"]].groupby(["table", "synthesizer"]).size().rename("unfinished")
     agg = agg.join(unfinished, how="outer").fillna({"unfinished": 0}).reset_index()
+    agg["unfinished"] = agg["unfinished"].astype(int)
     lines = ["# NeuralAIM vs AIM on wide tables (benchmarks/neural_aim_wide.py)", "",
-             f"Machine: {meta['machine']}, {meta['cores']} cores, Python {meta['python']}, commit {commit}. Epsilon 1, "
-             "delta 1e-9, workload every pair of columns (degree 2); each fit in its own process (peak RSS = that process). "
-             f"Seeds {args.seeds}; aim-80MB fits capped at {args.aim_cap:.0f} s. Skipped: {skipped or 'none'}.", "",
-             agg.to_markdown(index=False, floatfmt=".4f")]
+             f"Machine: {meta['machine']}, {meta['cores']} cores, Python {meta['python']}; the commit of each row's runs in "
+             "`commits` (73558d9's runs: the working tree that became it). Epsilon 1, delta 1e-9, workload every pair of "
+             "columns (degree 2); each fit in its own process (peak RSS = that process). "
+             f"Seeds {sorted(set(df['seed']))}; aim-80MB fits capped at {args.aim_cap:.0f} s. Skipped: {skipped or 'none'}.", "",
+             markdown(agg)]
     (out / "neural_aim_wide.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -187,10 +187,10 @@ class MixtureEstimator:
         as_tensor = functools.partial(torch.as_tensor, dtype=torch.float32, device=self.device)
         pooled = _pooled(measurements)
         ones = [(attrs[0], values, weight) for attrs, values, weight in pooled if len(attrs) == 1]
-        levels = torch.as_tensor(np.concatenate([np.arange(self.offsets[j], self.offsets[j + 1]) for j, _, _ in ones] or [[]]),
-                                 dtype=torch.long, device=self.device)
-        one_values = as_tensor(np.concatenate([v for _, v, _ in ones] or [[]]))
-        one_weights = as_tensor(np.concatenate([w for _, _, w in ones] or [[]]))
+        spans = [np.arange(self.offsets[j], self.offsets[j + 1]) for j, _, _ in ones]
+        levels = torch.as_tensor(np.concatenate(spans or [np.zeros(0, int)]), dtype=torch.long, device=self.device)
+        one_values = as_tensor(np.concatenate([v for _, v, _ in ones] or [np.zeros(0)]))
+        one_weights = as_tensor(np.concatenate([w for _, _, w in ones] or [np.zeros(0)]))
         targets = [(attrs, as_tensor(values), as_tensor(weight)) for attrs, values, weight in pooled if len(attrs) > 1]
         scale = self.total / len(self.inputs)
         for _ in range(int(iterations)):
