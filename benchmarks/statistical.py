@@ -99,12 +99,13 @@ def run_one(name, data, train, test, domain, target, epsilon, seed, measure_memo
             syn.set_params(sampler=sampler)
             split.set_params(sampler=sampler)
         t0 = time.perf_counter()
-        out = syn.sample(len(data))
+        out = syn.sample(len(data), random_state=seed)  # the release's public seed: a rerun scores the same rows
         sample_s = time.perf_counter() - t0
         row = {"synthesizer": name if sampler == "iid" else f"{name} ({sampler} sampler)", "epsilon": epsilon, "seed": seed,
                "fit_s": fit_s, "sample_s": sample_s, "spent_epsilon": syn.certificate_.spent.epsilon,
                "verified": ps.verify(syn.certificate_).ok, **tvd_all(data, out, domain)}
-        tstr = ps.evaluation.train_synthetic_test_real(train, test, split.sample(len(train)), domain, target=target)
+        tstr = ps.evaluation.train_synthetic_test_real(train, test, split.sample(len(train), random_state=seed), domain,
+                                                         target=target)
         row.update(tstr_auc=tstr.auc_synthetic, trtr_auc=tstr.auc_real)
         if measure_memory:
             tracemalloc.start()
