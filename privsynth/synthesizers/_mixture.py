@@ -181,27 +181,13 @@ class MixtureEstimator:
     def train(self, measurements: Sequence[Measurement], *, total: float, iterations: int) -> None:
         """Adam steps on ``sum ||(total * mixture marginal - y) / sigma||^2 / 2`` over the measurements
         (one term per measured set: see :func:`_pooled`)."""
-        import torch
 
         self.total = float(total)
-        as_tensor = functools.partial(torch.as_tensor, dtype=torch.float32, device=self.device)
-        pooled = _pooled(measurements)
-        ones = [(attrs[0], values, weight) for attrs, values, weight in pooled if len(attrs) == 1]
-        spans = [np.arange(self.offsets[j], self.offsets[j + 1]) for j, _, _ in ones]
-        levels = torch.as_tensor(np.concatenate(spans or [np.zeros(0, int)]), dtype=torch.long, device=self.device)
-        one_values = as_tensor(np.concatenate([v for _, v, _ in ones] or [np.zeros(0)]))
-        one_weights = as_tensor(np.concatenate([w for _, _, w in ones] or [np.zeros(0)]))
-        targets = [(attrs, as_tensor(values), as_tensor(weight)) for attrs, values, weight in pooled if len(attrs) > 1]
+        terms = _Terms.of(_pooled(measurements), self.sizes, self.offsets, self.device)
         scale = self.total / len(self.inputs)
         for _ in range(int(iterations)):
             self.optimizer.zero_grad(set_to_none=True)
-            probs = self._probabilities()
-            # every 1-way term at once: the columns' summed probabilities, at the measured columns' levels
-            mu_one = torch.cat(probs, dim=1).sum(dim=0)[levels] * scale
-            loss = (one_weights * (mu_one - one_values) ** 2).sum() / 2
-            for attrs, values, weight in targets:
-                mu = _torch_marginal(probs, attrs) * scale
-                loss = loss + (weight * (mu - values) ** 2).sum() / 2
+            loss = terms.loss(self._probabilities(), scale)
             loss.backward()
             self.optimizer.step()
         self._tables = None
@@ -225,6 +211,55 @@ class MixtureEstimator:
         return mixture_marginals([t.astype(np.float32) for t in self.tables()], many, self.total)
 
 
+class _Terms:
+    """The least-squares terms of :meth:`MixtureEstimator.train`, laid out so that one iteration
+    takes a few large operations instead of several small ones per measured set: every 1-way
+    term at once (the components' summed probabilities at the measured levels), and the other
+    sets grouped by all but their largest attribute (:func:`_contraction_order`), whose
+    components' joint meets the group's last attributes in one matrix product; the targets and
+    weights are laid out once, in the product's order."""
+
+    def __init__(self, levels: Any, one_values: Any, one_weights: Any,
+                 groups: list[tuple[Attrs, list[int], Any, Any]]) -> None:
+        self.levels, self.one_values, self.one_weights, self.groups = levels, one_values, one_weights, groups
+
+    @classmethod
+    def of(cls, pooled: Sequence[tuple[Attrs, np.ndarray, np.ndarray]], sizes: Sequence[int], offsets: np.ndarray,
+           device: Any) -> "_Terms":
+        import torch
+
+        as_tensor = functools.partial(torch.as_tensor, dtype=torch.float32, device=device)
+        ones = [(attrs[0], y, w) for attrs, y, w in pooled if len(attrs) == 1]
+        spans = [np.arange(offsets[j], offsets[j + 1]) for j, _, _ in ones]
+        by_prefix: dict[Attrs, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        for attrs, y, w in pooled:
+            if len(attrs) > 1:
+                order, _ = _contraction_order(attrs, sizes)
+                position = [attrs.index(a) for a in order]  # the target's axes in the product's order
+                cells = int(np.prod([sizes[a] for a in order[:-1]]))
+                by_prefix.setdefault(order[:-1], []).append(
+                    (order[-1], y.transpose(position).reshape(cells, -1), w.transpose(position).reshape(cells, -1)))
+        groups = [(prefix, [last for last, _, _ in group], as_tensor(np.concatenate([y for _, y, _ in group], axis=1)),
+                   as_tensor(np.concatenate([w for _, _, w in group], axis=1))) for prefix, group in by_prefix.items()]
+        return cls(torch.as_tensor(np.concatenate(spans or [np.zeros(0, int)]), dtype=torch.long, device=device),
+                   as_tensor(np.concatenate([y for _, y, _ in ones] or [np.zeros(0)])),
+                   as_tensor(np.concatenate([w for _, _, w in ones] or [np.zeros(0)])), groups)
+
+    def loss(self, probs: Sequence[torch.Tensor], scale: float) -> torch.Tensor:
+        """``sum w (scale * mixture marginal - y)^2 / 2`` over every term."""
+        import torch
+
+        mu = torch.cat(list(probs), dim=1).sum(dim=0)[self.levels] * scale
+        loss = (self.one_weights * (mu - self.one_values) ** 2).sum() / 2
+        for prefix, lasts, values, weights in self.groups:
+            joint = probs[prefix[0]]
+            for a in prefix[1:]:
+                joint = (joint[:, :, None] * probs[a][:, None, :]).reshape(joint.shape[0], -1)
+            mu = joint.T @ torch.cat([probs[a] for a in lasts], dim=1) * scale
+            loss = loss + (weights * (mu - values) ** 2).sum() / 2
+        return loss
+
+
 def _pooled(measurements: Sequence[Measurement]) -> list[tuple[Attrs, np.ndarray, np.ndarray]]:
     """One least-squares term per measured set: ``sum_i ||(mu - y_i) / sigma_i||^2`` equals
     ``sum(w * (mu - y_bar)^2)`` plus a constant, with ``w = sum_i 1 / sigma_i^2`` per cell and
@@ -238,18 +273,6 @@ def _pooled(measurements: Sequence[Measurement]) -> list[tuple[Attrs, np.ndarray
         else:
             sums[m.attrs] = [w * m.values, w]
     return [(attrs, wy / w, w) for attrs, (wy, w) in sums.items()]
-
-
-def _torch_marginal(probs: Sequence[torch.Tensor], attrs: Attrs) -> torch.Tensor:
-    """The components' summed outer products over ``attrs`` (as :func:`mixture_marginal`, unscaled)."""
-    if len(attrs) == 1:
-        return probs[attrs[0]].sum(dim=0)
-    order, axes = _contraction_order(attrs, [p.shape[1] for p in probs])
-    joint = probs[order[0]]
-    k = joint.shape[0]
-    for a in order[1:-1]:
-        joint = (joint[:, :, None] * probs[a][:, None, :]).reshape(k, -1)
-    return (joint.T @ probs[order[-1]]).reshape(tuple(probs[a].shape[1] for a in order)).permute(axes)
 
 
 #: The output layer's weights are scaled by this when training starts at the 1-way marginals.

@@ -18,7 +18,7 @@ from privsynth.graphical import Measurement  # noqa: E402
 from privsynth.privacy import Budget, Ledger  # noqa: E402
 from privsynth.privacy.events import ExponentialEvent, GaussianEvent  # noqa: E402
 from privsynth.synthesizers import IndependentMarginals, NeuralAIM  # noqa: E402
-from privsynth.synthesizers._mixture import _pooled, mixture_marginal, mixture_marginals, sample_mixture  # noqa: E402
+from privsynth.synthesizers._mixture import _pooled, _Terms, mixture_marginal, mixture_marginals, sample_mixture  # noqa: E402
 from privsynth.testing import check_synthesizer  # noqa: E402
 
 SMALL = {"components": 32, "hidden": (16,), "iterations": 10, "final_iterations": 50, "device": "cpu", "progress": False}
@@ -80,6 +80,22 @@ def test_pooled_loss_differs_from_the_sum_over_measurements_by_a_constant():
     first = {(0, 1): rng.normal(size=(2, 3)), (0,): rng.normal(size=2)}
     second = {(0, 1): rng.normal(size=(2, 3)), (0,): rng.normal(size=2)}
     assert direct(first) - pooled(first) == pytest.approx(direct(second) - pooled(second), rel=1e-10)
+
+
+def test_the_grouped_training_loss_equals_the_loss_of_each_measured_set():
+    import torch
+
+    sizes, rng = (3, 2, 4, 5), np.random.default_rng(3)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    tables = random_tables(sizes, k=6, seed=4)
+    sets = [(0,), (2,), (0, 1), (0, 2), (1, 3), (2, 3), (0, 1, 3), (1, 2, 3)]
+    ms = [Measurement(a, rng.normal(size=tuple(sizes[j] for j in a)) * 10, sigma=float(rng.uniform(0.5, 2))) for a in sets]
+    ms.append(Measurement((0, 2), rng.normal(size=(3, 4)), sigma=3.0))  # a set measured twice
+    pooled = _pooled(ms)
+    expected = sum(0.5 * (w * (brute_force_marginal(tables, a, 50.0) - y) ** 2).sum() for a, y, w in pooled)
+    terms = _Terms.of(pooled, sizes, offsets, "cpu")
+    got = terms.loss([torch.as_tensor(t, dtype=torch.float32) for t in tables], scale=50.0 / 6)
+    assert float(got) == pytest.approx(expected, rel=1e-5)
 
 
 def test_contract(census):
