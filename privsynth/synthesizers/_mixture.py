@@ -4,8 +4,8 @@ marginals (MargNet: Chen, Gong, Wang, arXiv 2511.13893).
 The model is a mixture of ``components`` product distributions: a fixed random input per
 component goes through a small network whose outputs are, per column, the component's
 probabilities of each level. Any marginal of the mixture is the average over components of
-the outer product of their column probabilities -- one ``einsum`` per marginal, with no junction
-tree, so its cost grows with the marginal's cells and the components, never with a model's
+the outer product of their column probabilities -- a matrix product over the components, with
+no junction tree, so its cost grows with the marginal's cells and the components, never with a model's
 cliques. Training minimizes the same objective as the graphical model's estimation, the squared
 error of the model's marginal counts against every noisy measurement divided by its standard
 deviation, with Adam from where the previous round left off.
@@ -53,8 +53,8 @@ def _contraction_order(attrs: Attrs, sizes: Sequence[int]) -> tuple[Attrs, tuple
 
 
 def mixture_marginals(tables: Sequence[np.ndarray], many: Sequence[Attrs], total: float) -> list[np.ndarray]:
-    """:func:`mixture_marginal` of every set in ``many``: the sets that share all but their last
-    attribute are answered by one matrix product (the last attributes' tables side by side).
+    """:func:`mixture_marginal` of every set in ``many``: the sets that share all but their largest
+    attribute are answered by one matrix product (the largest attributes' tables side by side).
 
     Example:
         >>> t = [np.array([[1.0, 0.0], [0.0, 1.0]])] * 3
@@ -159,7 +159,7 @@ class MixtureEstimator:
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(learning_rate))
         self.total = 1.0
         self._tables: list[np.ndarray] | None = None
-        self._started = False
+        self.started = False  # set by start_at
 
     def start_at(self, one_way: Sequence[np.ndarray]) -> None:
         """Start every component near the product of the given 1-way marginals (clipped at one
@@ -172,7 +172,7 @@ class MixtureEstimator:
             last: Any = self.net.logits if isinstance(self.net, _free_logits_module()) else self.net[-1]  # type: ignore[index]
             last.bias.copy_(torch.as_tensor(logs, dtype=last.bias.dtype))
             last.weight.mul_(_START_SCALE)
-        self._started = True
+        self.started = True
 
     def _probabilities(self) -> list[torch.Tensor]:
         logits = self.net(self.inputs)
@@ -181,7 +181,6 @@ class MixtureEstimator:
     def train(self, measurements: Sequence[Measurement], *, total: float, iterations: int) -> None:
         """Adam steps on ``sum ||(total * mixture marginal - y) / sigma||^2 / 2`` over the measurements
         (one term per measured set: see :func:`_pooled`)."""
-
         self.total = float(total)
         terms = _Terms.of(_pooled(measurements), self.sizes, self.offsets, self.device)
         scale = self.total / len(self.inputs)

@@ -206,8 +206,11 @@ class NeuralAIM(AIM):
     def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         d = len(self.domain_)
         tables = [np.asarray(arrays[f"table_{j}"], dtype=float) for j in range(d)]
-        if len({t.shape[0] for t in tables}) != 1 or any(t.ndim != 2 or np.any(t < 0) for t in tables):
-            raise ValueError("NeuralAIM model file: the mixture tables must be non-negative, one row per component in every column.")
+        widths = levels(self.domain_, bins=self.bins)
+        if (len({t.shape[0] for t in tables}) != 1 or any(t.ndim != 2 or t.shape[1] != w for t, w in zip(tables, widths))
+                or any(np.any(~(t >= 0)) or np.any(t.sum(axis=1) <= 0) for t in tables) or not float(state["total"]) >= 0):
+            raise ValueError("NeuralAIM model file: the mixture tables must have one row per component and one column per level "
+                             "of their column's domain, non-negative with some probability in every row, and a total >= 0.")
         self.tables_, self.total_ = tables, float(state["total"])
         self.selected_ = [tuple(str(c) for c in r) for r in state["selected"]]
         self._summarize()
@@ -220,7 +223,7 @@ class _NeuralEstimate:
         self.net, self.iterations, self.final_iterations = net, iterations, final_iterations
 
     def update(self, measurements: Sequence[Measurement], *, final: bool = False) -> None:
-        if not self.net._started:  # the first update has the 1-way measurements: start from their product
+        if not self.net.started:  # the first update has the 1-way measurements: start from their product
             one_way = {m.attrs[0]: m.values for m in measurements if len(m.attrs) == 1}
             self.net.start_at([one_way[j] for j in range(len(self.net.sizes))])
         self.net.train(measurements, total=estimate_total(measurements),

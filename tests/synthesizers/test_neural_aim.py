@@ -174,3 +174,19 @@ def test_a_cell_bound_no_candidate_meets_is_refused_before_any_charge(census):
     with pytest.raises(ValueError, match="max_marginal_cells=1 "):
         NeuralAIM(epsilon=1.0, degree=2, max_marginal_cells=1, **SMALL).fit(data, domain, ledger=ledger)
     assert ledger.entries == ()
+
+
+@pytest.mark.parametrize("damage", ["negative", "width", "empty_row"])
+def test_restoring_malformed_tables_is_refused(census, damage):
+    data, domain = census
+    syn = NeuralAIM(degree=2, rounds=20, random_state=0, **SMALL).fit(data, domain)
+    state, arrays = syn._state()
+    table = arrays["table_0"].copy()
+    if damage == "negative":
+        table[0, 0] = -0.1
+    elif damage == "width":
+        table = table[:, :-1]
+    else:
+        table[1] = 0.0
+    with pytest.raises(ValueError, match="mixture tables"):
+        syn._restore(state, {**arrays, "table_0": table})
