@@ -69,8 +69,9 @@ class NeuralAIM(AIM):
 
     Args:
         epsilon, delta, workload, degree, rounds, bins, accountant, random_state, secure,
-        progress: As for :class:`~privsynth.synthesizers.AIM` (the same rounds, selections,
-            measurements and certificate).
+        progress: As for :class:`~privsynth.synthesizers.AIM` (the same plan, rounds and kinds
+            of release; each selection scores the candidates against this model, so the marginals
+            chosen differ from AIM's).
         components: Mixture components (the network's fixed random inputs). More components
             represent more dependence; sampling and training cost grow linearly with them.
         hidden: Hidden layer sizes of the network (``()``: every component's logits are free
