@@ -90,7 +90,7 @@ def test_one_table_of_synthesizer_names_and_no_back_edge():
 
 
 def test_the_numpy_sampling_modules_need_no_torch():
-    for name in ("_encoding.py", "_calibration.py", "_numpy_net.py", "_plan.py", "_dpsgd_plan.py"):
+    for name in ("_encoding.py", "_calibration.py", "_numpy_net.py", "_numpy_transformer.py", "_plan.py", "_dpsgd_plan.py"):
         assert not any(n.split(".")[0] in {"torch", "opacus"} for n in imports_of(PKG / "synthesizers" / name)), name
 
 

@@ -6,9 +6,16 @@ output gradient ``G`` (batch x out), record ``i``'s weight gradient is the outer
 ``G_i^T A_i``, so its squared norm is ``|G_i|^2 |A_i|^2`` (plus ``|G_i|^2`` for the bias) -- no
 per-sample gradient is materialized. One ordinary backward (to the layer *outputs* only) gives
 every ``G``; the clipped sum is one matmul per layer: ``(c * G)^T A`` with
-``c_i = min(1, C / norm_i)``. :class:`Bookkeeper` implements it for models whose parameters all
-live in ``nn.Linear`` layers, each used once per forward; anything else goes through Opacus
-(``GradSampleModule``), the general path and the reference the tests compare against.
+``c_i = min(1, C / norm_i)``. On sequences (input ``batch x T x in``) record ``i``'s gradient is
+``sum_t G_it^T A_it``, whose squared norm is ``sum_{t,s} (G_i G_i^T)_ts (A_i A_i^T)_ts`` (the ghost
+norm of Li, Tramer, Liang, Hashimoto, "Large Language Models Can Be Strong Differentially Private
+Learners", ICLR 2022), computed from the two ``T x T`` Gram matrices when they are the cheaper
+way; an ``nn.Embedding`` is the same with ``A`` one-hot (``A_i A_i^T`` says which positions
+hold the same index). :class:`Bookkeeper` implements it for models whose parameters all live in
+``nn.Linear``, plain ``nn.Embedding`` and layers that compute their own records' norms and
+clipped sums, each used once per forward (parameter-free layers such as a ``LayerNorm``
+without affine weights in between); anything else goes through
+Opacus (``GradSampleModule``), the general path and the reference the tests compare against.
 
 The privacy argument: adding or removing one record changes the clipped sum by at most
 ``max_grad_norm``; Gaussian noise of standard deviation ``noise_multiplier * max_grad_norm`` on
@@ -18,7 +25,7 @@ composes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 import torch
 from torch import nn
@@ -29,7 +36,7 @@ from privsynth.mechanisms._common import ENGINES
 __all__ = ["check_module", "bookkeeping_supported", "Bookkeeper", "opacus_clipped_sum", "ClippedSum", "ENGINES"]
 
 _PARAMETER_FREE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity, nn.GELU, nn.Softplus, nn.ELU, nn.SiLU,
-                   nn.Sequential, nn.ModuleList, nn.ModuleDict)
+                   nn.LayerNorm, nn.Sequential, nn.ModuleList, nn.ModuleDict)  # a LayerNorm with weights has parameters: refused
 
 
 def check_module(module: nn.Module) -> None:
@@ -53,19 +60,66 @@ def check_module(module: nn.Module) -> None:
         raise PrivsynthError(f"The model cannot be trained with DP-SGD: {errors[0]}")
 
 
+def _plain_embedding(m: nn.Module) -> bool:
+    """An ``nn.Embedding`` whose gradient is the plain scatter of its output gradient."""
+    return (isinstance(m, nn.Embedding) and m.padding_idx is None and m.max_norm is None and not m.scale_grad_by_freq
+            and not m.sparse)
+
+
+def _ghost_layer(m: nn.Module) -> bool:
+    """A layer that computes its own records' gradient norms and clipped sums from its input and
+    output gradient (``per_sample_norms_sq(input, grad)``, ``clipped_sums(input, grad, factor)``;
+    e.g. the transformer's per-column output layer)."""
+    return callable(getattr(m, "per_sample_norms_sq", None)) and callable(getattr(m, "clipped_sums", None))
+
+
+def _recorded(m: nn.Module) -> bool:
+    return isinstance(m, (nn.Linear, nn.Embedding)) or _ghost_layer(m)
+
+
 def bookkeeping_supported(module: nn.Module) -> bool:
-    """True when every parameter lives in an ``nn.Linear`` and the other layers have none."""
+    """True when every parameter lives in an ``nn.Linear``, a plain ``nn.Embedding`` (no padding
+    index, max norm, frequency scaling or sparse gradient) or a layer that computes its own
+    per-record gradient norms, and the other layers have none."""
     for m in module.modules():
         own = list(m.parameters(recurse=False))
-        if own and not isinstance(m, nn.Linear):
+        if own and not (isinstance(m, nn.Linear) or _plain_embedding(m) or _ghost_layer(m)):
             return False
-        if not own and not isinstance(m, (nn.Linear, *_PARAMETER_FREE)) and list(m.children()) == []:
+        if not own and not (_recorded(m) or isinstance(m, _PARAMETER_FREE)) and list(m.children()) == []:
             return False
     return True
 
 
+def _sequences(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input and output gradient as ``batch x T x features`` (``T = 1`` for 2-D inputs)."""
+    return a.reshape(a.shape[0], -1, a.shape[-1]), g.reshape(g.shape[0], -1, g.shape[-1])
+
+
+def _linear_norms_sq(layer: nn.Linear, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Each record's squared gradient norm in ``layer`` (weight and bias)."""
+    if a.dim() == 2:
+        weight = g.pow(2).sum(dim=1) * a.pow(2).sum(dim=1)
+        return weight + (g.pow(2).sum(dim=1) if layer.bias is not None else 0.0)
+    a3, g3 = _sequences(a, g)
+    steps = a3.shape[1]
+    if steps * steps <= a3.shape[2] * g3.shape[2]:  # two T x T Gram matrices are cheaper than the gradients
+        weight = (torch.bmm(g3, g3.transpose(1, 2)) * torch.bmm(a3, a3.transpose(1, 2))).sum(dim=(1, 2))
+    else:
+        weight = torch.bmm(g3.transpose(1, 2), a3).pow(2).sum(dim=(1, 2))
+    return weight + (g3.sum(dim=1).pow(2).sum(dim=1) if layer.bias is not None else 0.0)
+
+
+def _embedding_norms_sq(index: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Each record's squared gradient norm in an embedding: positions holding the same index add
+    into the same row."""
+    idx = index.reshape(index.shape[0], -1)
+    g3 = g.reshape(g.shape[0], idx.shape[1], -1)
+    same = (idx[:, :, None] == idx[:, None, :]).to(g3.dtype)
+    return (same * torch.bmm(g3, g3.transpose(1, 2))).sum(dim=(1, 2))
+
+
 class Bookkeeper:
-    """Per-sample clipped gradient sums of a Linear-only model from one backward pass.
+    """Per-sample clipped gradient sums of a model of Linear and Embedding layers from one backward pass.
 
     Usage::
 
@@ -77,17 +131,18 @@ class Bookkeeper:
 
     def __init__(self, module: nn.Module) -> None:
         if not bookkeeping_supported(module):
-            raise PrivsynthError("Book-keeping clipping supports models whose parameters are all in nn.Linear layers; use engine='opacus'.")
+            raise PrivsynthError("Book-keeping clipping supports models whose parameters are all in nn.Linear and plain "
+                                 "nn.Embedding layers; use engine='opacus'.")
         self.module = module
-        self.layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
-        self._records: list[tuple[nn.Linear, torch.Tensor, torch.Tensor]] = []
+        self.layers = [m for m in module.modules() if _recorded(m)]
+        self._records: list[tuple[nn.Module, torch.Tensor, torch.Tensor]] = []
         self._handles: list = []
         self.sums: dict[Any, torch.Tensor] = {p: torch.zeros_like(p) for p in module.parameters() if p.requires_grad}
 
-    def _hook(self, layer: nn.Linear, inputs: tuple, output: torch.Tensor) -> None:
+    def _hook(self, layer: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         (a,) = inputs
-        if a.dim() != 2:
-            raise PrivsynthError("Book-keeping clipping needs 2-D inputs to Linear layers (batch x features).")
+        if a.dim() < 2 and isinstance(layer, nn.Linear):
+            raise PrivsynthError("Book-keeping clipping needs batched inputs to Linear layers (batch x ... x features).")
         self._records.append((layer, a.detach(), output))
 
     def recording(self):
@@ -118,18 +173,30 @@ class Bookkeeper:
         norms_sq = torch.zeros(per_sample_losses.shape[0], device=per_sample_losses.device)
         parts = []
         for (layer, a, _), g in zip(self._records, grads):
-            if g is None or not layer.weight.requires_grad:
+            if g is None or not any(p.requires_grad for p in layer.parameters(recurse=False)):
                 continue
-            g_sq = g.pow(2).sum(dim=1)
-            norms_sq += g_sq * (a.pow(2).sum(dim=1) + (1.0 if layer.bias is not None else 0.0))
+            if _ghost_layer(layer):
+                norms_sq += cast(Any, layer).per_sample_norms_sq(a, g)
+            elif isinstance(layer, nn.Embedding):
+                norms_sq += _embedding_norms_sq(a, g)
+            else:
+                norms_sq += _linear_norms_sq(cast(nn.Linear, layer), a, g)
             parts.append((layer, a, g))
         norms = norms_sq.sqrt()
         factor = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
         for layer, a, g in parts:
-            scaled = g * factor[:, None]
-            self.sums[layer.weight] += scaled.T @ a
+            if _ghost_layer(layer):
+                for p, total in cast(Any, layer).clipped_sums(a, g, factor).items():
+                    self.sums[p] += total
+                continue
+            scaled = g * factor.reshape(-1, *([1] * (g.dim() - 1)))
+            if isinstance(layer, nn.Embedding):
+                self.sums[layer.weight].index_add_(0, a.reshape(-1), scaled.reshape(-1, scaled.shape[-1]))
+                continue
+            flat_g, flat_a = scaled.reshape(-1, scaled.shape[-1]), a.reshape(-1, a.shape[-1])
+            self.sums[layer.weight] += flat_g.T @ flat_a
             if layer.bias is not None:
-                self.sums[layer.bias] += scaled.sum(dim=0)
+                self.sums[layer.bias] += flat_g.sum(dim=0)
         self._records = []
         return norms.detach()
 

@@ -39,7 +39,7 @@ from privsynth.synthesizers._calibration import Calibration, fit_calibration
 from privsynth.synthesizers._discrete import normalize_counts
 from privsynth.synthesizers._dpsgd_plan import plan_dpsgd
 from privsynth.synthesizers._encoding import TabularEncoder
-from privsynth.synthesizers._numpy_net import Layers, forward_numpy, layers_from_arrays, layers_to_arrays, one_blas_thread
+from privsynth.synthesizers._numpy_net import forward_numpy, layers_from_arrays, layers_to_arrays, one_blas_thread
 from privsynth.synthesizers._plan import FitPlan
 from privsynth.synthesizers.base import Synthesizer
 
@@ -106,11 +106,13 @@ class DPSGDSynthesizer(Synthesizer):
         checks.number(self.marginal_share, "marginal_share", low=0, high=0.9, low_open=True, high_open=True, owner=owner)
         for name in ("epochs", "max_grad_norm"):
             checks.number(getattr(self, name), name, low=0, low_open=True, owner=owner)
-        for name in ("checkpoint_every", "devices", "bins", "onehot_limit"):
+        for name in ("checkpoint_every", "devices", "bins"):
             checks.integer(getattr(self, name), name, owner=owner)
         checks.integer(self.max_physical_batch_size, "max_physical_batch_size", none=True, owner=owner)
         checks.choice(self.engine, "engine", ENGINES, owner=owner)
-        checks.choice(self.numeric, "numeric", ("minmax", "quantile"), owner=owner)
+        if "numeric" in self._param_names():  # the one-hot encoders' parameters
+            checks.integer(self.onehot_limit, "onehot_limit", owner=owner)
+            checks.choice(self.numeric, "numeric", ("minmax", "quantile"), owner=owner)
         checks.flag(self.calibrate, "calibrate", owner=owner)
         checks.flag(self.secure, "secure", owner=owner)
         require_torch(owner)
@@ -147,8 +149,12 @@ class DPSGDSynthesizer(Synthesizer):
 
             train(self, data, domain, ledger=ledger, plan=plan, randomness=randomness, checkpoint_dir=checkpoint_dir)
         if self.calibrate:  # post-processing: the trained network and the DP marginals only
-            pool = self._raw_outputs(_CALIBRATION_POOL, randomness.generator("public"))
-            self.calibration_ = fit_calibration(pool.T, self.encoder_.blocks, self.encoder_.targets())
+            self._calibrate(randomness.generator("public"))
+
+    def _calibrate(self, rng: np.random.Generator) -> None:
+        """Fit the calibration on a pool of generated outputs (post-processing)."""
+        pool = self._raw_outputs(_CALIBRATION_POOL, rng)
+        self.calibration_ = fit_calibration(pool.T, self.encoder_.blocks, self.encoder_.targets())
 
     def _set_plan_attributes(self, plan: FitPlan) -> None:
         self.sampling_rate_, self.steps_ = float(plan["sampling_rate"]), int(plan["steps"])
@@ -167,9 +173,14 @@ class DPSGDSynthesizer(Synthesizer):
                                           label=f"1-way marginal of {name!r}", **noise))
             for j, (name, noise) in enumerate(zip(domain.names, plan["histograms"]["marginals"]))
         ]
-        self.encoder_ = TabularEncoder(domain, numeric=self.numeric, bins=self.bins, marginals=self.marginals_,
-                                       onehot_limit=self.onehot_limit)
+        self.encoder_ = self._make_encoder(domain)
         self._after_release()
+
+    def _make_encoder(self, domain: Domain, state: Mapping[str, Any] | None = None) -> Any:
+        """The records' encoding for the network, from the released marginals (or a stored state)."""
+        if state is not None:
+            return TabularEncoder.restore(domain, dict(state), self.marginals_)
+        return TabularEncoder(domain, numeric=self.numeric, bins=self.bins, marginals=self.marginals_, onehot_limit=self.onehot_limit)
 
     def _public_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """What the releases before training made public (restored on resume and on other workers)."""
@@ -180,7 +191,7 @@ class DPSGDSynthesizer(Synthesizer):
     def _restore_public_state(self, domain: Domain, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.n_hat_, self.expected_batch_ = int(state["n_hat"]), float(state["expected_batch"])
         self.marginals_ = [np.asarray(arrays[f"marginal_{j}"], dtype=float) for j in range(int(state["n_marginals"]))]
-        self.encoder_ = TabularEncoder.restore(domain, dict(state["encoder"]), self.marginals_)
+        self.encoder_ = self._make_encoder(domain, state["encoder"])
         self._after_release()
 
     def _config_key(self, domain: Domain) -> str:
@@ -217,8 +228,8 @@ class DPSGDSynthesizer(Synthesizer):
     def _modules_for_state(self) -> dict[str, nn.Module]:
         raise NotImplementedError
 
-    def _export_layers(self) -> Layers:
-        """The sampling network (decoder, generator) as numpy layers."""
+    def _export_layers(self) -> Any:
+        """The sampling network (decoder, generator) as numpy layers (:data:`Layers` for the MLPs)."""
         raise NotImplementedError
 
     def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -260,11 +271,15 @@ class DPSGDSynthesizer(Synthesizer):
     # -- persistence (model files) -------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         public, arrays = self._public_state()
-        activations, weights = layers_to_arrays("net", self.layers_)
-        arrays = {**arrays, **weights, **self.calibration_.to_arrays()}
+        network, weights = self._network_state()
         plan = {"sampling_rate": self.sampling_rate_, "steps": self.steps_, "noise_multiplier": self.noise_multiplier_,
                 "delta": self.delta_}
-        return {"public": public, "plan": plan, "activations": activations, "engine": self.engine_}, arrays
+        return {"public": public, "plan": plan, **network, "engine": self.engine_}, {**arrays, **weights}
+
+    def _network_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The sampling network and its calibration in a model file."""
+        activations, weights = layers_to_arrays("net", self.layers_)
+        return {"activations": activations}, {**weights, **self.calibration_.to_arrays()}
 
     def _restore(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self._restore_public_state(self.domain_, state["public"], arrays)
@@ -272,5 +287,8 @@ class DPSGDSynthesizer(Synthesizer):
         self.sampling_rate_, self.steps_ = float(plan["sampling_rate"]), int(plan["steps"])
         self.noise_multiplier_, self.delta_ = float(plan["noise_multiplier"]), float(plan["delta"])
         self.engine_ = state["engine"]
+        self._restore_network(state, arrays)
+
+    def _restore_network(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.layers_ = layers_from_arrays("net", state["activations"], arrays)
         self.calibration_ = Calibration.from_arrays(dict(arrays))

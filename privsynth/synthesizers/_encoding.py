@@ -226,14 +226,19 @@ class TabularEncoder:
                    onehot_limit=int(state.get("onehot_limit", ONEHOT_LIMIT)))
 
 
-def _sample_columns(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _sample_columns(logits: np.ndarray, rng: np.random.Generator | None, u: np.ndarray | None = None) -> np.ndarray:
     """One index per column of ``logits`` (``cells x rows``), drawn from its softmax by inverse
-    CDF; every step runs over contiguous rows of cells."""
+    CDF (with the uniforms ``u`` when given, else drawn from ``rng``); every step runs over
+    contiguous rows of cells."""
     e = logits - logits.max(axis=0)
     np.exp(e, out=e)
     for i in range(1, len(e)):  # running sums, row by row (faster than cumsum along axis 0)
         e[i] += e[i - 1]
-    u = rng.random(e.shape[1], dtype=np.float32)
+    if u is None:
+        assert rng is not None, "either rng or u"
+        u = rng.random(e.shape[1], dtype=np.float32)
+    else:
+        u = np.array(u, dtype=np.float32)
     u *= e[-1]
     out = np.zeros(e.shape[1], dtype=np.int64)
     for cell in e[:-1]:

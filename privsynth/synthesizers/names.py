@@ -22,6 +22,7 @@ SYNTHESIZERS: dict[str, tuple[str, str, str | None]] = {
     "neuralaim": ("privsynth.synthesizers.neural_aim", "NeuralAIM", "deep"),
     "dpvae": ("privsynth.synthesizers.dpvae", "DPVAE", "deep"),
     "dpgan": ("privsynth.synthesizers.dpgan", "DPGAN", "deep"),
+    "dptransformer": ("privsynth.synthesizers.dptransformer", "DPTransformer", "deep"),
 }
 #: Every short name, sorted.
 ALL_NAMES = tuple(sorted(SYNTHESIZERS))

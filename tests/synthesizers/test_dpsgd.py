@@ -72,9 +72,60 @@ def test_bookkeeping_matches_opacus_and_brute_force(clip):
         assert torch.allclose(keeper.sums[p], brute[p], atol=1e-5, rtol=1e-4)
 
 
+class _Sequence(nn.Module):
+    """Embedding, parameter-free LayerNorm and Linear layers on ``batch x T`` token sequences: the
+    shapes of the transformer's layers."""
+
+    def __init__(self, vocab: int = 11, width: int = 6) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.norm = nn.LayerNorm(width, elementwise_affine=False)
+        self.mix = nn.Linear(width, width)
+        self.out = nn.Linear(width, 3, bias=False)
+
+    def forward(self, tokens):
+        h = self.norm(self.embed(tokens))
+        h = h + torch.relu(self.mix(h)).cumsum(dim=1)  # positions mix, as attention does
+        return self.out(h)
+
+
+def sequence_loss(model, x, y):
+    return ((model(x) - y) ** 2).sum(dim=(1, 2))
+
+
+@pytest.mark.parametrize("steps", [1, 5, 40])  # 40: the per-sample gradients are cheaper than the T x T Gram matrices
+@pytest.mark.parametrize("clip", [0.05, 100.0])
+def test_bookkeeping_on_sequences_and_embeddings_matches_opacus_and_brute_force(clip, steps):
+    from opacus import GradSampleModule
+
+    torch.manual_seed(1)
+    model = _Sequence()
+    x = torch.randint(0, 11, (17, steps))  # repeated tokens within a record: their gradients add into one row
+    y = torch.randn(17, steps, 3)
+    keeper = Bookkeeper(model)
+    with keeper.recording():
+        losses = sequence_loss(model, x, y)
+    norms = keeper.accumulate_clipped(losses, clip)
+    gsm = GradSampleModule(model, loss_reduction="sum")
+    reference = opacus_clipped_sum(gsm, sequence_loss(gsm, x, y), clip)
+    brute = {p: torch.zeros_like(p) for p in model.parameters()}
+    for i in range(len(x)):
+        model.zero_grad()
+        sequence_loss(model, x[i : i + 1], y[i : i + 1]).sum().backward()
+        norm = float(torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())))
+        assert norms[i].item() == pytest.approx(norm, rel=1e-4)
+        for p in model.parameters():
+            brute[p] += min(1.0, clip / (norm + 1e-6)) * p.grad
+    for p in model.parameters():
+        assert torch.allclose(keeper.sums[p], reference[p], atol=1e-5, rtol=1e-4)
+        assert torch.allclose(keeper.sums[p], brute[p], atol=1e-5, rtol=1e-4)
+
+
 def test_bookkeeping_refuses_what_it_cannot_do():
     with pytest.raises(PrivsynthError, match="engine='opacus'"):
-        Bookkeeper(nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3)))
+        Bookkeeper(nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3)))  # its weights are not a Linear's
+    with pytest.raises(PrivsynthError, match="engine='opacus'"):
+        Bookkeeper(nn.Embedding(5, 3, padding_idx=0))  # the padding row gets no gradient
     shared = nn.Linear(3, 3)
     keeper = Bookkeeper(shared)
     with keeper.recording():

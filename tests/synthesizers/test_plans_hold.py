@@ -62,7 +62,9 @@ _DEEP = {"epochs": st.integers(1, 2), "sampling_rate": st.floats(0.05, 0.6), "ma
 SPACES["dpvae"] = st.fixed_dictionaries({**_DEEP, "hidden": st.just((8,)), "latent": st.just(2)})
 SPACES["dpgan"] = st.fixed_dictionaries({**_DEEP, "generator_dim": st.just((8,)), "discriminator_dim": st.just((8,)),
                                          "noise_dim": st.just(2)})
-EXAMPLES = {"dpvae": 6, "dpgan": 6, "aim": 25, "neuralaim": 10}
+SPACES["dptransformer"] = st.fixed_dictionaries({**_DEEP, "width": st.just(4), "heads": st.sampled_from([1, 2, 3]),
+                                                 "layers": st.just(1), "feedforward": st.just(4)})
+EXAMPLES = {"dpvae": 6, "dpgan": 6, "dptransformer": 6, "aim": 25, "neuralaim": 10}
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def _check_plan_holds(name: str, params: dict, data, domain) -> None:
 
 @pytest.mark.parametrize("name", list(SPACES))
 def test_every_parameter_value_charges_its_plan_and_nothing_more(name, table):
-    if name in ("dpvae", "dpgan"):
+    if name in ("dpvae", "dpgan", "dptransformer"):
         pytest.importorskip("opacus")
     if name == "neuralaim":
         pytest.importorskip("torch")
