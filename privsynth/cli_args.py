@@ -132,7 +132,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="benchmark tables (default: all readable here: adult, census, and the shared shoppers, magic, phishing, "
                         "bean, obesity, abalone)")
     p.add_argument("--synthesizers", nargs="+", choices=[*ALL_NAMES, *(f"{n}+privtree" for n in BASIC_NAMES)], default=None,
-                   help="default: all seven with the deep extra installed, else the numpy-only ones; NAME+privtree: on "
+                   help="default: every synthesizer with the deep extra installed, else the numpy-only ones; NAME+privtree: on "
                         "numeric bins chosen by PrivTree with 10%% of epsilon")
     p.add_argument("--epsilons", type=float, nargs="+", default=[1.0])
     p.add_argument("--ml-models", nargs="*", default=None, choices=["rf", "xgboost", "catboost"],

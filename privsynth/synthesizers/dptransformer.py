@@ -42,7 +42,9 @@ import pandas as pd
 from privsynth.core import checks
 from privsynth.core.dataset import decode, encode, levels, validate
 from privsynth.core.domain import DEFAULT_BINS, Domain
+from privsynth.core.errors import PrivsynthError
 from privsynth.core.rng import resolve_rng
+from privsynth.core.rules import apply_rules
 from privsynth.synthesizers._dpsgd_base import _CALIBRATION_POOL, DPSGDSynthesizer
 from privsynth.synthesizers._numpy_transformer import NumpyTransformer
 
@@ -51,6 +53,9 @@ if TYPE_CHECKING:  # torch is imported when a fit starts; sampling needs numpy o
     from torch import nn
 
 __all__ = ["DPTransformer"]
+
+#: Draws per record of :meth:`DPTransformer.complete` before a domain rule it keeps breaking is reported.
+_RULE_ROUNDS = 20
 
 
 class _CodeEncoder:
@@ -206,7 +211,8 @@ class DPTransformer(DPSGDSynthesizer):
     def complete(self, given: pd.DataFrame, *, random_state: Any = None) -> pd.DataFrame:
         """Records whose first columns are ``given`` and whose other columns are drawn from the
         model given them (one record per row of ``given``): the model's order makes this its
-        exact conditional. Numbers of given columns are kept as given.
+        exact conditional. Numbers of given columns are kept as given. Where the domain has
+        business rules, a record that breaks one is drawn again (given the same values).
 
         Args:
             given: Values of the domain's first ``k`` columns, in the domain's order.
@@ -214,6 +220,16 @@ class DPTransformer(DPSGDSynthesizer):
 
         Raises:
             ValueError: ``given``'s columns are not the domain's first columns (the order is named).
+            PrivsynthError: some given values leave the model (almost) no record that keeps the
+                domain's rules.
+
+        Example:
+            >>> import privsynth as ps
+            >>> df, domain = ps.datasets.make_census(600, random_state=0)
+            >>> syn = DPTransformer(epsilon=2.0, epochs=1, random_state=0, progress=False).fit(df, domain)
+            >>> rows = syn.complete(pd.DataFrame({"age": [30, 70]}), random_state=0)
+            >>> rows["age"].tolist(), rows.shape
+            ([30, 70], (2, 10))
         """
         self._check_fitted()
         names = list(self.domain_.names)
@@ -224,12 +240,30 @@ class DPTransformer(DPSGDSynthesizer):
         sub = self.domain_.select(names[:k])
         checked = validate(given.reset_index(drop=True), sub)
         rng = resolve_rng(random_state)
-        codes = self.layers_.generate(len(checked), rng, offsets=self.offsets_, given=encode(checked, sub, bins=self.encoder_.bins))
-        out = decode(codes, self.domain_, bins=self.encoder_.bins, rng=rng)
-        for name in names[:k]:
-            out[name] = pd.Series(checked[name].to_numpy()).astype(out[name].dtype)
-        self._check_release(out)
-        return out
+        prefix = encode(checked, sub, bins=self.encoder_.bins)
+
+        def draw(rows: np.ndarray) -> pd.DataFrame:
+            codes = self.layers_.generate(len(rows), rng, offsets=self.offsets_, given=prefix[rows])
+            out = decode(codes, self.domain_, bins=self.encoder_.bins, rng=rng)
+            for name in names[:k]:
+                out[name] = pd.Series(checked[name].to_numpy()[rows]).astype(out[name].dtype)
+            return out
+
+        out = draw(np.arange(len(checked)))
+        if not self.domain_.rules:
+            return out
+        out, ok = apply_rules(out, self.domain_, ())
+        for _ in range(_RULE_ROUNDS):
+            redo = np.flatnonzero(~ok)
+            if not len(redo):
+                return out
+            again, kept = apply_rules(draw(redo), self.domain_, ())
+            again.index = redo
+            out = pd.concat([out.drop(index=redo), again]).sort_index()
+            ok[redo] = kept
+        raise PrivsynthError(f"DPTransformer.complete: {int((~ok).sum())} of {len(ok)} records broke a rule of the domain in "
+                             f"{_RULE_ROUNDS} draws given their values (first: row {int(np.flatnonzero(~ok)[0])}); the model "
+                             "(almost) never completes those values within the rules. Check the given values against the rules.")
 
     # -- model files ---------------------------------------------------------------------------
     def _network_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -1,5 +1,6 @@
 """DP-SGD synthesizers: contract, per-sample clipping against Opacus and brute force, accounting
-against Opacus's accountant, Poisson sampling, checkpoints, DDP, misuse."""
+against Opacus's accountant, Poisson sampling, checkpoints, DDP, misuse (DPTransformer's own
+network and sampler: test_dptransformer.py)."""
 
 import math
 import subprocess
@@ -17,11 +18,13 @@ from privsynth import DomainError, PrivsynthError  # noqa: E402
 from privsynth.mechanisms.clipping import Bookkeeper, check_module, opacus_clipped_sum  # noqa: E402
 from privsynth.mechanisms.dpsgd import _chunks, resolve_device  # noqa: E402
 from privsynth.privacy import RdpAccountant, SubsampledGaussianEvent  # noqa: E402
-from privsynth.synthesizers import DPGAN, DPVAE  # noqa: E402
+from privsynth.synthesizers import DPGAN, DPVAE, DPTransformer  # noqa: E402
 from privsynth.testing import check_synthesizer  # noqa: E402
 
 OPACUS_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
 FAST = {"epochs": 1, "sampling_rate": 0.1, "hidden": (32,), "latent": 8, "progress": False, "device": "cpu"}
+FAST_TRANSFORMER = {"epochs": 1, "sampling_rate": 0.1, "width": 8, "heads": 2, "layers": 1, "feedforward": 16, "progress": False,
+                    "device": "cpu"}
 FAST_GAN = {"epochs": 1, "sampling_rate": 0.1, "generator_dim": (32,), "discriminator_dim": (32,), "noise_dim": 8, "progress": False,
             "device": "cpu"}
 
@@ -217,12 +220,13 @@ def test_exact_poisson_sampling_is_used(census, monkeypatch):
     assert abs(np.mean(sizes) - q * len(data)) < 4 * math.sqrt(q * len(data) / len(sizes))
 
 
-def test_resume_after_kill_gives_the_uninterrupted_accounting(census, tmp_path, monkeypatch):
+@pytest.mark.parametrize("cls,fast", [(DPVAE, FAST), (DPTransformer, FAST_TRANSFORMER)], ids=["dpvae", "dptransformer"])
+def test_resume_after_kill_gives_the_uninterrupted_accounting(census, tmp_path, monkeypatch, cls, fast):
     import privsynth.synthesizers._dpsgd_train as train_module
 
     data, domain = census
-    params = dict(epsilon=2.0, delta=1e-5, random_state=0, checkpoint_every=2, **{**FAST, "epochs": 2})
-    full = DPVAE(**params).fit(data, domain)
+    params = dict(epsilon=2.0, delta=1e-5, random_state=0, checkpoint_every=2, **{**fast, "epochs": 2})
+    full = cls(**params).fit(data, domain)
 
     class Killed(Exception):
         pass
@@ -236,23 +240,24 @@ def test_resume_after_kill_gives_the_uninterrupted_accounting(census, tmp_path, 
 
     monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
     with pytest.raises(Killed):
-        DPVAE(**params).fit(data, domain, checkpoint_dir=tmp_path)
+        cls(**params).fit(data, domain, checkpoint_dir=tmp_path)
     monkeypatch.setattr(train_module, "save_checkpoint", original)
     blob = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert blob["step"] == 6 and not any("gen" in k or "rng" in k or "seed" in k for k in blob)  # no generator state
-    resumed = DPVAE(**params).fit(data, domain, checkpoint_dir=tmp_path)
+    resumed = cls(**params).fit(data, domain, checkpoint_dir=tmp_path)
     assert resumed.certificate_.entries == full.certificate_.entries
     assert resumed.certificate_.spent == full.certificate_.spent and ps.verify(resumed.certificate_).ok
-    for a, b in zip(full.vae_.parameters(), resumed.vae_.parameters()):  # streams re-derived by step: same training
+    for a, b in zip(full._private_module().parameters(), resumed._private_module().parameters()):  # streams re-derived by step
         assert torch.allclose(a, b, atol=1e-5)
     with pytest.raises(PrivsynthError, match="different configuration"):
-        DPVAE(**{**params, "epsilon": 3.0}).fit(data, domain, checkpoint_dir=tmp_path)
+        cls(**{**params, "epsilon": 3.0}).fit(data, domain, checkpoint_dir=tmp_path)
 
 
-def test_ddp_gloo_two_processes_one_certificate(census):
+@pytest.mark.parametrize("cls,fast", [(DPGAN, FAST_GAN), (DPTransformer, FAST_TRANSFORMER)], ids=["dpgan", "dptransformer"])
+def test_ddp_gloo_two_processes_one_certificate(census, cls, fast):
     data, domain = census
-    single = DPGAN(epsilon=2.0, delta=1e-5, random_state=0, **FAST_GAN).fit(data, domain)
-    ddp = DPGAN(epsilon=2.0, delta=1e-5, random_state=0, devices=2, **FAST_GAN).fit(data, domain)
+    single = cls(epsilon=2.0, delta=1e-5, random_state=0, **fast).fit(data, domain)
+    ddp = cls(epsilon=2.0, delta=1e-5, random_state=0, devices=2, **fast).fit(data, domain)
     assert ddp.certificate_.entries == single.certificate_.entries
     assert ps.verify(ddp.certificate_).ok and len(ddp.sample(10)) == 10
 

@@ -2,6 +2,7 @@
 per-sample clipping of the real network against Opacus and brute force, the certificate against
 dp_accounting, calibration, conditional completion, model files, misuse, and learning."""
 
+import dataclasses
 import itertools
 import math
 
@@ -163,6 +164,20 @@ def test_save_load_same_rows_and_complete(census, tmp_path):
         loaded.complete(data.iloc[:5, 1:3])
 
 
+def test_complete_redraws_records_that_break_a_domain_rule(census):
+    data, domain = census
+    ruled = dataclasses.replace(domain, rules=("if age >= 65 then sex == 'Female'",))
+    syn = DPTransformer(epsilon=2.0, delta=1e-5, random_state=0, **FAST).fit(data, ruled)
+    given = pd.DataFrame({"age": [70] * 200 + [30] * 200})
+    done = syn.complete(given, random_state=0)
+    assert (done["sex"][:200] == "Female").all() and (done["sex"][200:] == "Male").any()
+    assert done["age"].tolist() == given["age"].tolist()
+    impossible = dataclasses.replace(domain, rules=("if age >= 65 then age < 65",))
+    syn = DPTransformer(epsilon=2.0, delta=1e-5, random_state=0, **FAST).fit(data[data["age"] < 65], impossible)
+    with pytest.raises(ps.PrivsynthError, match="broke a rule"):
+        syn.complete(pd.DataFrame({"age": [70]}), random_state=0)
+
+
 def test_damaged_network_arrays_are_refused(census, tmp_path):
     data, domain = census
     syn = DPTransformer(epsilon=2.0, delta=1e-5, random_state=0, **FAST).fit(data, domain)
@@ -200,37 +215,3 @@ def test_learns_a_chain_that_independent_columns_cannot():
     base = ps.evaluation.marginal_tvd(data, independent.sample(4000, random_state=0), domain, order=2).average
     assert tvd < base / 2, (tvd, base)
 
-
-def test_data_parallel_workers_give_one_certificate(census):
-    data, domain = census
-    single = DPTransformer(epsilon=2.0, delta=1e-5, random_state=0, **FAST).fit(data, domain)
-    ddp = DPTransformer(epsilon=2.0, delta=1e-5, random_state=0, devices=2, **FAST).fit(data, domain)
-    assert ddp.certificate_.entries == single.certificate_.entries
-    assert ps.verify(ddp.certificate_).ok and len(ddp.sample(10)) == 10
-
-
-def test_resume_after_kill_gives_the_uninterrupted_fit(census, tmp_path, monkeypatch):
-    import privsynth.synthesizers._dpsgd_train as train_module
-
-    data, domain = census
-    params = dict(epsilon=2.0, delta=1e-5, random_state=0, checkpoint_every=3, **{**FAST, "epochs": 1})
-    full = DPTransformer(**params).fit(data, domain)
-
-    class Killed(Exception):
-        pass
-
-    original = train_module.save_checkpoint
-
-    def save_then_die(directory, state):
-        original(directory, state)
-        if state.step == 6:
-            raise Killed
-
-    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
-    with pytest.raises(Killed):
-        DPTransformer(**params).fit(data, domain, checkpoint_dir=tmp_path)
-    monkeypatch.setattr(train_module, "save_checkpoint", original)
-    resumed = DPTransformer(**params).fit(data, domain, checkpoint_dir=tmp_path)
-    assert resumed.certificate_.entries == full.certificate_.entries
-    for a, b in zip(full.net_.parameters(), resumed.net_.parameters()):
-        assert torch.allclose(a, b, atol=1e-5)
