@@ -77,7 +77,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="default privbayes; with --schema mst (child tables need a counting one: mst, aim, independent)")
     p.add_argument("--epsilon", type=float, required=True)
     p.add_argument("--delta", type=float, default=None,
-                   help="default: the synthesizer's own -- 0 (pure DP), 1e-9 for mst/aim, 1e-5 for dpvae/dpgan/dptransformer")
+                   help="default: the synthesizer's own -- 0 (pure DP), 1e-9 for mst/aim, 1e-5 for the DP-SGD models")
     p.add_argument("--accountant", choices=["rdp", "pld"], default="rdp")
     p.add_argument("--seed", type=int, default=None,
                    help="SECRET seed that makes the fit reproducible (research only): written nowhere, and the guarantee "

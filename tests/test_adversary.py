@@ -34,12 +34,13 @@ def makers(epsilon, **extra):
         import torch  # noqa: F401
     except ImportError:
         return out
-    from privsynth.synthesizers import DPGAN, DPVAE, DPTransformer, NeuralAIM
+    from privsynth.synthesizers import DPGAN, DPVAE, DPDiffusion, DPTransformer, NeuralAIM
 
     tiny = {"epochs": 1, "sampling_rate": 0.25, "progress": False, "device": "cpu", **extra}
     out["dpvae"] = lambda s: DPVAE(epsilon=epsilon, hidden=(8,), latent=2, random_state=s, **tiny)
     out["dpgan"] = lambda s: DPGAN(epsilon=epsilon, generator_dim=(8,), discriminator_dim=(8,), noise_dim=2, random_state=s, **tiny)
     out["dptransformer"] = lambda s: DPTransformer(epsilon=epsilon, width=4, heads=2, layers=1, feedforward=8, random_state=s, **tiny)
+    out["dpdiffusion"] = lambda s: DPDiffusion(epsilon=epsilon, hidden=(8,), repeats=2, sampling_steps=3, random_state=s, **tiny)
     out["neuralaim"] = lambda s: NeuralAIM(epsilon=epsilon, degree=2, rounds=20, components=16, hidden=(8,), iterations=5,
                                            final_iterations=20, random_state=s, progress=False, device="cpu", **extra)
     return out
@@ -62,7 +63,7 @@ BEST_ACCURACY = math.exp(EPSILON) / (1 + math.exp(EPSILON))  # of any attack on 
 
 
 # 35 s, 90 s, 8 s and more on 2 cores: in the slow test below (DPVAE covers DP-SGD here; AIM's rounds are AIM's in NeuralAIM)
-SLOW_REPLAY = ("mst", "aim", "dpgan", "neuralaim", "dptransformer")
+SLOW_REPLAY = ("mst", "aim", "dpgan", "neuralaim", "dptransformer", "dpdiffusion")
 
 
 @pytest.mark.parametrize("name", [n for n in makers(EPSILON) if n not in SLOW_REPLAY])
@@ -90,7 +91,8 @@ def test_replay_attack_slow(small, name):
 @pytest.mark.parametrize("name", list(makers(TINY_EPSILON)))
 def test_neighbours_release_the_same_structure(small, name):
     data, target, domain = neighbour_pair(small)
-    make = makers(TINY_DPSGD if name in ("dpvae", "dpgan", "dptransformer", "mst", "aim", "neuralaim") else TINY_EPSILON)[name]
+    gaussian = ("dpvae", "dpgan", "dptransformer", "dpdiffusion", "mst", "aim", "neuralaim")  # need delta > 0
+    make = makers(TINY_DPSGD if name in gaussian else TINY_EPSILON)[name]
     without = artifact_structure(make(SECRET).fit(data, domain))
     with_t = artifact_structure(make(SECRET).fit(pd.concat([data, target], ignore_index=True), domain))
     assert without["certificate"] == with_t["certificate"]

@@ -44,7 +44,8 @@ def test_fit_sample_certificate_verify(files, capsys):
                                   # DP-SGD models: saved and verified by test_dpsgd.py's contract test in the default run
                                   pytest.param("dpvae", marks=pytest.mark.slow), pytest.param("dpgan", marks=pytest.mark.slow),
                                   pytest.param("neuralaim", marks=pytest.mark.slow),
-                                  pytest.param("dptransformer", marks=pytest.mark.slow)])
+                                  pytest.param("dptransformer", marks=pytest.mark.slow),
+                                  pytest.param("dpdiffusion", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("delta", ["1e-6"])
 def test_verify_passes_on_saved_models_of_every_synthesizer(files, capsys, name, delta):
     model = files / f"{name}.privsynth"

@@ -36,11 +36,11 @@ def test_every_config_option_composes_and_instantiates():
                 for name, cls in targets.items():
                     assert "_target_" in cfg[name], f"{name}={option}"
                     assert isinstance(instantiate(cfg[name], **({"random_state": 0} if name == "synthesizer" else {})), cls)
-                dpsgd = cfg.synthesizer._target_.split(".")[-1] in ("DPVAE", "DPGAN", "DPTransformer")
+                dpsgd = cfg.synthesizer._target_.split(".")[-1] in ("DPVAE", "DPGAN", "DPTransformer", "DPDiffusion")
                 if group != "privacy" or option != "pure" or not dpsgd:
                     assert instantiate(cfg.synthesizer).epsilon == cfg.privacy.epsilon
             if group == "synthesizer":
-                for option in ("dpvae", "dpgan", "dptransformer"):
+                for option in ("dpvae", "dpgan", "dptransformer", "dpdiffusion"):
                     cfg = compose(config_name="config", overrides=[f"synthesizer={option}"])
                     assert instantiate(cfg.synthesizer).delta == cfg.privacy.delta > 0  # DP-SGD follows privacy.delta
         for experiment in options("experiment"):

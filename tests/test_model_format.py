@@ -15,7 +15,7 @@ from privsynth import IntegrityError
 from privsynth.core import io as model_io
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "models"
-DEEP = ("dpvae", "dpgan", "dptransformer")
+DEEP = ("dpvae", "dpgan", "dptransformer", "dpdiffusion")
 CURRENT = sorted((FIXTURES / f"format{model_io.FORMAT_VERSION}").glob("*.privsynth"))
 
 

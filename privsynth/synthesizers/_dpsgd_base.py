@@ -240,7 +240,12 @@ class DPSGDSynthesizer(Synthesizer):
     def _raw_outputs(self, n: int, rng: np.random.Generator, workspace: list[np.ndarray] | None = None) -> np.ndarray:
         """The sampling network's outputs before activation, ``width x n`` (in ``workspace``'s
         buffer when given: overwritten by the next call)."""
-        return forward_numpy(self._latent(n, rng), self.layers_, workspace)
+        return self._network(self._latent(n, rng), workspace)
+
+    def _network(self, latent: np.ndarray, workspace: list[np.ndarray] | None = None) -> np.ndarray:
+        """From the latent input to the raw outputs, with no randomness (it runs in a worker
+        thread while the previous chunk is decoded): the MLP's forward pass, or a chain of them."""
+        return forward_numpy(latent, self.layers_, workspace)
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         """Chunks of ``_CHUNK`` rows. With several chunks the forward pass of chunk ``k + 1`` runs in
@@ -260,9 +265,9 @@ class DPSGDSynthesizer(Synthesizer):
 
         workspaces: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="privsynth-forward") as pool:
-            pending = pool.submit(forward_numpy, self._latent(sizes[0], rng), self.layers_, workspaces[0])
+            pending = pool.submit(self._network, self._latent(sizes[0], rng), workspaces[0])
             for k in range(len(sizes)):
-                following = (pool.submit(forward_numpy, self._latent(sizes[k + 1], rng), self.layers_, workspaces[(k + 1) % 2])
+                following = (pool.submit(self._network, self._latent(sizes[k + 1], rng), workspaces[(k + 1) % 2])
                              if k + 1 < len(sizes) else None)
                 yield pending.result()
                 if following is not None:

@@ -23,6 +23,7 @@ SYNTHESIZERS: dict[str, tuple[str, str, str | None]] = {
     "dpvae": ("privsynth.synthesizers.dpvae", "DPVAE", "deep"),
     "dpgan": ("privsynth.synthesizers.dpgan", "DPGAN", "deep"),
     "dptransformer": ("privsynth.synthesizers.dptransformer", "DPTransformer", "deep"),
+    "dpdiffusion": ("privsynth.synthesizers.dpdiffusion", "DPDiffusion", "deep"),
 }
 #: Every short name, sorted.
 ALL_NAMES = tuple(sorted(SYNTHESIZERS))

@@ -1,10 +1,10 @@
 """DPTransformer: the numpy sampler against the torch network and against exact probabilities,
-per-sample clipping of the real network against Opacus and brute force, the certificate against
-dp_accounting, calibration, conditional completion, model files, misuse, and learning."""
+per-sample clipping of the real network against Opacus and brute force, calibration,
+conditional completion, model files, misuse, and learning (the certificate, resuming and
+data-parallel workers: test_dpsgd.py)."""
 
 import dataclasses
 import itertools
-import math
 
 import numpy as np
 import pandas as pd
@@ -13,14 +13,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
-from dp_accounting import dp_event  # noqa: E402
-from dp_accounting.rdp import rdp_privacy_accountant  # noqa: E402
 from test_marginal_methods import chain  # noqa: E402
 
 import privsynth as ps  # noqa: E402
 from privsynth.core.dataset import encode  # noqa: E402
 from privsynth.mechanisms.clipping import Bookkeeper, opacus_clipped_sum  # noqa: E402
-from privsynth.privacy.events import GaussianEvent, LaplaceEvent, SubsampledGaussianEvent  # noqa: E402
 from privsynth.synthesizers import DPTransformer, IndependentMarginals  # noqa: E402
 from privsynth.synthesizers._numpy_transformer import NumpyTransformer  # noqa: E402
 from privsynth.synthesizers._transformer_net import CausalTransformer, export_transformer  # noqa: E402
@@ -118,27 +115,6 @@ def test_clipping_of_the_network_matches_opacus_and_brute_force(clip):
 def test_contract(census, engine):
     data, domain = census
     check_synthesizer(DPTransformer(epsilon=2.0, delta=1e-5, random_state=0, engine=engine, **FAST), data, domain)
-
-
-def test_certificate_equals_an_independent_recomputation(census):
-    """Every charge composed again with dp_accounting's RDP accountant (the discrete Gaussian as a
-    continuous one, which bounds it): the certificate's epsilon, within the target and not far below."""
-    data, domain = census
-    syn = DPTransformer(epsilon=1.0, delta=1e-6, random_state=0, **FAST).fit(data, domain)
-    events = [e.event for e in syn.certificate_.entries]
-    assert [type(e) for e in events] == [LaplaceEvent] + [GaussianEvent] * len(domain) + [SubsampledGaussianEvent]
-    steps = events[-1]
-    assert steps.steps == syn.steps_ == math.ceil(1 / 0.1) and steps.noise_multiplier == syn.noise_multiplier_
-    acc = rdp_privacy_accountant.RdpAccountant()
-    acc.compose(dp_event.LaplaceDpEvent(events[0].noise_multiplier))
-    for e in events[1:-1]:
-        acc.compose(dp_event.GaussianDpEvent(e.noise_multiplier))
-    acc.compose(dp_event.SelfComposedDpEvent(dp_event.PoissonSampledDpEvent(steps.sampling_rate,
-                                                                            dp_event.GaussianDpEvent(steps.noise_multiplier)),
-                                             steps.steps))
-    theirs = acc.get_epsilon(1e-6)
-    assert 0.95 <= theirs <= 1.0 + 1e-6
-    assert syn.certificate_.spent.epsilon == pytest.approx(theirs, rel=0.02) and ps.verify(syn.certificate_).ok
 
 
 def test_the_released_marginals_start_the_output_layer(census):

@@ -71,7 +71,7 @@ def test_without_torch_fitting_a_deep_model_says_which_extra_to_install(torchles
 
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_the_same_public_seed_gives_the_same_rows_with_and_without_torch(torchless, path):
-    if path.stem in ("dpvae", "dpgan", "dptransformer"):
+    if path.stem in ("dpvae", "dpgan", "dptransformer", "dpdiffusion"):
         pytest.importorskip("torch")
         import torch  # noqa: F401  (sampling here runs in a process that has torch loaded)
     out, _ = torchless

@@ -64,7 +64,9 @@ SPACES["dpgan"] = st.fixed_dictionaries({**_DEEP, "generator_dim": st.just((8,))
                                          "noise_dim": st.just(2)})
 SPACES["dptransformer"] = st.fixed_dictionaries({**_DEEP, "width": st.just(4), "heads": st.sampled_from([1, 2, 3]),
                                                  "layers": st.just(1), "feedforward": st.just(4)})
-EXAMPLES = {"dpvae": 6, "dpgan": 6, "dptransformer": 6, "aim": 25, "neuralaim": 10}
+SPACES["dpdiffusion"] = st.fixed_dictionaries({**_DEEP, "hidden": st.just((8,)), "repeats": st.integers(1, 3),
+                                               "sampling_steps": st.integers(1, 3)})
+EXAMPLES = {"dpvae": 6, "dpgan": 6, "dptransformer": 6, "dpdiffusion": 6, "aim": 25, "neuralaim": 10}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,7 @@ def _check_plan_holds(name: str, params: dict, data, domain) -> None:
 
 @pytest.mark.parametrize("name", list(SPACES))
 def test_every_parameter_value_charges_its_plan_and_nothing_more(name, table):
-    if name in ("dpvae", "dpgan", "dptransformer"):
+    if name in ("dpvae", "dpgan", "dptransformer", "dpdiffusion"):
         pytest.importorskip("opacus")
     if name == "neuralaim":
         pytest.importorskip("torch")

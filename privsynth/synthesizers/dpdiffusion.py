@@ -1,0 +1,254 @@
+"""``DPDiffusion``: a tabular diffusion model trained with DP-SGD.
+
+Records are encoded as for DPVAE (:class:`~privsynth.synthesizers._encoding.TabularEncoder`:
+one-hot blocks over the declared categories, numbers and many-level ordinals in ``[-1, 1]``
+through their DP CDF, missing indicators), scaled to ``[-1, 1]`` and diffused with Gaussian
+noise on a cosine schedule (continuous time ``t`` in ``(0, 1)``; Gaussian diffusion of the
+one-hot blocks, as in TabDDPM's Gaussian variant and "analog bits"). A denoising MLP takes the
+noisy record and sinusoidal features of ``t`` and predicts the *clean* record as the
+synthesizer's raw outputs -- logits per one-hot block, a number per numeric column, a logit
+per missing indicator -- trained with DPVAE's per-block likelihood
+(:func:`~privsynth.synthesizers._nets.block_loss`), averaged over ``repeats`` noise levels per
+record (each record's gradient is still clipped once). The whole network sees records, so all of
+it is privatized; accounting, the DP count and 1-way marginals, checkpoints, secure mode and
+data-parallel workers are those of every DP-SGD synthesizer
+(:mod:`~privsynth.synthesizers._dpsgd_base`).
+
+Sampling is numpy only: Gaussian noise, then ``sampling_steps`` deterministic DDIM steps (each
+one MLP pass: the clean-record estimate is the outputs' softmax per block mapped to ``[-1, 1]``,
+tanh for numbers), and the last pass's outputs are decoded as DPVAE's are -- categories drawn
+from their softmax, calibrated onto the DP 1-way marginals (post-processing). Needs the
+``deep`` extra to fit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from privsynth.core import checks
+from privsynth.core.domain import DEFAULT_BINS
+from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
+from privsynth.synthesizers._numpy_net import forward_numpy
+
+if TYPE_CHECKING:  # torch is imported when a fit starts; sampling needs numpy only
+    import torch
+    from torch import nn
+
+__all__ = ["DPDiffusion", "alpha_bar"]
+
+#: Offset of the cosine schedule (Nichol and Dhariwal, 2021).
+_COSINE_OFFSET = 0.008
+#: The last noise level the schedule reaches at ``t = 1`` is clipped above this (no zero signal).
+_MIN_ALPHA_BAR = 1e-4
+
+
+def alpha_bar(t: Any) -> Any:
+    """Signal share ``alpha_bar(t)`` of the cosine schedule at time ``t`` in ``[0, 1]`` (numpy or torch).
+
+    Example:
+        >>> round(float(alpha_bar(np.array(0.0))), 6), round(float(alpha_bar(np.array(1.0))), 6)
+        (1.0, 0.0001)
+    """
+    lib: Any = np if isinstance(t, (np.ndarray, float, int)) else __import__("torch")
+    f = lib.cos((t + _COSINE_OFFSET) / (1 + _COSINE_OFFSET) * math.pi / 2) ** 2
+    f0 = math.cos(_COSINE_OFFSET / (1 + _COSINE_OFFSET) * math.pi / 2) ** 2
+    return lib.clip(f / f0, _MIN_ALPHA_BAR, 1.0)
+
+
+def time_features(t: Any, count: int) -> Any:
+    """``count`` sinusoidal features of ``t`` (numpy ``(n,)`` or torch ``(n,)`` -> ``(n, count)``)."""
+    lib: Any = np if isinstance(t, np.ndarray) else __import__("torch")
+    half = count // 2
+    freqs = (2.0 ** np.arange(half)) * math.pi
+    angles = t[:, None] * (lib.as_tensor(freqs, dtype=t.dtype, device=t.device) if lib is not np else freqs)
+    return lib.cat([lib.sin(angles), lib.cos(angles)], 1) if lib is not np else np.concatenate([np.sin(angles), np.cos(angles)], 1)
+
+
+class DPDiffusion(DPSGDSynthesizer):
+    """Gaussian diffusion over the encoded record, with a denoising MLP trained by DP-SGD.
+
+    Args:
+        epsilon: Privacy budget.
+        delta: ``None``: the fixed public default ``1e-5``; choose it well below ``1 / n``.
+        epochs: Expected passes over the data (``steps = ceil(epochs / sampling_rate)``).
+        sampling_rate: Poisson sampling rate of each step (a public parameter).
+        max_grad_norm: Per-sample clipping norm.
+        hidden: Hidden layer sizes of the denoiser.
+        learning_rate: Adam learning rate.
+        repeats: Noise levels drawn per record and step; the record's loss is their mean.
+        time_features: Sinusoidal features of the diffusion time fed to the denoiser (even).
+        sampling_steps: DDIM steps when sampling (each one pass of the denoiser).
+        numeric_sigma: Scale of the Gaussian loss of numbers in ``[-1, 1]``.
+        marginal_share: Share of epsilon for the DP 1-way marginals (output biases, quantile
+            transform, calibration).
+        calibrate: Tilt the outputs onto the DP marginals after training (post-processing).
+        numeric: ``"quantile"`` (through the DP marginal's CDF) or ``"minmax"`` (public bounds).
+        onehot_limit: Ordinal columns with more categories are modelled as one number.
+        engine, max_physical_batch_size, device, devices, checkpoint_every, accountant,
+            random_state, secure, progress: As for every DP-SGD synthesizer.
+
+    Example:
+        >>> import privsynth as ps
+        >>> df, domain = ps.datasets.make_census(600, random_state=0)
+        >>> syn = DPDiffusion(epsilon=2.0, epochs=1, sampling_rate=0.2, random_state=0, progress=False).fit(df, domain)
+        >>> syn.sample(3).shape, syn.certificate_.spent.epsilon <= 2.0
+        ((3, 10), True)
+    """
+
+    def __init__(
+        self,
+        *,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        epochs: float = 20,
+        sampling_rate: float = 0.05,
+        max_grad_norm: float = 1.0,
+        hidden: tuple = (256, 256),
+        learning_rate: float = 2e-3,
+        repeats: int = 4,
+        time_features: int = 16,
+        sampling_steps: int = 20,
+        numeric_sigma: float = 0.5,
+        marginal_share: float = 0.5,
+        calibrate: bool = True,
+        numeric: str = "quantile",
+        onehot_limit: int = 32,
+        bins: int = DEFAULT_BINS,
+        engine: str = "auto",
+        max_physical_batch_size: int | None = None,
+        device: str = "auto",
+        devices: int = 1,
+        checkpoint_every: int = 100,
+        accountant: str = "rdp",
+        random_state: Any = None,
+        secure: bool = False,
+        progress: bool | None = None,
+    ) -> None:
+        self.epsilon = epsilon
+        self.delta = delta
+        self.epochs = epochs
+        self.sampling_rate = sampling_rate
+        self.max_grad_norm = max_grad_norm
+        self.hidden = hidden
+        self.learning_rate = learning_rate
+        self.repeats = repeats
+        self.time_features = time_features
+        self.sampling_steps = sampling_steps
+        self.numeric_sigma = numeric_sigma
+        self.marginal_share = marginal_share
+        self.calibrate = calibrate
+        self.numeric = numeric
+        self.onehot_limit = onehot_limit
+        self.bins = bins
+        self.engine = engine
+        self.max_physical_batch_size = max_physical_batch_size
+        self.device = device
+        self.devices = devices
+        self.checkpoint_every = checkpoint_every
+        self.accountant = accountant
+        self.random_state = random_state
+        self.secure = secure
+        self.progress = progress
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("repeats", "sampling_steps", "time_features"):
+            checks.integer(getattr(self, name), name, owner="DPDiffusion")
+        if int(self.time_features) % 2:
+            raise ValueError(f"DPDiffusion: time_features must be even (sines and cosines), got {self.time_features}.")
+        checks.number(self.numeric_sigma, "numeric_sigma", low=0, low_open=True, owner="DPDiffusion")
+        checks.number(self.learning_rate, "learning_rate", low=0, low_open=True, owner="DPDiffusion")
+
+    # -- the network ---------------------------------------------------------------------------
+    def _build(self, width: int, device: torch.device, generator: torch.Generator) -> None:
+        import torch
+        from torch import nn
+
+        from privsynth.synthesizers._nets import init_output_bias, init_weights, mlp
+
+        net = mlp([width + int(self.time_features), *(int(h) for h in self.hidden), width])
+        init_weights(net, generator)
+        init_output_bias(cast(nn.Linear, net[-1]), self.encoder_.blocks, self.encoder_.targets())
+        self.denoiser_ = net.to(device)
+        self._opt: dict[str, torch.optim.Optimizer] = {"private": torch.optim.Adam(self.denoiser_.parameters(), lr=self.learning_rate)}
+
+    def _private_module(self) -> nn.Module:
+        return self.denoiser_
+
+    def _modules_for_state(self) -> dict[str, nn.Module]:
+        return {"denoiser": self.denoiser_}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self._opt
+
+    def _signed(self, batch: Any) -> Any:
+        """The encoded records scaled to ``[-1, 1]`` (one-hot and missing blocks from ``{0, 1}``)."""
+        scale = np.ones(self.encoder_.width, dtype=np.float32)
+        shift = np.zeros(self.encoder_.width, dtype=np.float32)
+        for b in self.encoder_.blocks:
+            if b.kind in ("onehot", "missing"):
+                scale[b.start : b.start + b.width], shift[b.start : b.start + b.width] = 2.0, -1.0
+        if isinstance(batch, np.ndarray):
+            return batch * scale + shift
+        return batch * batch.new_tensor(scale) + batch.new_tensor(shift)
+
+    def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
+        import torch
+
+        from privsynth.synthesizers._nets import block_loss
+
+        k, (n, width) = int(self.repeats), batch.shape
+        # a record's k noisy copies are one sequence (records x k x features): the clipping sees one record
+        clean = self._signed(batch)[:, None, :].expand(n, k, width)
+        t = torch.rand((n, k), generator=generator, device=batch.device)
+        signal = alpha_bar(t)[:, :, None]
+        noise = torch.randn(clean.shape, generator=generator, device=batch.device)
+        noisy = signal.sqrt() * clean + (1 - signal).sqrt() * noise
+        features = time_features(t.reshape(-1), int(self.time_features)).view(n, k, -1)
+        out = module(torch.cat([noisy, features], dim=2))
+        target = batch[:, None, :].expand(n, k, width).reshape(n * k, width)
+        losses = block_loss(out.reshape(n * k, width), target, self.encoder_.blocks, numeric_sigma=self.numeric_sigma)
+        return losses.view(n, k).mean(dim=1)
+
+    # -- sampling (numpy) ----------------------------------------------------------------------------
+    def _export_layers(self) -> Any:
+        from privsynth.synthesizers._nets import export_layers
+
+        return export_layers(self.denoiser_)
+
+    def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal((self.encoder_.width, n), dtype=np.float32)
+
+    def _estimate(self, out: np.ndarray) -> np.ndarray:
+        """The clean-record estimate in ``[-1, 1]`` from raw outputs (``width x rows``)."""
+        x0 = np.empty_like(out)
+        for b in self.encoder_.blocks:
+            seg = out[b.start : b.start + b.width]
+            if b.kind == "onehot":
+                e = np.exp(seg - seg.max(axis=0))
+                x0[b.start : b.start + b.width] = 2.0 * e / e.sum(axis=0) - 1.0
+            elif b.kind == "missing":
+                x0[b.start] = np.tanh(seg[0] / 2.0)  # 2 * sigmoid - 1
+            else:
+                x0[b.start] = np.tanh(seg[0])
+        return x0
+
+    def _network(self, latent: np.ndarray, workspace: list[np.ndarray] | None = None) -> np.ndarray:
+        """DDIM from noise: ``sampling_steps`` passes of the denoiser; the last pass's raw outputs."""
+        x, n = np.asarray(latent, dtype=np.float32), latent.shape[1]
+        steps = int(self.sampling_steps)  # >= 1 (checked)
+        times = np.linspace(1.0, 0.0, steps + 1)
+        for i in range(steps):
+            features = np.broadcast_to(time_features(np.array([times[i]]), int(self.time_features)).T.astype(np.float32),
+                                       (int(self.time_features), n))
+            out = forward_numpy(np.concatenate([x, features]), self.layers_, workspace)
+            if i + 1 == steps:
+                break
+            x0 = self._estimate(out)
+            a, a_next = float(alpha_bar(np.array(times[i]))), float(alpha_bar(np.array(times[i + 1])))
+            eps = (x - math.sqrt(a) * x0) / math.sqrt(1.0 - a)
+            x = (math.sqrt(a_next) * x0 + math.sqrt(1.0 - a_next) * eps).astype(np.float32)
+        return out
