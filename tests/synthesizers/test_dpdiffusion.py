@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
+from test_dpsgd import brute_force  # noqa: E402
 from test_marginal_methods import chain  # noqa: E402
 
 import privsynth as ps  # noqa: E402
@@ -47,13 +48,8 @@ def test_each_record_is_clipped_once_over_its_noise_levels(census, engine):
         return syn._per_sample_loss(module, records, n_public, generator=torch.Generator().manual_seed(7))
 
     losses = loss(net, x, 0)  # brute force first: Opacus's hooks stay on the module once attached
-    params = [p for p in net.parameters()]
-    expected = [torch.zeros_like(p) for p in params]
-    for i in range(len(x)):
-        grads = torch.autograd.grad(losses[i], params, retain_graph=True)
-        norm = float(torch.sqrt(sum((g**2).sum() for g in grads)))
-        for e, g in zip(expected, grads):
-            e += min(1.0, clip / (norm + 1e-6)) * g
+    params = list(net.parameters())
+    expected, _ = brute_force(params, lambda i: losses[i], len(x), clip)
     sums = ClippedSum(net, engine)(loss, [(x, 0)], clip)
     for p, e in zip(params, expected):
         assert torch.allclose(sums[p], e, atol=1e-5, rtol=1e-4)

@@ -80,6 +80,17 @@ def test_bookkeeping_matches_opacus_and_brute_force(clip):
         assert torch.allclose(keeper.sums[p], brute[p], atol=1e-5, rtol=1e-4)
 
 
+def brute_force(params, record_loss, n, clip):
+    """Each record's gradient on its own (``record_loss(i)``), clipped and summed; and the norms."""
+    total, norms = [torch.zeros_like(p) for p in params], []
+    for i in range(n):
+        grads = torch.autograd.grad(record_loss(i), params, retain_graph=True)
+        norms.append(float(torch.sqrt(sum((g**2).sum() for g in grads))))
+        for t, g in zip(total, grads):
+            t += min(1.0, clip / (norms[-1] + 1e-6)) * g
+    return total, norms
+
+
 class _Sequence(nn.Module):
     """Embedding, parameter-free LayerNorm and Linear layers on ``batch x T`` token sequences: the
     shapes of the transformer's layers."""
@@ -116,17 +127,12 @@ def test_bookkeeping_on_sequences_and_embeddings_matches_opacus_and_brute_force(
     norms = keeper.accumulate_clipped(losses, clip)
     gsm = GradSampleModule(model, loss_reduction="sum")
     reference = opacus_clipped_sum(gsm, sequence_loss(gsm, x, y), clip)
-    brute = {p: torch.zeros_like(p) for p in model.parameters()}
-    for i in range(len(x)):
-        model.zero_grad()
-        sequence_loss(model, x[i : i + 1], y[i : i + 1]).sum().backward()
-        norm = float(torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())))
-        assert norms[i].item() == pytest.approx(norm, rel=1e-4)
-        for p in model.parameters():
-            brute[p] += min(1.0, clip / (norm + 1e-6)) * p.grad
-    for p in model.parameters():
+    params = list(model.parameters())
+    brute, brute_norms = brute_force(params, lambda i: sequence_loss(model, x[i : i + 1], y[i : i + 1]).sum(), len(x), clip)
+    np.testing.assert_allclose(norms.numpy(), brute_norms, rtol=1e-4)
+    for p, b in zip(params, brute):
         assert torch.allclose(keeper.sums[p], reference[p], atol=1e-5, rtol=1e-4)
-        assert torch.allclose(keeper.sums[p], brute[p], atol=1e-5, rtol=1e-4)
+        assert torch.allclose(keeper.sums[p], b, atol=1e-5, rtol=1e-4)
 
 
 def test_bookkeeping_refuses_what_it_cannot_do():

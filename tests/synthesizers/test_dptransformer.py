@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
+from test_dpsgd import brute_force  # noqa: E402
 from test_marginal_methods import chain  # noqa: E402
 
 import privsynth as ps  # noqa: E402
@@ -98,17 +99,12 @@ def test_clipping_of_the_network_matches_opacus_and_brute_force(clip):
         losses = net(x)
     norms = keeper.accumulate_clipped(losses, clip)
     reference = opacus_clipped_sum(GradSampleModule(net, loss_reduction="sum"), net(x), clip)
-    brute = {p: torch.zeros_like(p) for p in net.parameters()}
-    for i in range(len(x)):
-        net.zero_grad()
-        net(x[i : i + 1]).sum().backward()
-        norm = float(torch.sqrt(sum((p.grad**2).sum() for p in net.parameters())))
-        assert norms[i].item() == pytest.approx(norm, rel=1e-4)
-        for p in net.parameters():
-            brute[p] += min(1.0, clip / (norm + 1e-6)) * p.grad
-    for p in net.parameters():
-        assert torch.allclose(keeper.sums[p], brute[p], atol=1e-5, rtol=1e-4)
-        assert torch.allclose(reference[p], brute[p], atol=1e-5, rtol=1e-4)
+    params = list(net.parameters())
+    brute, brute_norms = brute_force(params, lambda i: net(x[i : i + 1]).sum(), len(x), clip)
+    np.testing.assert_allclose(norms.numpy(), brute_norms, rtol=1e-4)
+    for p, b in zip(params, brute):
+        assert torch.allclose(keeper.sums[p], b, atol=1e-5, rtol=1e-4)
+        assert torch.allclose(reference[p], b, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("engine", ["bookkeeping", "opacus"])
