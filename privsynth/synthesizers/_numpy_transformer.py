@@ -26,8 +26,9 @@ __all__ = ["NumpyTransformer"]
 
 _EPS = np.float32(1e-5)
 _BLOCK_KEYS = ("qkv_w", "qkv_b", "out_w", "out_b", "up_w", "up_b", "down_w", "down_b")
-#: Rows generated together (best of 3 x 200k rows, Adult's 14 columns, width 32, on a 2-core CPU:
-#: 2048 -> , 8192 -> , 32768 -> ).
+#: Rows generated together, two chunks at a time on two threads (best of 3 x 100k rows of a 2-block,
+#: width-32 network on discretized Adult's 14 columns, 2-core CPU: 1024 -> 41k rows/s, 2048 -> 55k,
+#: 4096 -> 57k, 8192 -> 68k, 16384 -> 65k).
 CHUNK = 8192
 
 
