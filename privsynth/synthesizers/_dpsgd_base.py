@@ -110,15 +110,19 @@ class DPSGDSynthesizer(Synthesizer):
             checks.integer(getattr(self, name), name, owner=owner)
         checks.integer(self.max_physical_batch_size, "max_physical_batch_size", none=True, owner=owner)
         checks.choice(self.engine, "engine", ENGINES, owner=owner)
-        if "numeric" in self._param_names():  # the one-hot encoders' parameters
-            checks.integer(self.onehot_limit, "onehot_limit", owner=owner)
-            checks.choice(self.numeric, "numeric", ("minmax", "quantile"), owner=owner)
+        self._check_encoding_params()
         checks.flag(self.calibrate, "calibrate", owner=owner)
         checks.flag(self.secure, "secure", owner=owner)
         require_torch(owner)
         from privsynth.mechanisms.dpsgd import resolve_device
 
         resolve_device(self.device)
+
+    def _check_encoding_params(self) -> None:
+        """The parameters of the records' encoding (:meth:`_make_encoder`): the one-hot encoder's here."""
+        owner = type(self).__name__
+        checks.integer(self.onehot_limit, "onehot_limit", owner=owner)
+        checks.choice(self.numeric, "numeric", ("minmax", "quantile"), owner=owner)
 
     # -- the plan and the releases before training ------------------------------------------------
     def _histograms(self, domain: Domain) -> dict[str, tuple[float, int]]:

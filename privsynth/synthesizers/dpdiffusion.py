@@ -191,16 +191,20 @@ class DPDiffusion(DPSGDSynthesizer):
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._opt
 
-    def _signed(self, batch: Any) -> Any:
-        """The encoded records scaled to ``[-1, 1]`` (one-hot and missing blocks from ``{0, 1}``)."""
-        scale = np.ones(self.encoder_.width, dtype=np.float32)
-        shift = np.zeros(self.encoder_.width, dtype=np.float32)
+    def _after_release(self) -> None:
+        """The affine map of encoded records onto ``[-1, 1]`` (one-hot and missing blocks from
+        ``{0, 1}``; numbers are there already), fixed once per encoder."""
+        self._scale = np.ones(self.encoder_.width, dtype=np.float32)
+        self._shift = np.zeros(self.encoder_.width, dtype=np.float32)
         for b in self.encoder_.blocks:
             if b.kind in ("onehot", "missing"):
-                scale[b.start : b.start + b.width], shift[b.start : b.start + b.width] = 2.0, -1.0
+                self._scale[b.start : b.start + b.width], self._shift[b.start : b.start + b.width] = 2.0, -1.0
+
+    def _signed(self, batch: Any) -> Any:
+        """The encoded records scaled to ``[-1, 1]``."""
         if isinstance(batch, np.ndarray):
-            return batch * scale + shift
-        return batch * batch.new_tensor(scale) + batch.new_tensor(shift)
+            return batch * self._scale + self._shift
+        return batch * batch.new_tensor(self._scale) + batch.new_tensor(self._shift)
 
     def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
         import torch

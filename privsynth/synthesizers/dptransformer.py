@@ -168,6 +168,9 @@ class DPTransformer(DPSGDSynthesizer):
                              "heads=4.")
         checks.number(self.learning_rate, "learning_rate", low=0, low_open=True, owner="DPTransformer")
 
+    def _check_encoding_params(self) -> None:
+        """Nothing beyond ``bins`` (checked with the DP-SGD parameters): the tokens are the domain's codes."""
+
     # -- the network -------------------------------------------------------------------------
     def _make_encoder(self, domain: Domain, state: Mapping[str, Any] | None = None) -> _CodeEncoder:
         return _CodeEncoder(domain, int(state["bins"]) if state is not None else int(self.bins))
