@@ -24,7 +24,7 @@ public value (not ``1/n``).
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from privsynth.mechanisms.sampling import dyadic_rate
 from privsynth.privacy.accountants import Accountant
@@ -41,7 +41,8 @@ COUNT_SHARE = 0.01
 
 
 def plan_dpsgd(*, epsilon: float, delta: float | None, sampling_rate: float, epochs: float, accountant: Accountant,
-               histograms: Mapping[str, tuple[float, int]] | None = None) -> FitPlan:
+               histograms: Mapping[str, tuple[float, int]] | None = None, prior: Sequence[Event] = (),
+               prior_budget: tuple[float, float] = (0.0, 0.0)) -> FitPlan:
     """Every charge of a DP-SGD fit, and the noise multiplier that makes them fit ``(epsilon, delta)``.
 
     Args:
@@ -50,6 +51,11 @@ def plan_dpsgd(*, epsilon: float, delta: float | None, sampling_rate: float, epo
         epochs: Expected passes over the data; ``steps = ceil(epochs / sampling_rate)``.
         accountant: Calibrates the noise.
         histograms: ``name -> (share of epsilon, number of histograms)`` released before training.
+        prior: Events charged before the fit on the same ledger (a DP domain's estimation), and
+            ``prior_budget`` the ``(epsilon, delta)`` they were granted: the noise is calibrated
+            so that they and the fit compose within the sum of both budgets, as the fit's ledger
+            checks (without them, the accountant's composition of a pure-DP prior with DP-SGD
+            could exceed the sum by a little, and the fit would be refused).
 
     Example:
         >>> from privsynth.privacy.accountants import RdpAccountant
@@ -70,8 +76,8 @@ def plan_dpsgd(*, epsilon: float, delta: float | None, sampling_rate: float, epo
         events += hist_events
     q = dyadic_rate(sampling_rate)
     steps = max(1, math.ceil(epochs / float(sampling_rate) - 1e-9))  # tolerant of float round-off (3 / 0.1)
-    nm = dpsgd_noise_multiplier(epsilon=epsilon, delta=delta, sampling_rate=q, steps=steps, accountant=accountant,
-                                already_spent=events)
+    nm = dpsgd_noise_multiplier(epsilon=epsilon + float(prior_budget[0]), delta=delta + float(prior_budget[1]),
+                                sampling_rate=q, steps=steps, accountant=accountant, already_spent=[*prior, *events])
     events.append(SubsampledGaussianEvent(noise_multiplier=nm, sampling_rate=q, steps=steps))
     return FitPlan(
         events=events,

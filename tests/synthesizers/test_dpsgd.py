@@ -231,6 +231,23 @@ def test_certificate_equals_an_independent_recomputation(census, cls, fast):
     assert syn.certificate_.spent.epsilon == pytest.approx(theirs, rel=0.02) and ps.verify(syn.certificate_).ok
 
 
+def test_a_dp_domain_charges_first_and_the_noise_is_calibrated_after_it(census):
+    """A domain refined with pure DP (PrivTree bins at epsilon 1): composed with DP-SGD by RDP, its
+    charges cost a little more than their epsilon, so a fit calibrated for its own epsilon alone was
+    refused (2.009 > 2). The plan now calibrates after the domain's charges."""
+    data, domain = census
+    binned = ps.profiling.dp_bins(data, domain, epsilon=1.0, rows=len(data), random_state=0)
+    syn = DPVAE(epsilon=1.0, random_state=0, **FAST).fit(data, binned)  # delta 1e-5
+    cert = syn.certificate_
+    tree = [e.event for e in cert.entries[: len(binned.estimation["entries"])]]
+    assert [e["label"] for e in binned.estimation["entries"]] == [e.label for e in cert.entries[: len(tree)]]
+    assert 1.95 <= cert.spent.epsilon <= 2.0 + 1e-9 and ps.verify(cert).ok
+    alone = DPVAE(epsilon=1.0, random_state=0, **FAST).fit(data, domain)
+    before = RdpAccountant().epsilon([*tree, *(e.event for e in alone.certificate_.entries)], 1e-5)
+    assert before > 2.0  # what the fit used to plan: over the sum of the budgets
+    assert syn.noise_multiplier_ > alone.noise_multiplier_  # the price of calibrating after the domain
+
+
 def test_exact_poisson_sampling_is_used(census, monkeypatch):
     import privsynth.synthesizers._dpsgd_train as train_module
 
