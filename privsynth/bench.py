@@ -36,7 +36,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from privsynth.bench_scores import score_release, table_floor, table_reference
-from privsynth.core.domain import Numeric
+from privsynth.core.domain import Categorical, Numeric, Ordinal
 from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, load, shared_tables_available
 from privsynth.evaluation.ml_efficiency import available_models
 from privsynth.privacy.certificate import library_versions, verify
@@ -83,30 +83,52 @@ def _commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-#: Share of epsilon a ``NAME+privtree`` run spends on DP numeric binning (the rest fits the synthesizer).
+#: Share of epsilon a ``NAME+privtree`` / ``NAME+merge`` run spends on DP preprocessing (the rest fits
+#: the synthesizer); with both, split by the number of columns each step touches, as the papers' code does.
 BINNING_SHARE = 0.1
+#: The preprocessing variants: DP numeric bins (PrivTree) and DP rare-category merge.
+VARIANTS = ("privtree", "merge")
 
 
-def parse_name(name: str) -> tuple[str, bool]:
-    """``"mst+privtree"`` -> ``("mst", True)``: the synthesizer and whether it runs on PrivTree bins."""
-    base, _, variant = name.partition("+")
-    if variant not in ("", "privtree"):
-        raise ValueError(f"Unknown variant {variant!r} in {name!r}; the one variant is NAME+privtree.")
+def parse_name(name: str) -> tuple[str, frozenset[str]]:
+    """``"mst+privtree+merge"`` -> ``("mst", {"privtree", "merge"})``: the synthesizer and its DP preprocessing."""
+    base, *variants = name.split("+")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or len(set(variants)) != len(variants):
+        raise ValueError(f"Unknown or repeated variant {(unknown or variants)[0]!r} in {name!r}; the variants are "
+                         f"NAME+privtree (DP numeric bins), NAME+merge (DP rare-category merge) and NAME+privtree+merge.")
     synthesizer_class(base)  # unknown names fail here, naming the choices
-    return base, variant == "privtree"
+    return base, frozenset(variants)
+
+
+def _preprocessed(table: Any, variants: frozenset[str], epsilon: float, seed: int) -> tuple[Any, float]:
+    """The papers' DP preprocessing on a share of ``epsilon`` (the published row count is public): the
+    domain it gives and the epsilon left for the synthesizer. A step with no column to touch (no
+    numeric column to bin, no categorical one with enough categories) is skipped and costs nothing."""
+    from privsynth.profiling.dp_binning import dp_bins
+    from privsynth.profiling.dp_merge import DEFAULT_MIN_CATEGORIES, dp_merge_rare
+
+    domain = table.domain
+    touched = {
+        "privtree": sum(isinstance(c, Numeric) for c in domain.columns) if "privtree" in variants else 0,
+        "merge": sum(isinstance(c, Categorical) and not isinstance(c, Ordinal) and len(c.categories) >= DEFAULT_MIN_CATEGORIES
+                     for c in domain.columns) if "merge" in variants else 0,
+    }
+    total = sum(touched.values())
+    if not total:
+        return domain, epsilon
+    share = {step: BINNING_SHARE * epsilon * n / total for step, n in touched.items()}
+    if touched["merge"]:
+        domain = dp_merge_rare(table.train, domain, epsilon=share["merge"], rows=len(table.train), random_state=int(seed))
+    if touched["privtree"]:
+        domain = dp_bins(table.train, domain, epsilon=share["privtree"], rows=len(table.train), random_state=int(seed))
+    return domain, epsilon * (1 - BINNING_SHARE)
 
 
 def _one(table: Any, synthesizer: str, epsilon: float, seed: int, reference: dict[str, Any], pairs: bool) -> dict[str, Any]:
-    base, binned = parse_name(synthesizer)
-    domain, eps = table.domain, float(epsilon)
+    base, variants = parse_name(synthesizer)
     t0 = time.perf_counter()
-    if binned and any(isinstance(c, Numeric) for c in domain.columns):
-        # the papers' preprocessing: DP bins from a share of the budget (the published row count is public);
-        # a table without numeric columns has nothing to bin and keeps the whole budget
-        from privsynth.profiling.dp_binning import dp_bins
-
-        domain = dp_bins(table.train, table.domain, epsilon=BINNING_SHARE * eps, rows=len(table.train), random_state=int(seed))
-        eps *= 1 - BINNING_SHARE
+    domain, eps = _preprocessed(table, variants, float(epsilon), seed)
     synth = synthesizer_class(base)(epsilon=eps, random_state=int(seed))
     if "progress" in synth.get_params():
         synth.set_params(progress=False)
@@ -133,7 +155,9 @@ def run_bench(*, tables: Sequence[str] | None = None, synthesizers: Sequence[str
         synthesizers: Short names (``privsynth.synthesizers.ALL_NAMES``); default all of them when
             the deep extra is installed, else the numpy-only ones. ``NAME+privtree`` runs the
             synthesizer on numeric bins chosen by PrivTree with 10% of epsilon (the papers'
-            preprocessing; :func:`privsynth.profiling.dp_bins`), the rest fitting the model.
+            preprocessing; :func:`privsynth.profiling.dp_bins`), the rest fitting the model;
+            ``NAME+merge`` on rare categories merged with DP
+            (:func:`privsynth.profiling.dp_merge_rare`), ``NAME+privtree+merge`` on both (10% in all).
         epsilons, seeds: The grid; a seed makes a fit reproducible (research only: it is a secret key).
         out_dir: Where ``runs/``, ``results.csv``, ``summary.csv``, ``summary.md``, ``meta.json`` and
             the plots go. Finished runs found there are not run again.

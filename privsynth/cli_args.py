@@ -131,9 +131,11 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--tables", nargs="+", default=None,
                    help="benchmark tables (default: all readable here: adult, census, and the shared shoppers, magic, phishing, "
                         "bean, obesity, abalone)")
-    p.add_argument("--synthesizers", nargs="+", choices=[*ALL_NAMES, *(f"{n}+privtree" for n in BASIC_NAMES)], default=None,
-                   help="default: every synthesizer with the deep extra installed, else the numpy-only ones; NAME+privtree: on "
-                        "numeric bins chosen by PrivTree with 10%% of epsilon")
+    p.add_argument("--synthesizers", nargs="+", default=None, metavar="NAME[+privtree][+merge]",
+                   choices=[*ALL_NAMES, *(f"{n}{v}" for n in BASIC_NAMES for v in ("+privtree", "+merge", "+privtree+merge"))],
+                   help=f"{', '.join(ALL_NAMES)} (default: all with the deep extra installed, else the numpy-only ones); "
+                        "+privtree: on numeric bins chosen by PrivTree, +merge: with rare categories merged, both with DP on "
+                        "10%% of epsilon (numpy-only synthesizers)")
     p.add_argument("--epsilons", type=float, nargs="+", default=[1.0])
     p.add_argument("--ml-models", nargs="*", default=None, choices=["rf", "xgboost", "catboost"],
                    help="models of the ML efficiency (default: those installed; none given: skip it)")

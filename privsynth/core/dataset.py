@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core.binning import cell_of
+from privsynth.core.categories import category_cells, decode_cells
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Column, Domain, Numeric, Ordinal
 from privsynth.core.errors import DomainError
 
@@ -124,7 +125,7 @@ def levels(domain: Domain, *, bins: int = DEFAULT_BINS) -> tuple[int, ...]:
     """Number of discrete states per column (missing state included) at ``bins`` default bins."""
     out = []
     for col in domain:
-        n = len(col.categories) if isinstance(col, Categorical) else col.n_bins(bins)
+        n = col.cells if isinstance(col, Categorical) else col.n_bins(bins)
         out.append(n + int(col.nullable))
     return tuple(out)
 
@@ -132,8 +133,9 @@ def levels(domain: Domain, *, bins: int = DEFAULT_BINS) -> tuple[int, ...]:
 def encode(df: pd.DataFrame, domain: Domain, *, bins: int = DEFAULT_BINS) -> np.ndarray:
     """Integer codes ``(n_rows, n_columns)`` of validated data on the domain's public bins.
 
-    Categories map to their index, numbers to their equal-width bin on the public bounds, and a
-    missing value to the last code of a nullable column.
+    Categories map to their cell (their index, unless the column merges categories), numbers to
+    their equal-width bin on the public bounds, and a missing value to the last code of a
+    nullable column.
 
     Example:
         >>> from privsynth.core.domain import Domain, Numeric, Categorical
@@ -147,7 +149,9 @@ def encode(df: pd.DataFrame, domain: Domain, *, bins: int = DEFAULT_BINS) -> np.
         s = frame[col.name]
         if isinstance(col, Categorical):
             c = np.asarray(s.cat.codes, dtype=np.int64)
-            codes[:, j] = np.where(c < 0, len(col.categories), c)
+            if col.merged:
+                c = np.where(c < 0, c, category_cells(col.categories, col.merged)[np.maximum(c, 0)])
+            codes[:, j] = np.where(c < 0, col.cells, c)
         else:
             v = s.to_numpy(dtype=float)
             edges = col.edges(bins)
@@ -194,7 +198,8 @@ def _decode_numeric(code: np.ndarray, col: Numeric, bins: int, rng: np.random.Ge
 
 
 def decode(codes: np.ndarray, domain: Domain, *, bins: int = DEFAULT_BINS, rng: np.random.Generator) -> pd.DataFrame:
-    """Records from integer codes: categories by index, numbers drawn uniformly inside their bin.
+    """Records from integer codes: categories by cell (a merged cell's drawn uniformly among its
+    categories), numbers drawn uniformly inside their bin.
 
     Output dtypes: ``pandas.Categorical`` over the declared categories (ordered for ordinal
     columns); ``int64`` for integer columns (``Int64`` when nullable); ``float64`` otherwise.
@@ -206,9 +211,8 @@ def decode(codes: np.ndarray, domain: Domain, *, bins: int = DEFAULT_BINS, rng: 
     for j, col in enumerate(domain):
         c = codes[:, j]
         if isinstance(col, Categorical):
-            k = len(col.categories)
             data[col.name] = pd.Categorical.from_codes(
-                np.where(c >= k, -1, c), categories=list(col.categories), ordered=isinstance(col, Ordinal)
+                decode_cells(c, col.categories, col.merged, rng), categories=list(col.categories), ordered=isinstance(col, Ordinal)
             )
         else:
             values = _decode_numeric(c, col, bins, rng)

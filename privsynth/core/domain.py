@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core.binning import check_binning, describe_binning, numeric_edges
+from privsynth.core.categories import check_merged
 from privsynth.core.errors import DomainError, PrivacyLeakWarning
 
 __all__ = ["Categorical", "Ordinal", "Numeric", "Column", "Domain", "ROLES", "PROVENANCES"]
@@ -62,10 +63,15 @@ class Categorical:
         role: ``"identifier"``, ``"quasi_identifier"``, ``"sensitive"`` or ``None``.
         other: A category (one of ``categories``) that takes every value not declared, e.g.
             ``"(other)"`` in a DP-estimated domain; ``None``: undeclared values are refused.
+        merged: Categories that share one cell (rare ones merged, e.g. by
+            :func:`privsynth.profiling.dp_merge_rare`): synthesizers model the cell and draw one
+            of its categories uniformly (:mod:`privsynth.core.categories`). Not for ordinals.
 
     Example:
         >>> Categorical("sex", ("Female", "Male")).levels
         2
+        >>> Categorical("country", ("US", "MX", "FJ", "TV"), merged=("FJ", "TV")).levels
+        3
     """
 
     name: str
@@ -73,6 +79,7 @@ class Categorical:
     nullable: bool = False
     role: str | None = None
     other: str | None = None
+    merged: tuple = ()
     kind: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
@@ -92,11 +99,17 @@ class Categorical:
         object.__setattr__(self, "nullable", bool(self.nullable))
         if self.other is not None and self.other not in cats:
             raise DomainError(f"Column {self.name!r}: other={self.other!r} must be one of its categories.")
+        object.__setattr__(self, "merged", check_merged(self.name, cats, self.merged, ordinal=isinstance(self, Ordinal)))
+
+    @property
+    def cells(self) -> int:
+        """Number of cells a synthesizer models: one per category, one for all merged ones."""
+        return len(self.categories) - max(len(self.merged) - 1, 0)
 
     @property
     def levels(self) -> int:
-        """Number of discrete states, the missing state included."""
-        return len(self.categories) + int(self.nullable)
+        """Number of discrete states (cells), the missing state included."""
+        return self.cells + int(self.nullable)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the domain file's entry for this column)."""
@@ -107,6 +120,8 @@ class Categorical:
             out["role"] = self.role
         if self.other is not None:
             out["other"] = self.other
+        if self.merged:
+            out["merged"] = list(self.merged)
         return out
 
 
@@ -232,6 +247,8 @@ def _column_from_dict(entry: Mapping[str, Any]) -> Column:
     try:
         if "categories" in entry:
             entry["categories"] = tuple(entry["categories"])
+        if isinstance(entry.get("merged"), list):
+            entry["merged"] = tuple(entry["merged"])
         return cls(**entry)
     except TypeError as exc:  # unknown or missing keys
         raise DomainError(f"Column {entry.get('name')!r} ({kind}): {exc}.") from None

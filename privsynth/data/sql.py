@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from privsynth.core.categories import category_cells
 from privsynth.core.dataset import problem
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Numeric
 from privsynth.core.errors import DomainError
@@ -92,10 +93,14 @@ def _categorical(col: Categorical, kind: str, sql: Dialect) -> str:
         value = (f"CASE WHEN {name} THEN 'True' ELSE 'False' END" if kind == "bool"
                  else f"CAST({name} AS {sql.text_type})")
         items, missing = [sql.text(t) for t in texts], f"{name} IS NULL"
+    cells = category_cells(col.categories, col.merged)
     position = f"COALESCE(array_position({sql.array.format(', '.join(items))}, {value}), 0)"
-    absent = col.categories.index(col.other) if col.other is not None else -2
-    return (f"CASE WHEN {missing} THEN {len(col.categories) if col.nullable else -1} "
-            f"WHEN {position} > 0 THEN {position} - 1 ELSE {absent} END")
+    absent = int(cells[col.categories.index(col.other)]) if col.other is not None else -2
+    cell = f"{position} - 1"
+    if col.merged:  # a category's index to its cell
+        cell = f"CASE {position} {' '.join(f'WHEN {i + 1} THEN {c}' for i, c in enumerate(cells) if c != i)} ELSE {position} - 1 END"
+    return (f"CASE WHEN {missing} THEN {col.cells if col.nullable else -1} "
+            f"WHEN {position} > 0 THEN {cell} ELSE {absent} END")
 
 
 def _numeric(col: Numeric, kind: str, bins: int, clip: bool, sql: Dialect) -> str:

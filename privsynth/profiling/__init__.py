@@ -12,8 +12,9 @@
 
 from privsynth.profiling.dp_binning import dp_bins
 from privsynth.profiling.dp_domain import OTHER, estimate_domain
+from privsynth.profiling.dp_merge import dp_merge_rare
 from privsynth.profiling.identifiers import DIRECT_KINDS, KINDS, Detection, detect_identifiers, luhn_valid
 from privsynth.profiling.profile import ColumnProfile, Profile, nice_bounds, profile, read_raw
 
 __all__ = ["profile", "Profile", "ColumnProfile", "nice_bounds", "read_raw", "Detection", "KINDS", "DIRECT_KINDS",
-           "detect_identifiers", "luhn_valid", "estimate_domain", "OTHER", "dp_bins"]
+           "detect_identifiers", "luhn_valid", "estimate_domain", "OTHER", "dp_bins", "dp_merge_rare"]

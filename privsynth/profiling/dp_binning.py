@@ -41,6 +41,7 @@ from privsynth.privacy.accountants import get_accountant
 from privsynth.privacy.budget import Budget
 from privsynth.privacy.calibrate import split_epsilon
 from privsynth.privacy.ledger import Ledger
+from privsynth.profiling._refine import refined_domain
 
 __all__ = ["dp_bins", "DEFAULT_MAX_BINS"]
 
@@ -121,26 +122,7 @@ def dp_bins(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str]
                                label=f"binning: PrivTree bins of {name!r}", rng=rng)
         refined[name] = Numeric(name, column.lower, column.upper, integer=column.integer, bins=tuple(float(e) for e in edges),
                                 nullable=column.nullable, role=column.role, points=column.points)
-    return _with_charges(domain, refined, ledger, acc, names, max_bins, rows is not None, randomness)
-
-
-def _with_charges(domain: Domain, refined: dict, ledger: Ledger, acc: Any, names: list[str], max_bins: int,
-                  public_rows: bool, randomness: PrivateRandomness) -> Domain:
-    """The refined domain, whose estimation block lists the binning's charges after those of ``domain``'s own."""
-    spent = ledger.spent().epsilon  # pure DP only: the sum of the charges
-    before = domain.estimation if domain.provenance == "dp" else None
+    spent = ledger.spent().epsilon
     note = (f"numeric bins of {names} chosen by PrivTree (pure DP, {spent:g} in total; split threshold "
-            f"{'a public row count' if public_rows else 'a noisy record count'} / {max_bins}); bin counts not released")
-    estimation = {
-        "accountant": (before or {}).get("accountant", acc.to_dict()),
-        # a DP domain refined again: its (epsilon, delta) and the binning's compose (basic composition)
-        "epsilon": float(before["epsilon"]) + spent if before else spent,
-        "delta": float(before["delta"]) if before else 0.0,
-        "entries": [*(before["entries"] if before else []), *(e.to_dict() for e in ledger.entries)],
-        "assumptions": [*(before.get("assumptions", []) if before else []), note, *randomness.assumptions()],
-    }
-    if before and before.get("dropped"):
-        estimation["dropped"] = list(before["dropped"])
-    columns = tuple(refined.get(c.name, c) for c in domain.columns)
-    return Domain(columns, provenance="dp", identifiers=domain.identifiers, rules=domain.rules, estimation=estimation,
-                  source=domain.source)
+            f"{'a public row count' if rows is not None else 'a noisy record count'} / {max_bins}); bin counts not released")
+    return refined_domain(domain, refined, ledger, acc, note, randomness)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from privsynth.core.categories import category_cells, decode_cells
 from privsynth.core.dataset import validate
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Numeric, Ordinal
 from privsynth.synthesizers._calibration import QUANTILES, Calibration
@@ -72,7 +73,7 @@ class TabularEncoder:
         self.cdfs: dict[str, np.ndarray] = {}  # per numeric/ordinal column: the CDF at its bin (or level) edges
         blocks, pos = [], 0
         for j, col in enumerate(domain):
-            cells = col.n_bins(bins) if isinstance(col, Numeric) else len(col.categories)
+            cells = col.n_bins(bins) if isinstance(col, Numeric) else col.cells
             if isinstance(col, Categorical) and not self._as_number(col):
                 blocks.append(Block(col.name, "onehot", pos, col.levels))
                 pos += col.levels
@@ -125,7 +126,7 @@ class TabularEncoder:
             s = checked[block.name]
             if block.kind == "onehot":
                 codes = np.asarray(s.cat.codes, dtype=np.int64)
-                codes = np.where(codes < 0, len(col.categories), codes)
+                codes = np.where(codes < 0, col.cells, category_cells(col.categories, col.merged)[np.maximum(codes, 0)])
                 out[np.arange(len(s)), block.start + codes] = 1.0
             elif block.kind == "ordinal":
                 codes = np.maximum(np.asarray(s.cat.codes, dtype=np.int64), 0)
@@ -176,7 +177,7 @@ class TabularEncoder:
                     missing.setdefault(b.name, []).append(rng.random(seg.shape[1]) < 1.0 / (1.0 + np.exp(-logit)))
                 else:
                     parts[b.name].append(mappers[b.start](np.tanh(seg[0])))
-        return self._frame(parts, missing)
+        return self._frame(parts, missing, rng)
 
     def _mapper(self, block: Block, model_quantiles: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
         """The map from tanh outputs ``t`` to numbers (or ordinal levels): ``u`` is the model's own
@@ -200,14 +201,14 @@ class TabularEncoder:
 
         return apply
 
-    def _frame(self, parts: dict[str, list[np.ndarray]], missing: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    def _frame(self, parts: dict[str, list[np.ndarray]], missing: dict[str, list[np.ndarray]], rng: np.random.Generator) -> pd.DataFrame:
         data: dict[str, Any] = {}
         for col in self.domain:
             values = np.concatenate(parts[col.name]) if parts[col.name] else np.zeros(0)
             gone = np.concatenate(missing[col.name]) if col.name in missing else None
             if isinstance(col, Categorical):
                 codes = values.astype(np.int64)
-                codes = np.where(codes >= len(col.categories), -1, codes) if gone is None else np.where(gone, -1, codes)
+                codes = decode_cells(codes, col.categories, col.merged, rng) if gone is None else np.where(gone, -1, codes)
                 data[col.name] = pd.Categorical.from_codes(codes, categories=list(col.categories), ordered=isinstance(col, Ordinal))
             else:
                 v = np.clip(np.round(values) if col.integer else values, col.lower, col.upper)

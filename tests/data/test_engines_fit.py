@@ -52,6 +52,25 @@ def test_a_fit_from_parquet_through_duckdb_equals_the_in_memory_fit(census_files
     assert_same_fit(fitted(name, df, domain), fitted(name, path, domain), name)
 
 
+def merged_domain(domain):
+    """Census with merged categories, one of them in a nullable column with missing values."""
+    from dataclasses import replace
+
+    return ps.Domain(tuple(replace(c, merged=("Managerial", "Manual", "Service")) if c.name == "occupation" else
+                           replace(c, merged=("R01", "R07", "R11")) if c.name == "region" else c for c in domain.columns))
+
+
+@pytest.mark.parametrize("name", ["PrivBayes", "MST"])
+def test_merged_categories_count_the_same_cells_in_duckdb(census_files, name):
+    df, domain, path = census_files
+    merged = merged_domain(domain)
+    counts = ps.data.open_table(path, merged).marginals([[merged.names.index("occupation"), merged.names.index("region")]])
+    assert counts[0].shape == (merged["occupation"].levels, merged["region"].levels) == (6, 10)
+    np.testing.assert_array_equal(counts[0], ps.data.open_table(df, merged).marginals([[merged.names.index("occupation"),
+                                                                                         merged.names.index("region")]])[0])
+    assert_same_fit(fitted(name, df, merged), fitted(name, path, merged), name)
+
+
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
@@ -74,6 +93,8 @@ def test_every_marginal_synthesizer_fits_from_spark_with_the_pandas_results(cens
         warnings.simplefilter("ignore", FutureWarning)  # pyspark's note on pandas 3 (toPandas of the identifier check)
         for name in MARGINAL:
             assert_same_fit(fitted(name, df, domain), fitted(name, frame, domain), name)
+        merged = merged_domain(domain)
+        assert_same_fit(fitted("MST", df, merged), fitted("MST", frame, merged), "MST (merged categories)")
         frame.createOrReplaceTempView("census_records")
         from_catalog = ps.data.open_table("spark:census_records", domain)
         assert from_catalog.engine == "spark" and len(from_catalog) == len(df)
