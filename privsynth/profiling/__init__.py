@@ -6,8 +6,9 @@
   regulation categories they map to.
 * :func:`estimate_domain` -- a domain read off the data *with differential privacy*
   (``provenance="dp"``), whose charges every fit on it carries into its certificate.
-* :func:`dp_bins` -- numeric bins chosen with DP (PrivTree), the benchmark papers' preprocessing;
-  the binning's charges travel with the domain in the same way.
+* :func:`dp_bins` -- numeric bins chosen with DP (PrivTree), and :func:`dp_merge_rare` -- rare
+  categories merged into one cell with DP: the benchmark papers' preprocessing; their charges
+  travel with the domain in the same way.
 """
 
 from privsynth.profiling.dp_binning import dp_bins

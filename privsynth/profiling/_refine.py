@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
+
+import numpy as np
 
 from privsynth.core.domain import Column, Domain
 from privsynth.core.rng import PrivateRandomness
+from privsynth.data.sources import open_table
+from privsynth.data.table import Table
+from privsynth.privacy.accountants import get_accountant
+from privsynth.privacy.budget import Budget
 from privsynth.privacy.ledger import Ledger
 
-__all__ = ["refined_domain"]
+__all__ = ["Refinement", "refined_domain"]
+
+
+@dataclass
+class Refinement:
+    """What a DP refinement counts with: the records under the domain it counts on (checked in the
+    engine), its own ledger at ``epsilon`` (pure DP) and a generator on its private stream."""
+
+    table: Table
+    accountant: Any
+    ledger: Ledger
+    randomness: PrivateRandomness
+    rng: np.random.Generator
+
+    @classmethod
+    def open(cls, data: Any, counting: Domain, *, epsilon: float, accountant: str, random_state: Any,
+             stream: int) -> "Refinement":
+        table = open_table(data, counting)
+        table.check()
+        acc = get_accountant(accountant)
+        randomness = PrivateRandomness(random_state)
+        return cls(table, acc, Ledger(Budget(epsilon=float(epsilon)), accountant=acc), randomness,
+                   randomness.generator("domain", stream))
+
+    def domain(self, domain: Domain, refined: Mapping[str, Column], note: str) -> Domain:
+        """``domain`` with the ``refined`` columns, carrying this refinement's charges (:func:`refined_domain`)."""
+        return refined_domain(domain, refined, self.ledger, self.accountant, note, self.randomness)
 
 
 def refined_domain(domain: Domain, refined: Mapping[str, Column], ledger: Ledger, accountant: Any, note: str,

@@ -33,15 +33,10 @@ import numpy as np
 
 from privsynth.core.domain import Domain, Numeric
 from privsynth.core.errors import DomainError
-from privsynth.core.rng import PrivateRandomness
-from privsynth.data.sources import open_table
 from privsynth.mechanisms.counts import noisy_counts
 from privsynth.mechanisms.privtree import GRID_CELLS, privtree_edges, privtree_grid
-from privsynth.privacy.accountants import get_accountant
-from privsynth.privacy.budget import Budget
 from privsynth.privacy.calibrate import split_epsilon
-from privsynth.privacy.ledger import Ledger
-from privsynth.profiling._refine import refined_domain
+from privsynth.profiling._refine import Refinement
 
 __all__ = ["dp_bins", "DEFAULT_MAX_BINS"]
 
@@ -93,12 +88,8 @@ def dp_bins(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str]
                           f"{'are not numeric columns of the domain' if wrong else ''}".strip() + ".")
     fine = Domain(tuple(_fine(c) if c.name in names else c for c in domain.columns  # type: ignore[arg-type]
                         ), identifiers=domain.identifiers)
-    table = open_table(data, fine)
-    table.check()
-    acc = get_accountant(accountant)
-    ledger = Ledger(Budget(epsilon=float(epsilon)), accountant=acc)
-    randomness = PrivateRandomness(random_state)
-    rng = randomness.generator("domain", 1)
+    run = Refinement.open(data, fine, epsilon=epsilon, accountant=accountant, random_state=random_state, stream=1)
+    table, ledger, rng = run.table, run.ledger, run.rng
     # parts that sum to at most epsilon in floating point (the ledger refuses even a rounding overshoot)
     parts = split_epsilon(float(epsilon), [1.0] * len(names) if rows is not None else
                           [(1.0 - count_share) / len(names)] * len(names) + [count_share])
@@ -125,4 +116,4 @@ def dp_bins(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str]
     spent = ledger.spent().epsilon
     note = (f"numeric bins of {names} chosen by PrivTree (pure DP, {spent:g} in total; split threshold "
             f"{'a public row count' if rows is not None else 'a noisy record count'} / {max_bins}); bin counts not released")
-    return refined_domain(domain, refined, ledger, acc, note, randomness)
+    return run.domain(domain, refined, note)

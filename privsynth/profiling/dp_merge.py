@@ -41,14 +41,9 @@ import numpy as np
 
 from privsynth.core.domain import Categorical, Domain, Ordinal
 from privsynth.core.errors import DomainError
-from privsynth.core.rng import PrivateRandomness
-from privsynth.data.sources import open_table
 from privsynth.mechanisms.counts import noisy_counts
-from privsynth.privacy.accountants import get_accountant
-from privsynth.privacy.budget import Budget
 from privsynth.privacy.calibrate import split_epsilon
-from privsynth.privacy.ledger import Ledger
-from privsynth.profiling._refine import refined_domain
+from privsynth.profiling._refine import Refinement
 
 __all__ = ["dp_merge_rare", "DEFAULT_RARE_THRESHOLD", "DEFAULT_MIN_CATEGORIES"]
 
@@ -115,12 +110,8 @@ def dp_merge_rare(data: Any, domain: Domain, *, epsilon: float, columns: Sequenc
     # counts over the declared categories themselves (any earlier merge undone)
     whole = Domain(tuple(replace(c, merged=()) if c.name in names else c for c in domain.columns),  # type: ignore[call-arg]
                    identifiers=domain.identifiers)
-    table = open_table(data, whole)
-    table.check()
-    acc = get_accountant(accountant)
-    ledger = Ledger(Budget(epsilon=float(epsilon)), accountant=acc)
-    randomness = PrivateRandomness(random_state)
-    rng = randomness.generator("domain", 2)
+    run = Refinement.open(data, whole, epsilon=epsilon, accountant=accountant, random_state=random_state, stream=2)
+    table, ledger, rng = run.table, run.ledger, run.rng
     parts = split_epsilon(float(epsilon), [1.0] * len(names))
     index = {n: i for i, n in enumerate(whole.names)}
     refined = {}
@@ -135,4 +126,4 @@ def dp_merge_rare(data: Any, domain: Domain, *, epsilon: float, columns: Sequenc
     spent = ledger.spent().epsilon
     note = (f"rare categories of {names} merged (pure DP, {spent:g} in total; rare: noisy count <= max({threshold:g} x "
             f"{'a public row count' if rows is not None else 'the noisy total'}, 3 noise sd)); counts not released")
-    return refined_domain(domain, refined, ledger, acc, note, randomness)
+    return run.domain(domain, refined, note)
