@@ -137,6 +137,7 @@ class MixtureEstimator:
                  learning_rate: float = 1e-3, generator: torch.Generator, device: Any = "cpu") -> None:
         import torch
         from torch import nn
+        from torch.nn.utils import skip_init
 
         self.sizes = tuple(int(s) for s in sizes)
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
@@ -147,7 +148,7 @@ class MixtureEstimator:
             self.inputs = torch.randn((int(components), dims[0]), generator=generator).to(self.device)
             layers: list[nn.Module] = []
             for a, b in zip(dims, [*dims[1:], width]):
-                linear = nn.Linear(a, b)
+                linear = skip_init(nn.Linear, a, b)  # no draw from torch's global RNG: the caller's state is theirs
                 with torch.no_grad():
                     linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator) * (1.0 / a) ** 0.5)
                     linear.bias.zero_()
@@ -288,12 +289,11 @@ def _free_logits_module() -> Any:
 
         def __init__(self, start: torch.Tensor) -> None:
             super().__init__()
-            self.logits = nn.Linear(1, 1)  # placeholder replaced below: weight (components x width), bias (width)
-            self.logits.weight = nn.Parameter(start)
-            self.logits.bias = nn.Parameter(start.new_zeros(start.shape[1]))
+            self.weight = nn.Parameter(start)  # components x width
+            self.bias = nn.Parameter(start.new_zeros(start.shape[1]))
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            return self.logits.weight + self.logits.bias
+            return self.weight + self.bias
 
     return FreeLogits
 

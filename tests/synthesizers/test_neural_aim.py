@@ -190,3 +190,17 @@ def test_restoring_malformed_tables_is_refused(census, damage):
         table[1] = 0.0
     with pytest.raises(ValueError, match="mixture tables"):
         syn._restore(state, {**arrays, "table_0": table})
+
+
+@pytest.mark.parametrize("hidden", [(16,), ()], ids=["network", "free logits"])
+def test_building_the_estimator_leaves_torch_global_rng_alone(hidden):
+    """Its inputs and weights come from the fit's private generator only; the caller's torch RNG
+    state is the caller's (a global draw would also tie the caller's later draws to the fit)."""
+    import torch
+
+    from privsynth.synthesizers._mixture import MixtureEstimator
+
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state().clone()
+    MixtureEstimator((3, 4, 2), components=8, hidden=hidden, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.random.get_rng_state(), before)
