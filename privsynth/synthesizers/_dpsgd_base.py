@@ -214,8 +214,15 @@ class DPSGDSynthesizer(Synthesizer):
         """Create the networks (initialised from ``generator``) and their optimizers."""
         raise NotImplementedError
 
+    #: Attribute holding the module trained with DP-SGD (the one that sees real records).
+    _private_attribute: str = ""
+    #: Checkpoint name -> attribute of each module whose state a checkpoint keeps.
+    _state_attributes: dict[str, str] = {}
+    #: The optimizers ``_build`` makes, by name.
+    _opt: dict[str, torch.optim.Optimizer]
+
     def _private_module(self) -> nn.Module:
-        raise NotImplementedError
+        return getattr(self, self._private_attribute)
 
     def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
         """One loss per real record of ``batch``, then one per public example (``n_public``), from
@@ -230,10 +237,11 @@ class DPSGDSynthesizer(Synthesizer):
         """Post-processing updates after each DP step (the GAN's generator)."""
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
+        """The optimizers ``_build`` made (``self._opt``): ``"private"`` steps the private module."""
+        return self._opt
 
     def _modules_for_state(self) -> dict[str, nn.Module]:
-        raise NotImplementedError
+        return {name: getattr(self, attribute) for name, attribute in self._state_attributes.items()}
 
     def _export_layers(self) -> Any:
         """The sampling network (decoder, generator) as numpy layers (:data:`Layers` for the MLPs)."""

@@ -105,6 +105,9 @@ class DPDiffusion(DPSGDSynthesizer):
         ((3, 10), True)
     """
 
+    _private_attribute = "denoiser_"
+    _state_attributes = {"denoiser": "denoiser_"}
+
     def __init__(
         self,
         *,
@@ -181,15 +184,6 @@ class DPDiffusion(DPSGDSynthesizer):
         init_output_bias(cast(nn.Linear, net[-1]), self.encoder_.blocks, self.encoder_.targets())
         self.denoiser_ = net.to(device)
         self._opt: dict[str, torch.optim.Optimizer] = {"private": torch.optim.Adam(self.denoiser_.parameters(), lr=self.learning_rate)}
-
-    def _private_module(self) -> nn.Module:
-        return self.denoiser_
-
-    def _modules_for_state(self) -> dict[str, nn.Module]:
-        return {"denoiser": self.denoiser_}
-
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return self._opt
 
     def _after_release(self) -> None:
         """The affine map of encoded records onto ``[-1, 1]`` (one-hot and missing blocks from

@@ -53,6 +53,9 @@ class DPGAN(DPSGDSynthesizer):
         (3, 10)
     """
 
+    _private_attribute = "discriminator_"
+    _state_attributes = {"generator": "generator_", "discriminator": "discriminator_"}
+
     def __init__(
         self,
         *,
@@ -174,15 +177,6 @@ class DPGAN(DPSGDSynthesizer):
             "generator": torch.optim.Adam(self.generator_.parameters(), lr=self.generator_lr, betas=(0.5, 0.9)),
         }
         self._device = device
-
-    def _private_module(self) -> nn.Module:
-        return self.discriminator_
-
-    def _modules_for_state(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator_, "discriminator": self.discriminator_}
-
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return self._opt
 
     def _fake(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``n`` fakes as the discriminator sees them (one-hot samples), the raw outputs and the conditions."""

@@ -110,6 +110,9 @@ class DPTransformer(DPSGDSynthesizer):
 
     layers_: NumpyTransformer  # type: ignore[assignment]  # the MLP synthesizers keep numpy layers here
 
+    _private_attribute = "net_"
+    _state_attributes = {"transformer": "net_"}
+
     def __init__(
         self,
         *,
@@ -186,15 +189,6 @@ class DPTransformer(DPSGDSynthesizer):
         self.net_ = net.to(device)
         self._opt: dict[str, torch.optim.Optimizer] = {"private": torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)}
         self.offsets_: dict[int, np.ndarray] = {}
-
-    def _private_module(self) -> nn.Module:
-        return self.net_
-
-    def _modules_for_state(self) -> dict[str, nn.Module]:
-        return {"transformer": self.net_}
-
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return self._opt
 
     def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
         return module(batch)  # each record's negative log-likelihood

@@ -71,6 +71,9 @@ class DPVAE(DPSGDSynthesizer):
         ((3, 10), True)
     """
 
+    _private_attribute = "vae_"
+    _state_attributes = {"vae": "vae_"}
+
     def __init__(
         self,
         *,
@@ -142,15 +145,6 @@ class DPVAE(DPSGDSynthesizer):
         init_output_bias(cast(nn.Linear, vae.decoder[-1]), self.encoder_.blocks, self.encoder_.targets())
         self.vae_ = vae.to(device)
         self._opt: dict[str, torch.optim.Optimizer] = {"private": torch.optim.Adam(self.vae_.parameters(), lr=self.learning_rate)}
-
-    def _private_module(self) -> nn.Module:
-        return self.vae_
-
-    def _modules_for_state(self) -> dict[str, nn.Module]:
-        return {"vae": self.vae_}
-
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return self._opt
 
     def _per_sample_loss(self, module: nn.Module, batch: torch.Tensor, n_public: int, *, generator: torch.Generator) -> torch.Tensor:
         import torch
