@@ -170,7 +170,7 @@ class MixtureEstimator:
 
         logs = np.concatenate([np.log(np.clip(np.asarray(p, dtype=float), 1.0, None) / np.clip(p, 1.0, None).sum()) for p in one_way])
         with torch.no_grad():
-            last: Any = self.net.logits if isinstance(self.net, _free_logits_module()) else self.net[-1]  # type: ignore[index]
+            last: Any = self.net if isinstance(self.net, _free_logits_module()) else self.net[-1]  # type: ignore[index]
             last.bias.copy_(torch.as_tensor(logs, dtype=last.bias.dtype))
             last.weight.mul_(_START_SCALE)
         self.started = True
