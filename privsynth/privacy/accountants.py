@@ -4,12 +4,15 @@ An accountant holds configuration only; every call builds a fresh dp_accounting 
 the same events always give the same answer and calibration can try noise levels freely.
 Both accountants assume add/remove-one neighbours.
 
-Each takes the smaller of two valid bounds:
+Each takes the smallest of these valid bounds:
 
 * the full Renyi (or privacy-loss-distribution) composition of every event, pure ones included
-  (an ``eps``-DP event is ``eps^2/2``-zCDP; an exponential mechanism ``eps^2/8``-zCDP), and
+  (an ``eps``-DP event is ``eps^2/2``-zCDP; an exponential mechanism ``eps^2/8``-zCDP),
 * basic composition: the sum of the pure events' epsilons plus the composition of the others
-  (exact for Laplace-only ledgers and the only finite bound at ``delta = 0``).
+  (exact for Laplace-only ledgers and the only finite bound at ``delta = 0``), and (RDP) the
+  same with only the Laplace and generic pure-DP events summed, the exponential mechanisms staying
+  in the Renyi composition -- a DP domain's pure charges (PrivTree bins, rare-category merge)
+  before an AIM or MST fit, whose many exponential mechanisms are far cheaper as zCDP.
 """
 
 from __future__ import annotations
@@ -202,7 +205,11 @@ class RdpAccountant:
         pure = Counter({e: c for e, c in leaves.items() if pure_epsilon(e) is not None})
         rest = leaves - pure
         basic = math.fsum(pure_epsilon(e) * c for e, c in pure.items()) + (self._compose(rest, delta) if rest else 0.0)  # type: ignore[operator]
-        return min(full, basic)
+        summed = Counter({e: c for e, c in pure.items() if not isinstance(e, ExponentialEvent)})
+        if not summed or summed == pure:
+            return min(full, basic)
+        mixed = math.fsum(pure_epsilon(e) * c for e, c in summed.items()) + self._compose(leaves - summed, delta)  # type: ignore[operator]
+        return min(full, basic, mixed)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}

@@ -41,7 +41,7 @@ from privsynth.synthesizers._dpsgd_plan import plan_dpsgd
 from privsynth.synthesizers._encoding import TabularEncoder
 from privsynth.synthesizers._numpy_net import forward_numpy, layers_from_arrays, layers_to_arrays, one_blas_thread
 from privsynth.synthesizers._plan import FitPlan
-from privsynth.synthesizers._public_domain import domain_estimation_entries, estimation_budget
+from privsynth.synthesizers._public_domain import domain_prior
 from privsynth.synthesizers.base import Synthesizer
 
 if TYPE_CHECKING:  # training needs the deep extra; sampling a fitted model needs numpy only
@@ -131,10 +131,9 @@ class DPSGDSynthesizer(Synthesizer):
         return {"marginals": (float(self.marginal_share), len(domain))}
 
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
-        spent = estimation_budget(domain)  # a DP domain's charges come first on the fit's ledger: calibrate after them
+        # a DP domain's charges come first on the fit's ledger: the noise is calibrated after them
         plan = plan_dpsgd(epsilon=self.epsilon, delta=self.delta, sampling_rate=self.sampling_rate, epochs=self.epochs,
-                          accountant=accountant, histograms=self._histograms(domain),
-                          prior=[e.event for e in domain_estimation_entries(domain)], prior_budget=(spent.epsilon, spent.delta))
+                          accountant=accountant, histograms=self._histograms(domain), **domain_prior(domain))
         how = (
             "DP-SGD randomness (secure=True): Poisson batches from OS CSPRNG bits (exact Bernoulli trials at the dyadic "
             "rate); gradient noise: float Gaussian from a torch generator seeded from the OS CSPRNG at every step"

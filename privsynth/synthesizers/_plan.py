@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from privsynth.core.errors import PrivsynthError
 from privsynth.privacy.accountants import Accountant
-from privsynth.privacy.calibrate import gaussian_noise_multiplier, laplace_noise_multiplier, split_epsilon
+from privsynth.privacy.calibrate import calibrate_noise_multiplier, gaussian_noise_multiplier, laplace_noise_multiplier, split_epsilon
 from privsynth.privacy.events import ComposedEvent, Event, ExponentialEvent, GaussianEvent, LaplaceEvent, SubsampledGaussianEvent
 
 __all__ = ["FitPlan", "PlanGuard", "histogram_noise", "count_event", "same_charges", "zcdp_budget", "zcdp_rho", "within_envelope"]
@@ -102,9 +102,15 @@ def same_charges(planned: Iterable[Event], charged: Iterable[Event]) -> bool:
     return _expanded(planned) == _expanded(charged)
 
 
-def zcdp_budget(*, epsilon: float, delta: float, accountant: Accountant) -> float:
+def zcdp_budget(*, epsilon: float, delta: float, accountant: Accountant, prior: Sequence[Event] = (),
+                prior_budget: tuple[float, float] = (0.0, 0.0)) -> float:
     """The largest zCDP ``rho`` whose Gaussian mechanism the ``accountant`` certifies at
     ``(epsilon, delta)`` (the accountant's own conversion, tighter than ``rho + 2 sqrt(rho log 1/delta)``).
+
+    With ``prior`` events charged first on the same ledger (a DP domain's estimation) and the
+    ``prior_budget`` ``(epsilon, delta)`` they were granted: the ``rho`` whose Gaussian composes
+    with them within the sum of both budgets, as the fit's ledger checks -- the accountant's
+    composition of a pure-DP prior with a Gaussian calibrated alone can exceed the sum a little.
 
     Example:
         >>> from privsynth.privacy.accountants import RdpAccountant
@@ -113,7 +119,11 @@ def zcdp_budget(*, epsilon: float, delta: float, accountant: Accountant) -> floa
     """
     if accountant.name != "rdp":
         raise ValueError("zCDP budgets (MST, AIM) are composed with the RDP accountant; use accountant='rdp'.")
-    nm = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=accountant)
+    if prior:
+        nm = calibrate_noise_multiplier(lambda x: GaussianEvent(noise_multiplier=x), epsilon=epsilon + float(prior_budget[0]),
+                                        delta=delta + float(prior_budget[1]), accountant=accountant, already_spent=tuple(prior))
+    else:
+        nm = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=accountant)
     return 1.0 / (2.0 * nm**2)
 
 

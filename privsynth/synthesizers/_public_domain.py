@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
+from typing import Any
 
 import pandas as pd
 
@@ -91,6 +92,13 @@ def estimation_budget(domain: Domain) -> Budget:
     if domain.provenance != "dp":
         return Budget(0.0, 0.0)
     return Budget(float(domain.estimation["epsilon"]), float(domain.estimation["delta"]))
+
+
+def domain_prior(domain: Domain) -> dict[str, Any]:
+    """What a fit on ``domain`` charges before its own plan, as keyword arguments of the plans'
+    calibrations (``prior`` events, ``prior_budget``): empty for a declared domain."""
+    spent = estimation_budget(domain)
+    return {"prior": tuple(e.event for e in domain_estimation_entries(domain)), "prior_budget": (spent.epsilon, spent.delta)}
 
 
 def holds_entries(ledger: Ledger, entries: list[LedgerEntry]) -> bool:

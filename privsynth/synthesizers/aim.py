@@ -47,6 +47,7 @@ from privsynth.privacy.events import GaussianEvent
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._marginals import Compression, model_from_state, model_summary, model_to_state
 from privsynth.synthesizers._plan import FitPlan, zcdp_budget, zcdp_rho
+from privsynth.synthesizers._public_domain import domain_prior
 from privsynth.synthesizers.base import Synthesizer
 from privsynth.synthesizers.mst import RHO_MARGIN
 
@@ -210,7 +211,7 @@ class AIM(Synthesizer):
 
     # -- fitting ---------------------------------------------------------------------------
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
-        full = zcdp_budget(epsilon=self.epsilon, delta=self.delta, accountant=accountant)
+        full = zcdp_budget(epsilon=self.epsilon, delta=self.delta, accountant=accountant, **domain_prior(domain))
         workload = self._workload(domain)  # unknown columns fail before anything is charged
         envelope = GaussianEvent(noise_multiplier=math.sqrt(1.0 / (2.0 * full)))
         rho = full * (1 - RHO_MARGIN)

@@ -40,6 +40,7 @@ from privsynth.privacy.events import ExponentialEvent, GaussianEvent
 from privsynth.privacy.ledger import Ledger
 from privsynth.synthesizers._marginals import Compression, model_from_state, model_summary, model_to_state
 from privsynth.synthesizers._plan import FitPlan, zcdp_budget
+from privsynth.synthesizers._public_domain import domain_prior
 from privsynth.synthesizers.base import Synthesizer
 
 __all__ = ["MST"]
@@ -129,7 +130,7 @@ class MST(Synthesizer):
     # -- fitting ---------------------------------------------------------------------------
     def _plan(self, domain: Domain, accountant: Accountant) -> FitPlan:
         d = len(domain)
-        rho = zcdp_budget(epsilon=self.epsilon, delta=self.delta, accountant=accountant) * (1 - RHO_MARGIN)
+        rho = zcdp_budget(epsilon=self.epsilon, delta=self.delta, accountant=accountant, **domain_prior(domain)) * (1 - RHO_MARGIN)
         parts = (rho, 0.0, 0.0) if d == 1 else (rho / 3, rho / 3, rho / 3)
         sigma_one = math.sqrt(d / (2 * parts[0]))
         events: list = [GaussianEvent(noise_multiplier=sigma_one, discrete=True)] * d

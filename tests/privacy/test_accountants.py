@@ -128,3 +128,31 @@ def test_accountants_round_trip_through_dicts():
         get_accountant("moments")
     with pytest.raises(ValueError, match="delta"):
         RdpAccountant().epsilon([], 1.5)
+
+
+def test_pure_laplace_charges_beside_exponential_mechanisms_are_summed_alone_when_that_is_tighter():
+    """A DP domain's Laplace charge before AIM's Gaussian and exponential mechanisms: three valid
+    bounds, each recomputed with dp_accounting; the accountant gives the smallest."""
+    from dp_accounting import dp_event
+    from dp_accounting.rdp import rdp_privacy_accountant
+
+    from privsynth.privacy.events import ExponentialEvent, GaussianEvent, LaplaceEvent
+
+    laplace = LaplaceEvent(noise_multiplier=1 / 0.03, discrete=True)
+    gaussians = [GaussianEvent(noise_multiplier=60.0)] * 10
+    exponentials = [ExponentialEvent(epsilon=0.01)] * 10 + [ExponentialEvent(epsilon=0.02)] * 2
+
+    def rdp(events):
+        acc = rdp_privacy_accountant.RdpAccountant()
+        for e in events:
+            acc.compose(dp_event.GaussianDpEvent(e.noise_multiplier) if isinstance(e, GaussianEvent)
+                        else dp_event.ZCDpEvent(e.epsilon**2 / (8 if isinstance(e, ExponentialEvent) else 2)))
+        return acc.get_epsilon(1e-9)
+
+    full = rdp([laplace, *gaussians, *exponentials])
+    basic = 0.03 + 0.14 + rdp(gaussians)
+    mixed = 0.03 + rdp([*gaussians, *exponentials])
+    assert mixed < min(full, basic)
+    assert RdpAccountant().epsilon([laplace, *gaussians, *exponentials], 1e-9) == pytest.approx(mixed, rel=1e-9)
+    assert RdpAccountant().epsilon([*gaussians, *exponentials], 1e-9) == pytest.approx(
+        min(rdp([*gaussians, *exponentials]), 0.14 + rdp(gaussians)), rel=1e-9)  # no Laplace: as before
