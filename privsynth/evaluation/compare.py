@@ -150,7 +150,8 @@ def compare(real: pd.DataFrame, synthetic: pd.DataFrame, domain: Domain, *, bins
         q = np.bincount(sc[:, j], minlength=sizes[j]) / max(len(s), 1)
         rows.append({"column": col.name, "kind": col.kind,
                      "tvd": 0.5 * float(np.abs(p - q).sum()),
-                     "modelled as": col.describe_binning(bins) if isinstance(col, Numeric) else f"{len(col.categories)} categories",
+                     "modelled as": col.describe_binning(bins) if isinstance(col, Numeric) else f"{len(col.categories)} categories"
+                     + (f" ({len(col.merged)} merged into one cell)" if col.merged else ""),
                      "missing real": float(r[col.name].isna().mean()), "missing synthetic": float(s[col.name].isna().mean())})
     table = pd.DataFrame(rows)
     names = tuple(domain.names[:30])
