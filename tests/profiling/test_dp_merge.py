@@ -37,7 +37,7 @@ def census():
 
 def test_rare_categories_share_a_cell_and_frequent_ones_keep_theirs(skewed):
     df, domain = skewed
-    merged = dp_merge_rare(df, domain, epsilon=1.0, rows=len(df), random_state=0)
+    merged = dp_merge_rare(df, domain, epsilon=1.0, rows=len(df), min_categories=20, random_state=0)
     # cut = max(0.002 x 5,030, 3 sd of the noise at epsilon 1) = 10.06: far above 2, far below 1,000
     assert merged["country"].merged == tuple(RARE) and merged["country"].cells == 6
     assert merged["sex"] == domain["sex"]  # 2 declared categories: not considered (min_categories)
@@ -71,7 +71,7 @@ def test_the_decision_reads_nothing_but_the_noisy_counts(skewed, monkeypatch):
         return out
 
     monkeypatch.setattr(dp_merge_module, "noisy_counts", recording)
-    merged = dp_merge_rare(df, domain, epsilon=0.05, threshold=0.0, random_state=3)  # noisy total, 3-sd rule only
+    merged = dp_merge_rare(df, domain, epsilon=0.05, threshold=0.0, columns=["country"], random_state=3)  # noisy total, 3 sd
     noisy = released[0]
     cut = 3 * laplace_sd(0.05)
     expected = tuple(c for c, v in zip(domain["country"].categories, noisy) if v <= cut)
@@ -125,13 +125,13 @@ def test_the_parts_never_overshoot_the_budget_in_floating_point(columns):
     rng = np.random.default_rng(0)
     domain = Domain(tuple(Categorical(f"c{i}", tuple("abcdefgh")) for i in range(columns)))
     df = pd.DataFrame(rng.choice(list("abcdefgh"), (200, columns)), columns=list(domain.names))
-    assert dp_merge_rare(df, domain, epsilon=0.3, random_state=0).estimation["epsilon"] <= 0.3
+    assert dp_merge_rare(df, domain, epsilon=0.3, min_categories=8, random_state=0).estimation["epsilon"] <= 0.3
 
 
 def test_a_dp_sgd_model_learns_the_cells_and_releases_declared_categories(skewed):
     pytest.importorskip("torch")
     df, domain = skewed
-    merged = dp_merge_rare(df, domain, epsilon=0.2, rows=len(df), random_state=0)
+    merged = dp_merge_rare(df, domain, epsilon=0.2, rows=len(df), columns=["country"], random_state=0)
     assert merged["country"].merged == tuple(RARE)
     model = ps.synthesizers.DPVAE(epsilon=1.0, epochs=1, random_state=0, progress=False).fit(df, merged)
     assert verify(model.certificate_).ok
