@@ -30,9 +30,11 @@ class Refinement:
     rng: np.random.Generator
 
     @classmethod
-    def open(cls, data: Any, counting: Domain, *, epsilon: float, accountant: str, random_state: Any,
-             stream: int) -> "Refinement":
-        table = open_table(data, counting)
+    def open(cls, data: Any, counting: Domain, *, epsilon: float, accountant: str, random_state: Any, stream: int,
+             clip: bool = False) -> "Refinement":
+        """``clip``: count numbers beyond the bounds in the end cells (a DP domain's bounds are
+        estimates, and a fit on it clips too) instead of refusing them."""
+        table = open_table(data, counting, clip=clip)
         table.check()
         acc = get_accountant(accountant)
         randomness = PrivateRandomness(random_state)

@@ -88,7 +88,8 @@ def dp_bins(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str]
                           f"{'are not numeric columns of the domain' if wrong else ''}".strip() + ".")
     fine = Domain(tuple(_fine(c) if c.name in names else c for c in domain.columns  # type: ignore[arg-type]
                         ), identifiers=domain.identifiers)
-    run = Refinement.open(data, fine, epsilon=epsilon, accountant=accountant, random_state=random_state, stream=1)
+    run = Refinement.open(data, fine, epsilon=epsilon, accountant=accountant, random_state=random_state, stream=1,
+                          clip=domain.provenance == "dp")
     table, ledger, rng = run.table, run.ledger, run.rng
     # parts that sum to at most epsilon in floating point (the ledger refuses even a rounding overshoot)
     parts = split_epsilon(float(epsilon), [1.0] * len(names) if rows is not None else

@@ -114,7 +114,8 @@ def dp_merge_rare(data: Any, domain: Domain, *, epsilon: float, columns: Sequenc
     # counts over the declared categories themselves (any earlier merge undone)
     whole = Domain(tuple(replace(c, merged=()) if c.name in names else c for c in domain.columns),  # type: ignore[call-arg]
                    identifiers=domain.identifiers)
-    run = Refinement.open(data, whole, epsilon=epsilon, accountant=accountant, random_state=random_state, stream=2)
+    run = Refinement.open(data, whole, epsilon=epsilon, accountant=accountant, random_state=random_state, stream=2,
+                          clip=domain.provenance == "dp")
     table, ledger, rng = run.table, run.ledger, run.rng
     parts = split_epsilon(float(epsilon), [1.0] * len(names))
     index = {n: i for i, n in enumerate(whole.names)}

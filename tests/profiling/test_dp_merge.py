@@ -150,3 +150,19 @@ def test_zcdp_methods_fit_within_the_total_on_a_merged_domain_at_a_small_budget(
     model = getattr(ps.synthesizers, name)(epsilon=0.27, random_state=0).fit(df, merged)
     cert = model.certificate_
     assert verify(cert).ok and 0.29 <= cert.spent.epsilon <= 0.3 + 1e-9
+
+
+def test_a_dp_estimated_domain_is_refined_with_its_numbers_clipped_as_its_fits_clip_them():
+    """A DP domain's bounds are estimates: a value beyond them (one record's outlier, which the
+    estimation never releases) is counted in the end cell, as a fit on that domain does, not refused."""
+    rng = np.random.default_rng(0)
+    raw = pd.DataFrame({"age": np.r_[rng.integers(18, 90, 3999), 5000].astype(str),
+                        "country": rng.choice([f"c{i}" for i in range(3)] + ["rare1", "rare2"], 4000, p=[0.33, 0.33, 0.33, 0.005, 0.005])})
+    estimated = ps.profiling.estimate_domain(raw, epsilon=1.0, kinds={"age": "integer", "country": "categorical"}, random_state=0)
+    assert estimated["age"].upper < 5000
+    typed = raw.assign(age=raw["age"].astype(int))
+    merged = dp_merge_rare(typed, estimated, epsilon=0.5, columns=["country"], random_state=0)
+    binned = dp_bins(typed, merged, epsilon=0.5, rows=4000, random_state=0)
+    assert binned.estimation["epsilon"] == pytest.approx(estimated.estimation["epsilon"] + 1.0)
+    model = ps.synthesizers.MST(epsilon=1.0, random_state=0).fit(typed, binned)
+    assert verify(model.certificate_).ok
