@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import privsynth as ps
+from privsynth.core.categories import category_cells
 
 MARGINAL = {
     "IndependentMarginals": {},
@@ -68,6 +69,12 @@ def test_merged_categories_count_the_same_cells_in_duckdb(census_files, name):
     assert counts[0].shape == (merged["occupation"].levels, merged["region"].levels) == (6, 10)
     np.testing.assert_array_equal(counts[0], ps.data.open_table(df, merged).marginals([[merged.names.index("occupation"),
                                                                                          merged.names.index("region")]])[0])
+    occupation = counts[0].sum(axis=1)  # the merged cell holds exactly its categories' records
+    real = df["occupation"].value_counts()
+    shared = sum(int(real.get(c, 0)) for c in ("Managerial", "Manual", "Service"))
+    cells = category_cells(merged["occupation"].categories, merged["occupation"].merged)
+    assert occupation[cells[list(merged["occupation"].categories).index("Manual")]] == shared
+    assert occupation[-1] == int(df["occupation"].isna().sum())
     assert_same_fit(fitted(name, df, merged), fitted(name, path, merged), name)
 
 
