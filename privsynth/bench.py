@@ -36,7 +36,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from privsynth.bench_scores import score_release, table_floor, table_reference
-from privsynth.core.domain import Categorical, Numeric, Ordinal
+from privsynth.core.domain import Numeric
 from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, load, shared_tables_available
 from privsynth.evaluation.ml_efficiency import available_models
 from privsynth.privacy.certificate import library_versions, verify
@@ -106,13 +106,12 @@ def _preprocessed(table: Any, variants: frozenset[str], epsilon: float, seed: in
     domain it gives and the epsilon left for the synthesizer. A step with no column to touch (no
     numeric column to bin, no categorical one with enough categories) is skipped and costs nothing."""
     from privsynth.profiling.dp_binning import dp_bins
-    from privsynth.profiling.dp_merge import DEFAULT_MIN_CATEGORIES, dp_merge_rare
+    from privsynth.profiling.dp_merge import dp_merge_rare, mergeable_columns
 
     domain = table.domain
     touched = {
         "privtree": sum(isinstance(c, Numeric) for c in domain.columns) if "privtree" in variants else 0,
-        "merge": sum(isinstance(c, Categorical) and not isinstance(c, Ordinal) and len(c.categories) >= DEFAULT_MIN_CATEGORIES
-                     for c in domain.columns) if "merge" in variants else 0,
+        "merge": len(mergeable_columns(domain)) if "merge" in variants else 0,
     }
     total = sum(touched.values())
     if not total:

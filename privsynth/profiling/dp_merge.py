@@ -45,7 +45,7 @@ from privsynth.mechanisms.counts import noisy_counts
 from privsynth.privacy.calibrate import split_epsilon
 from privsynth.profiling._refine import Refinement
 
-__all__ = ["dp_merge_rare", "DEFAULT_RARE_THRESHOLD", "DEFAULT_MIN_CATEGORIES"]
+__all__ = ["dp_merge_rare", "mergeable_columns", "DEFAULT_RARE_THRESHOLD", "DEFAULT_MIN_CATEGORIES"]
 
 #: A category is rare below this share of the rows (MargNet's default), or below 3 noise sd.
 DEFAULT_RARE_THRESHOLD = 0.002
@@ -68,6 +68,13 @@ def _rare(noisy: np.ndarray, categories: int, threshold: float, rows: float | No
     total = float(np.maximum(noisy, 0).sum()) if rows is None else float(rows)
     cut = max(threshold * total, 3.0 * laplace_sd(epsilon))
     return noisy[:categories] <= cut
+
+
+def mergeable_columns(domain: Domain, min_categories: int = DEFAULT_MIN_CATEGORIES) -> list[str]:
+    """The columns :func:`dp_merge_rare` considers by default: categorical (not ordinal) ones with at
+    least ``min_categories`` declared categories -- a choice from the domain alone."""
+    return [c.name for c in domain.columns
+            if isinstance(c, Categorical) and not isinstance(c, Ordinal) and len(c.categories) >= min_categories]
 
 
 def dp_merge_rare(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str] | None = None,
@@ -103,8 +110,8 @@ def dp_merge_rare(data: Any, domain: Domain, *, epsilon: float, columns: Sequenc
         raise ValueError(f"threshold must be a share of the rows in [0, 1), got {threshold!r}.")
     if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
         raise ValueError(f"rows must be a positive whole number (a public count), got {rows!r}.")
-    nominal = [c.name for c in domain.columns if isinstance(c, Categorical) and not isinstance(c, Ordinal)]
-    names = [n for n in nominal if len(domain[n].categories) >= min_categories] if columns is None else list(columns)  # type: ignore[union-attr]
+    nominal = mergeable_columns(domain, 1)
+    names = mergeable_columns(domain, min_categories) if columns is None else list(columns)
     wrong = [n for n in names if n not in nominal]
     if wrong or not names:
         raise DomainError(

@@ -166,3 +166,17 @@ def test_a_dp_estimated_domain_is_refined_with_its_numbers_clipped_as_its_fits_c
     assert binned.estimation["epsilon"] == pytest.approx(estimated.estimation["epsilon"] + 1.0)
     model = ps.synthesizers.MST(epsilon=1.0, random_state=0).fit(typed, binned)
     assert verify(model.certificate_).ok
+
+
+def test_a_neighbour_pair_gets_domains_of_the_same_structure(skewed):
+    """The attacker holds the refined domain (it is published in every model file) and every record
+    but one: which columns were considered, the charges, their labels and the budget stated must not
+    depend on the data -- only the merged sets, post-processing of the noisy counts, may."""
+    df, domain = skewed
+    without = df.drop(index=df.index[df["country"] == "r0"][:1])  # the one record: a holder of a rare category
+    a = dp_merge_rare(df, domain, epsilon=0.5, min_categories=2, random_state=7)
+    b = dp_merge_rare(without, domain, epsilon=0.5, min_categories=2, random_state=7)
+    assert a.estimation["entries"] == b.estimation["entries"] and a.estimation["epsilon"] == b.estimation["epsilon"]
+    assert a.estimation["assumptions"] == b.estimation["assumptions"]
+    assert [c.name for c in a.columns] == [c.name for c in b.columns]
+    assert all(set(getattr(c, "merged", ())) <= set(getattr(c, "categories", ())) for c in (*a.columns, *b.columns))
