@@ -22,7 +22,7 @@ import numpy as np
 
 from privsynth.core.errors import DomainError
 
-__all__ = ["category_cells", "cell_members", "check_merged", "decode_cells"]
+__all__ = ["category_cells", "cell_codes", "cell_members", "check_merged", "decode_cells"]
 
 
 def check_merged(name: str, categories: tuple, merged: Any, *, ordinal: bool) -> tuple:
@@ -56,6 +56,20 @@ def category_cells(categories: Sequence, merged: Sequence = ()) -> np.ndarray:
             merged_cell = n
         cells[i], n = n, n + 1
     return cells
+
+
+def cell_codes(category_codes: np.ndarray, categories: Sequence, merged: Sequence = (), *, missing: int) -> np.ndarray:
+    """Cell codes of category indices (pandas' ``cat.codes``): ``-1`` (a missing value) becomes
+    ``missing``, a merged category its shared cell.
+
+    Example:
+        >>> cell_codes(np.array([0, 3, -1, 2]), ("a", "b", "c", "d"), ("b", "d"), missing=3).tolist()
+        [0, 1, 3, 2]
+    """
+    codes = np.asarray(category_codes, dtype=np.int64)
+    if merged:
+        codes = np.where(codes < 0, codes, category_cells(categories, merged)[np.maximum(codes, 0)])
+    return np.where(codes < 0, missing, codes)
 
 
 def cell_members(categories: Sequence, merged: Sequence = ()) -> list[tuple[int, ...]]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core.binning import cell_of
-from privsynth.core.categories import category_cells, decode_cells
+from privsynth.core.categories import cell_codes, decode_cells
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Column, Domain, Numeric, Ordinal
 from privsynth.core.errors import DomainError
 
@@ -148,10 +148,7 @@ def encode(df: pd.DataFrame, domain: Domain, *, bins: int = DEFAULT_BINS) -> np.
     for j, col in enumerate(domain):
         s = frame[col.name]
         if isinstance(col, Categorical):
-            c = np.asarray(s.cat.codes, dtype=np.int64)
-            if col.merged:
-                c = np.where(c < 0, c, category_cells(col.categories, col.merged)[np.maximum(c, 0)])
-            codes[:, j] = np.where(c < 0, col.cells, c)
+            codes[:, j] = cell_codes(s.cat.codes, col.categories, col.merged, missing=col.cells)
         else:
             v = s.to_numpy(dtype=float)
             edges = col.edges(bins)

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from privsynth.core.binning import SMALL_INTEGER_RANGE
-from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal, _plain
+from privsynth.core.columns import plain
+from privsynth.core.domain import Categorical, Column, Domain, Numeric, Ordinal
 from privsynth.core.errors import DomainError
 from privsynth.data.files import read_raw
 from privsynth.evaluation.plots import association_matrix, embed, plot_association, plot_distribution, plot_missing
@@ -237,7 +238,7 @@ def nice_bounds(lower: float, upper: float, integer: bool = False) -> tuple[floa
 def _plain_category(value: Any) -> Any:
     """A category a domain accepts: str/int/bool as they are (numpy scalars unwrapped), anything
     else (dates, floats in a text column) as its text."""
-    value = _plain(value)
+    value = plain(value)
     return value if isinstance(value, (str, int, bool)) and not isinstance(value, float) else str(value)
 
 
@@ -322,7 +323,7 @@ def _profile_column(name: str, s: pd.Series, *, max_categories: int) -> tuple[Co
                     "so spikes such as 0 keep their share. Widen the bounds to the public range (and bins with them).")
         else:
             counts = pd.Series(values).value_counts(normalize=True)
-            points = tuple(sorted(_plain(v) for v, share in counts.items() if share >= _POINT_SHARE and lo <= v <= hi))[:8]
+            points = tuple(sorted(plain(v) for v, share in counts.items() if share >= _POINT_SHARE and lo <= v <= hi))[:8]
             column = Numeric(name, lo, hi, integer=integer, nullable=nullable, role=role, points=points)
             note = ("Bounds rounded outward from the data's range; replace them by public limits (e.g. a form's "
                     "allowed range). Values outside public bounds are refused unless clipped (--clip). Modelled as "

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from privsynth.core.categories import category_cells, decode_cells
+from privsynth.core.categories import cell_codes, decode_cells
 from privsynth.core.dataset import validate
 from privsynth.core.domain import DEFAULT_BINS, Categorical, Domain, Numeric, Ordinal
 from privsynth.synthesizers._calibration import QUANTILES, Calibration
@@ -125,8 +125,7 @@ class TabularEncoder:
             col: Any = self.domain[block.name]
             s = checked[block.name]
             if block.kind == "onehot":
-                codes = np.asarray(s.cat.codes, dtype=np.int64)
-                codes = np.where(codes < 0, col.cells, category_cells(col.categories, col.merged)[np.maximum(codes, 0)])
+                codes = cell_codes(s.cat.codes, col.categories, col.merged, missing=col.cells)
                 out[np.arange(len(s)), block.start + codes] = 1.0
             elif block.kind == "ordinal":
                 codes = np.maximum(np.asarray(s.cat.codes, dtype=np.int64), 0)
