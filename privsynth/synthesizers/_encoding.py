@@ -33,6 +33,8 @@ ONEHOT_LIMIT = 32
 _GRID = 65537
 #: Buckets of the search-free piecewise-linear CDF.
 _BUCKETS = 65536
+#: Outputs this close to a point mass of the calibration pool are on it (float32 ulps near 1 are 6e-8).
+_ATOM_WIDTH = np.float32(1e-6)
 
 
 @dataclass(frozen=True)
@@ -175,13 +177,14 @@ class TabularEncoder:
                     logit = seg[0].astype(np.float64) + (float(cal.offsets[b.start][0]) if b.start in cal.offsets else 0.0)
                     missing.setdefault(b.name, []).append(rng.random(seg.shape[1]) < 1.0 / (1.0 + np.exp(-logit)))
                 else:
-                    parts[b.name].append(mappers[b.start](np.tanh(seg[0])))
+                    parts[b.name].append(mappers[b.start](np.tanh(seg[0]), rng))
         return self._frame(parts, missing, rng)
 
-    def _mapper(self, block: Block, model_quantiles: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
+    def _mapper(self, block: Block, model_quantiles: np.ndarray | None) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
         """The map from tanh outputs ``t`` to numbers (or ordinal levels): ``u`` is the model's own
-        CDF at ``t`` when calibrated (else ``(t + 1) / 2``), then the inverse map of ``u`` through
-        a table on a fine uniform grid of ``u`` -- no per-value search on the hot path of sampling."""
+        CDF at ``t`` when calibrated (else ``(t + 1) / 2``; randomized on the CDF's jumps, see
+        :class:`_PiecewiseCdf`), then the inverse map of ``u`` through a table on a fine uniform grid
+        of ``u`` -- no per-value search on the hot path of sampling."""
         grid = np.linspace(0.0, 1.0, _GRID)
         col: Any = self.domain[block.name]
         cdf = None if model_quantiles is None else _PiecewiseCdf(model_quantiles)
@@ -190,8 +193,8 @@ class TabularEncoder:
         else:
             table = self._from_unit(col, grid, quantile=None if model_quantiles is None else True)
 
-        def apply(t: np.ndarray) -> np.ndarray:
-            u = (t + np.float32(1.0)) / np.float32(2.0) if cdf is None else cdf(t)
+        def apply(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            u = (t + np.float32(1.0)) / np.float32(2.0) if cdf is None else cdf(t, rng)
             pos = np.clip(u, 0.0, 1.0) * np.float32(_GRID - 1)
             if block.kind == "ordinal":
                 return table[np.rint(pos).astype(np.int32)]
@@ -251,7 +254,16 @@ class _PiecewiseCdf:
     :data:`QUANTILES`), evaluated exactly without a per-value binary search: a fine uniform
     bucket grid over the knots' range gives each value its segment up to one step, and the rare
     value in a bucket holding several knots (a very concentrated output) goes through
-    ``np.interp``. float32 throughout: it is the hot path of sampling."""
+    ``np.interp``. float32 throughout: it is the hot path of sampling.
+
+    Where several knots are equal the output has a point mass (a ReLU network whose units are all
+    off for most latents gives one exact value to most records), and the CDF jumps there: a value
+    on such an atom gets ``u`` uniform over the jump (the randomized probability integral
+    transform), so the calibrated column still follows the DP marginal instead of piling onto
+    the one level at the jump's top. Uniforms are drawn only for values on an atom. "On" means
+    within :data:`_ATOM_WIDTH`: the pool and a later batch compute the same constant through
+    matrix products whose summation order depends on the batch, a few float32 ulps apart.
+    """
 
     def __init__(self, knots: np.ndarray) -> None:
         self.knots64 = np.asarray(knots, dtype=np.float64)
@@ -260,6 +272,7 @@ class _PiecewiseCdf:
         self.scale = _BUCKETS / (hi - self.lo) if hi > self.lo else 0.0
         if not self.scale:
             return
+        self._atoms = self.atoms()
         edges = self.lo + np.arange(_BUCKETS + 1) / self.scale
         self.starts = np.clip(np.searchsorted(self.knots64, edges[:-1], side="right") - 1, 0, self.last).astype(np.int32)
         inside = np.searchsorted(self.knots64, edges[1:], side="right") - 1 - self.starts  # knots past a bucket's start
@@ -269,10 +282,25 @@ class _PiecewiseCdf:
         self.slope = np.divide(step, width, out=np.zeros_like(width), where=width > 0).astype(np.float32)
         self.base = QUANTILES[:-1].astype(np.float32)
 
-    def __call__(self, t: np.ndarray) -> np.ndarray:
-        if not self.scale:
-            return np.full(t.shape, 0.5, dtype=np.float32)
+    def atoms(self) -> list[tuple[np.float32, float, float]]:
+        """The point masses: ``(value, u below, u above)`` for each run of equal knots."""
+        tied = np.flatnonzero(np.diff(self.knots) == 0)  # knots i and i + 1 equal (as float32, as compared)
+        runs = np.split(tied, np.flatnonzero(np.diff(tied) > 1) + 1) if len(tied) else []
+        return [(self.knots[r[0]], float(QUANTILES[r[0]]), float(QUANTILES[r[-1] + 1])) for r in runs]
+
+    def __call__(self, t: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         tt = np.asarray(t, dtype=np.float32)
+        if not self.scale:  # one point mass: every value is on it
+            return (rng.random(tt.shape, dtype=np.float32) if rng is not None else np.full(tt.shape, 0.5, dtype=np.float32))
+        u = self._continuous(tt)
+        if rng is not None:
+            for value, below, above in self._atoms:
+                on = np.abs(tt - value) <= _ATOM_WIDTH
+                if on.any():
+                    u[on] = below + (above - below) * rng.random(int(on.sum()), dtype=np.float32)
+        return u
+
+    def _continuous(self, tt: np.ndarray) -> np.ndarray:
         bucket = np.clip(((tt - np.float32(self.lo)) * np.float32(self.scale)).astype(np.int32), 0, _BUCKETS - 1)
         k = self.starts[bucket]
         k += (self.knots[k + 1] <= tt) & (k < self.last)

@@ -91,6 +91,41 @@ def test_normalize_counts_projects_onto_the_simplex(counts):
         assert np.all(p[c <= 0] <= 1e-12)
 
 
+def test_a_point_mass_maps_uniformly_over_its_jump_a_few_ulps_away_too():
+    """A network with dead units gives most records one exact value; a later batch computes it a
+    few float32 ulps apart. With public randomness those values get u uniform over the CDF's
+    jump, not its top (without randomness the map is the plain piecewise-linear CDF)."""
+    rng = np.random.default_rng(0)
+    t = np.tanh(rng.normal(size=20_000)).astype(np.float32)
+    t[:15_000] = np.float32(0.25)
+    cdf = _PiecewiseCdf(np.quantile(t, QUANTILES))
+    (value, below, above), = cdf.atoms()
+    assert value == np.float32(0.25)  # the jump: from P(t < 0.25) to P(t <= 0.25), up to one quantile step
+    assert abs(below - np.mean(t < 0.25)) <= 0.005 and abs(above - np.mean(t <= 0.25)) <= 0.005
+    nearby = np.nextafter(np.full(4000, 0.25, dtype=np.float32), np.float32(1))  # one ulp above
+    u = cdf(nearby, np.random.default_rng(1))
+    assert below <= u.min() and u.max() <= above and abs(u.mean() - (below + above) / 2) < 0.01
+    assert np.ptp(cdf(nearby)) == 0  # no randomness: one value for the whole mass
+    off = np.float32([-0.5, 0.5])
+    np.testing.assert_array_equal(cdf(off, np.random.default_rng(1)), cdf(off))  # no uniforms off the mass
+
+
+def test_a_collapsed_numeric_output_still_decodes_onto_the_dp_marginal():
+    """Before the randomized transform, a network whose age output was one value for most
+    latents put 95% of the records on one level whatever the DP marginal said."""
+    rng = np.random.default_rng(0)
+    marginals = [np.array([0.2, 0.5, 0.3]), rng.dirichlet(np.ones(60)), np.r_[rng.dirichlet(np.ones(10)) * 0.9, 0.1]]
+    enc = TabularEncoder(DOMAIN, numeric="quantile", marginals=marginals)
+    raw = rng.normal(size=(40_000, enc.width)).astype(np.float32)
+    age = next(b for b in enc.blocks if b.name == "age").start
+    raw[:38_000, age] = np.float32(0.3)  # dead units: one output for 95% of the latents
+    cal = fit_calibration(raw, enc.blocks, enc.targets())
+    batch = raw.T.copy()
+    batch[age, :38_000] = np.nextafter(np.float32(0.3), np.float32(1))  # computed again, an ulp apart
+    ages = enc.decode([batch], np.random.default_rng(2), cal)["age"].value_counts(normalize=True)
+    assert 0.5 * np.abs(ages.reindex(range(60), fill_value=0).to_numpy() - marginals[1]).sum() < 0.03
+
+
 def test_ordinal_columns_above_the_limit_are_one_number_and_dequantized():
     enc = TabularEncoder(DOMAIN, numeric="quantile")
     kinds = {b.name: b.kind for b in enc.blocks}
