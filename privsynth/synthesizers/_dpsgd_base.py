@@ -219,6 +219,9 @@ class DPSGDSynthesizer(Synthesizer):
     _state_attributes: dict[str, str] = {}
     #: The optimizers ``_build`` makes, by name.
     _opt: dict[str, torch.optim.Optimizer]
+    #: Threads running the sampling network ahead of the decoding (one where a chunk's forward
+    #: pass costs about what its decoding does; more where the network dominates).
+    _network_workers: int = 1
 
     def _private_module(self) -> nn.Module:
         return getattr(self, self._private_attribute)
@@ -262,10 +265,11 @@ class DPSGDSynthesizer(Synthesizer):
         return forward_numpy(latent, self.layers_, workspace)
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        """Chunks of ``_CHUNK`` rows. With several chunks the forward pass of chunk ``k + 1`` runs in
-        a worker thread (BLAS on one thread) while chunk ``k`` is decoded: the two halves of the
-        work overlap on two cores. ``rng`` is used in a fixed order -- the latents of chunk
-        ``k + 1``, then the decoding of chunk ``k`` -- so a public seed still fixes every row."""
+        """Chunks of ``_CHUNK`` rows. With several chunks the forward passes of the next
+        ``_network_workers`` chunks run in worker threads (BLAS on one thread each) while chunk
+        ``k`` is decoded, so the work spreads over the cores. ``rng`` is used in a fixed order --
+        the latents of every chunk submitted ahead, then the decoding of chunk ``k`` -- so a public
+        seed still fixes every row."""
         sizes = [_CHUNK] * (n // _CHUNK) + ([n % _CHUNK] if n % _CHUNK or n == 0 else [])
         if len(sizes) == 1:
             return self.encoder_.decode([self._raw_outputs(sizes[0], rng)], rng, self.calibration_)
@@ -273,19 +277,23 @@ class DPSGDSynthesizer(Synthesizer):
             return self.encoder_.decode(self._pipelined_outputs(sizes, rng), rng, self.calibration_)
 
     def _pipelined_outputs(self, sizes: list[int], rng: np.random.Generator) -> Iterator[np.ndarray]:
-        """The network's outputs chunk by chunk, each computed while the previous one is decoded
-        (two buffers in turn: a chunk is decoded before its buffer is written again)."""
+        """The network's outputs chunk by chunk, chunk ``k + 1 .. k + ahead`` computed while chunk
+        ``k`` is decoded (``ahead + 1`` buffers in turn: a chunk is decoded before its buffer is
+        written again). Chunk ``j``'s latents are drawn when it is submitted: chunks ``0 .. ahead - 1``
+        first, then chunk ``k + ahead`` before chunk ``k`` is decoded."""
+        from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
-        workspaces: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="privsynth-forward") as pool:
-            pending = pool.submit(self._network, self._latent(sizes[0], rng), workspaces[0])
+        ahead = int(self._network_workers)
+        workspaces: list[list[np.ndarray]] = [[] for _ in range(ahead + 1)]
+        with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="privsynth-forward") as pool:
+            pending = deque(pool.submit(self._network, self._latent(sizes[j], rng), workspaces[j])
+                            for j in range(min(ahead, len(sizes))))
             for k in range(len(sizes)):
-                following = (pool.submit(self._network, self._latent(sizes[k + 1], rng), workspaces[(k + 1) % 2])
-                             if k + 1 < len(sizes) else None)
-                yield pending.result()
-                if following is not None:
-                    pending = following
+                j = k + ahead
+                if j < len(sizes):
+                    pending.append(pool.submit(self._network, self._latent(sizes[j], rng), workspaces[j % (ahead + 1)]))
+                yield pending.popleft().result()
 
     # -- persistence (model files) -------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

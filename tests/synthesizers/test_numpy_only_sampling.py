@@ -97,11 +97,12 @@ def test_the_numpy_forward_pass_equals_the_torch_network(name):
         np.testing.assert_allclose(forward_numpy(latent, model.layers_, workspace), expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["dpvae", "dpgan"])
+@pytest.mark.parametrize("name", ["dpvae", "dpgan", "dpdiffusion"])
 def test_pipelined_sampling_is_the_documented_sequential_order(monkeypatch, name):
-    """Several chunks: the forward pass of the next chunk runs in a thread while this one is
-    decoded. The rows equal a plain loop drawing from the seed in the documented order (latents of
-    chunk k + 1, then the decoding of chunk k), whatever the threads' timing."""
+    """Several chunks: the forward passes of the next ``_network_workers`` chunks run in threads
+    while this one is decoded. The rows equal a plain loop drawing from the seed in the documented
+    order (the latents of chunks ``0 .. ahead - 1``, then before chunk ``k`` is decoded those of
+    chunk ``k + ahead``), whatever the threads' timing."""
     from threadpoolctl import threadpool_info
 
     import privsynth.synthesizers._dpsgd_base as base
@@ -110,14 +111,15 @@ def test_pipelined_sampling_is_the_documented_sequential_order(monkeypatch, name
     model = ps.load(FIXTURES / f"{name}.privsynth")
     threads_before = [i["num_threads"] for i in threadpool_info()]
     sizes = [700] * 5 + [100]
+    ahead = model._network_workers
+    assert ahead == (2 if name == "dpdiffusion" else 1)
 
     def sequential(rng):
-        raw = forward_numpy(model._latent(sizes[0], rng), model.layers_)
+        latents = [model._latent(sizes[j], rng) for j in range(ahead)]
         for k in range(len(sizes)):
-            following = model._latent(sizes[k + 1], rng) if k + 1 < len(sizes) else None
-            yield raw
-            if following is not None:
-                raw = forward_numpy(following, model.layers_)
+            if k + ahead < len(sizes):
+                latents.append(model._latent(sizes[k + ahead], rng))
+            yield model._network(latents[k])
 
     rng = np.random.default_rng(SEED)
     expected = model.encoder_.decode(sequential(rng), rng, model.calibration_)
