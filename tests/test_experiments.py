@@ -130,3 +130,20 @@ def test_own_data_with_the_file_dataset_and_a_config_dir(tmp_path):
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
         assert (out / "release" / "certificate.json").is_file()
+
+
+@pytest.mark.parametrize("name", options("synthesizer"))
+def test_synthesizer_configs_state_the_constructors_defaults(name):
+    """A config's literal values are the class's defaults (``progress`` aside): a default changed
+    in the code and not in the config (DPDiffusion's sampling steps once) would make sweeps run
+    another model than the docs describe."""
+    import inspect
+
+    import yaml
+
+    config = yaml.safe_load((resources.files("privsynth.configs") / "synthesizer" / f"{name}.yaml").read_text())
+    defaults = inspect.signature(synthesizer_class(name).__init__).parameters
+    for key, value in config.items():
+        if key in defaults and key != "progress" and not (isinstance(value, str) and value.startswith("${")):
+            default = defaults[key].default
+            assert value == (list(default) if isinstance(default, tuple) else default), (name, key)
