@@ -336,8 +336,8 @@ def _profile_column(name: str, s: pd.Series, *, max_categories: int) -> tuple[Co
         column = Categorical(name, ("",), nullable=True, role=role)
         note = "Every value is missing; declare its categories from public knowledge or drop the column."
     elif distinct <= max_categories:
-        found = {_plain_category(v) for v in present}
-        cats = sorted(found, key=lambda v: (str(type(v)), v))
+        distinct_values = {_plain_category(v) for v in present}
+        cats = sorted(distinct_values, key=lambda v: (str(type(v)), v))
         converted = any(not isinstance(v, (str, int, bool)) or isinstance(v, float) for v in present.head(1000))
         ordered = _ordered_labels(cats)
         summary = {"top": present.astype(str).value_counts().head(5).to_dict()}
