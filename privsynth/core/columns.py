@@ -226,6 +226,7 @@ _KINDS: dict[str, type] = {"categorical": Categorical, "ordinal": Ordinal, "nume
 
 
 def column_from_dict(entry: Mapping[str, Any]) -> Column:
+    """A column from its domain-file entry (``kind`` picks the class); :class:`DomainError` names a bad entry."""
     if not isinstance(entry, Mapping):
         raise DomainError(f"Each column entry must be a mapping, got {type(entry).__name__}.")
     entry = dict(entry)

@@ -28,8 +28,9 @@ time; with 1e-2 -> 0.063; ``repeats`` 8 instead of 4 (2e-3) -> 0.062 at twice th
 ``sampling_steps`` (one fitted model per epsilon, recalibrated for each count; 2-way TVD at epsilon
 1 / 1e4): 20 -> 0.0595 / 0.0380, 10 -> 0.0542 / 0.0373, 8 -> 0.0545 / 0.0384, 6 -> 0.0506 / 0.0390,
 5 -> 0.0512 / 0.0399, 4 -> 0.0521 / 0.0430, 3 -> 0.0547 / 0.0457, 1 -> 0.0781 / 0.0815. Under DP noise
-a long chain compounds the denoiser's errors, so 6 steps are better at epsilon 1, near 20's
-without noise, and sample 3.3 times as fast as 20.
+a long chain compounds the denoiser's errors, so 6 steps are better at epsilon 1 (on raw Adult and
+SynMeter's six tables too: ``benchmarks/results/deep_ablations_adult.md``), near 20's without noise,
+and sample 2.8 times as fast as 20 on one thread (4.5 times on two).
 """
 
 from __future__ import annotations
