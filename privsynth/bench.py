@@ -36,7 +36,6 @@ from typing import Any, Sequence
 import pandas as pd
 
 from privsynth.bench_scores import score_release, table_floor, table_reference
-from privsynth.core.domain import Numeric
 from privsynth.datasets.benchmark import SHARED_TABLES, TABLES, load, shared_tables_available
 from privsynth.evaluation.ml_efficiency import available_models
 from privsynth.privacy.certificate import library_versions, verify
@@ -83,10 +82,8 @@ def _commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-#: Share of epsilon a ``NAME+privtree`` / ``NAME+merge`` run spends on DP preprocessing (the rest fits
-#: the synthesizer); with both, split by the number of columns each step touches, as the papers' code does.
-BINNING_SHARE = 0.1
-#: The preprocessing variants: DP numeric bins (PrivTree) and DP rare-category merge.
+#: The preprocessing variants: DP numeric bins (PrivTree) and DP rare-category merge, on
+#: :data:`~privsynth.profiling.dp_preprocess.PREPROCESS_SHARE` of epsilon (the rest fits the synthesizer).
 VARIANTS = ("privtree", "merge")
 
 
@@ -102,26 +99,14 @@ def parse_name(name: str) -> tuple[str, frozenset[str]]:
 
 
 def _preprocessed(table: Any, variants: frozenset[str], epsilon: float, seed: int) -> tuple[Any, float]:
-    """The papers' DP preprocessing on a share of ``epsilon`` (the published row count is public): the
-    domain it gives and the epsilon left for the synthesizer. A step with no column to touch (no
-    numeric column to bin, no categorical one with enough categories) is skipped and costs nothing."""
-    from privsynth.profiling.dp_binning import dp_bins
-    from privsynth.profiling.dp_merge import dp_merge_rare, mergeable_columns
+    """The papers' DP preprocessing (:func:`~privsynth.profiling.dp_preprocess.dp_preprocess`; the
+    published row count is public): the domain it gives and the epsilon left for the synthesizer."""
+    from privsynth.profiling.dp_preprocess import dp_preprocess
 
-    domain = table.domain
-    touched = {
-        "privtree": sum(isinstance(c, Numeric) for c in domain.columns) if "privtree" in variants else 0,
-        "merge": len(mergeable_columns(domain)) if "merge" in variants else 0,
-    }
-    total = sum(touched.values())
-    if not total:
-        return domain, epsilon
-    share = {step: BINNING_SHARE * epsilon * n / total for step, n in touched.items()}
-    if touched["merge"]:
-        domain = dp_merge_rare(table.train, domain, epsilon=share["merge"], rows=len(table.train), random_state=int(seed))
-    if touched["privtree"]:
-        domain = dp_bins(table.train, domain, epsilon=share["privtree"], rows=len(table.train), random_state=int(seed))
-    return domain, epsilon * (1 - BINNING_SHARE)
+    steps = [step for variant, step in (("merge", "merge"), ("privtree", "bins")) if variant in variants]
+    if not steps:
+        return table.domain, epsilon
+    return dp_preprocess(table.train, table.domain, epsilon=epsilon, steps=steps, rows=len(table.train), random_state=int(seed))
 
 
 def _one(table: Any, synthesizer: str, epsilon: float, seed: int, reference: dict[str, Any], pairs: bool) -> dict[str, Any]:

@@ -47,10 +47,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if found and not args.allow_identifiers:
         raise IdentifierRefusal(identifier_message(found, what="refusing to fit")
                                  + " Or pass --allow-identifiers if you are sure.")
+    epsilon = args.epsilon
+    if args.dp_preprocess:  # the domain it returns carries its charges: the fit's certificate covers all of --epsilon
+        from privsynth.profiling.dp_preprocess import dp_preprocess
+
+        domain, epsilon = dp_preprocess(data, domain, epsilon=args.epsilon, steps=args.dp_preprocess, share=args.preprocess_share,
+                                        accountant=args.accountant, random_state=args.seed)
+        data = data.reopened(domain, clip=args.clip)
     params = {} if args.delta is None else {"delta": args.delta}  # default: the synthesizer's own (0, 1e-9 or 1e-5)
     if "progress" in cls._param_names():
         params["progress"] = False if args.quiet else args.progress
-    synth = cls(epsilon=args.epsilon, accountant=args.accountant, random_state=args.seed, secure=args.secure, **params)
+    synth = cls(epsilon=epsilon, accountant=args.accountant, random_state=args.seed, secure=args.secure, **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifierWarning)  # already checked above
         synth.fit(data, domain, allow_large_delta=args.allow_large_delta)

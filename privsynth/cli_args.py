@@ -85,6 +85,12 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--secure", action="store_true", help="exact samplers on the OS CSPRNG for every private draw (final releases)")
     p.add_argument("--allow-large-delta", action="store_true", help=f"accept --delta above {MAX_DELTA:g} (the certificate says so)")
     p.add_argument("--clip", action="store_true", help="clip numbers to the domain's public bounds instead of failing")
+    p.add_argument("--dp-preprocess", nargs="+", choices=["merge", "bins"], default=None, metavar="STEP",
+                   help="the benchmark papers' DP preprocessing before the fit, on --preprocess-share of --epsilon: merge "
+                        "(rare categories of categorical columns with >= 32 declared categories share one cell) and/or bins "
+                        "(numeric columns re-binned by PrivTree); the certificate covers the whole --epsilon")
+    p.add_argument("--preprocess-share", type=float, default=0.1,
+                   help="share of --epsilon that --dp-preprocess spends (default 0.1, as tab_bench and MargNet)")
     p.add_argument("--sep", default=None, help="CSV separator (default ',')")
     p.add_argument("--na-values", action="append", default=None, help="extra strings meaning 'missing' (repeatable)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of a CSV (default utf-8; e.g. latin-1)")

@@ -268,3 +268,30 @@ def test_fit_from_parquet_and_a_duckdb_table_gives_the_csv_fit(files, capsys):
     code, _, err = run(capsys, "fit", "--data", f"duckdb://{files / 'nope.db'}?table=people", "--domain", files / "domain.yaml",
                        "--epsilon", "1", "--out", files / "x.privsynth")
     assert code == 2 and "does not exist" in err
+
+
+def test_fit_with_the_papers_dp_preprocessing_certifies_the_whole_epsilon(tmp_path, capsys):
+    """`fit --dp-preprocess merge bins` spends a tenth of --epsilon on the rare-category merge and
+    PrivTree bins, the rest on the fit; the model's domain carries those charges, its certificate
+    the whole budget, and DuckDB on Parquet gives the CSV's model."""
+    df, domain = ps.datasets.load_adult()
+    df = df.iloc[:3000]
+    df.to_csv(tmp_path / "adult.csv", index=False)
+    df.to_parquet(tmp_path / "adult.parquet")
+    domain.to_file(tmp_path / "adult.yaml")
+    models = {}
+    for kind in ("csv", "parquet"):
+        models[kind] = tmp_path / f"{kind}.privsynth"
+        code, out, err = run(capsys, "fit", "--data", tmp_path / f"adult.{kind}", "--domain", tmp_path / "adult.yaml",
+                             "--synthesizer", "mst", "--epsilon", "1", "--dp-preprocess", "merge", "bins", "--seed", "2",
+                             "--quiet", "--out", models[kind])
+        assert code == 0, err
+    csv, parquet = ps.load(models["csv"]), ps.load(models["parquet"])
+    assert csv.domain_.provenance == "dp" and csv.domain_["native-country"].merged
+    assert csv.domain_.estimation["epsilon"] == pytest.approx(0.1) and csv.epsilon == pytest.approx(0.9)
+    assert 0.99 < csv.certificate_.spent.epsilon <= 1.0 + 1e-9
+    assert parquet.domain_.fingerprint() == csv.domain_.fingerprint()
+    assert [e.event for e in parquet.certificate_.entries] == [e.event for e in csv.certificate_.entries]
+    code, _, err = run(capsys, "fit", "--data", tmp_path / "adult.csv", "--domain", tmp_path / "adult.yaml", "--epsilon", "1",
+                       "--dp-preprocess", "bins", "--preprocess-share", "1.5", "--out", tmp_path / "x.privsynth")
+    assert code == 2 and "share of epsilon must be in (0, 1)" in err

@@ -9,6 +9,7 @@ number of distinct coded records, never by the number of rows.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -33,6 +34,8 @@ __all__ = ["DuckDBTable", "DuckDBSource", "DEFAULT_MEMORY_LIMIT"]
 #: DuckDB's memory limit unless given (``memory_limit=`` or ``$PRIVSYNTH_DUCKDB_MEMORY``); it spills beyond it.
 DEFAULT_MEMORY_LIMIT = "1GB"
 _PROGRESS_AFTER = 3.0
+#: Suffixes that keep each table's temporary results apart on a shared connection.
+_kept = itertools.count()
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
                  "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
 
@@ -241,8 +244,9 @@ class DuckDBTable(SQLTable):
         return self._db.run(query)
 
     def _keep(self, name: str, query: str) -> str:
-        self._db.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
-        return name
+        fresh = f"{name}_{next(_kept)}"  # tables reopened under another domain share the connection
+        self._db.execute(f"CREATE TEMP TABLE {fresh} AS {query}")
+        return fresh
 
     def head(self, n: int) -> pd.DataFrame:
         return self._db.con.execute(f"SELECT * FROM {self._db.from_} LIMIT {max(int(n), 0)}").df()

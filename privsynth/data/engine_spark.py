@@ -8,7 +8,7 @@ and only the counts come back to the driver.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, cast
 
 import numpy as np
 import pandas as pd
@@ -152,6 +152,11 @@ class SparkTable(SQLTable):
         kinds = self._kinds()
         text = all(kinds[n] == "text" for n in self.domain.names)
         return validate(typed_by_domain(df, self.domain) if text else df, self.domain, clip=self.clip)
+
+    def reopened(self, domain: Domain, *, clip: bool = False) -> "SparkTable":
+        table = cast("SparkTable", super().reopened(domain, clip=clip))
+        table._kept = []  # its own cubes, released by its own close()
+        return table
 
     def close(self) -> None:
         """Release the cached cubes."""

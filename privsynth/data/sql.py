@@ -15,6 +15,7 @@ and how, never how many records. Marginals are ``GROUPING SETS`` over the cube: 
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -158,6 +159,13 @@ class SQLTable(Table):
         self.clip = clip or domain.provenance == "dp"  # a DP domain's bounds are estimates: values beyond them are clipped
         self._cubes: dict[int, str] = {}
         self._count: int | None = None
+
+    def reopened(self, domain: Domain, *, clip: bool = False) -> "SQLTable":
+        """The same source under ``domain``: the engine's connection (or Spark view) is shared, the
+        cubes are built anew for the new domain's cells."""
+        table = copy.copy(self)
+        SQLTable.__init__(table, domain, clip=clip)
+        return table
 
     # -- what an engine provides -----------------------------------------------------------------
     @abstractmethod

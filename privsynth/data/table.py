@@ -122,6 +122,12 @@ class Table(ABC):
         """Every record once, validated, about ``rows`` at a time (in the engine's order, which
         need not be the source's): memory bounded by the batch."""
 
+    @abstractmethod
+    def reopened(self, domain: Domain, *, clip: bool = False) -> "Table":
+        """The same records under another domain (one refined from this table's, say), read by
+        the same engine with the same options; the source is not opened again where the engine
+        keeps it. Validate it with :meth:`check` before counting."""
+
 
 class FrameTable(Table):
     """Records in memory: a pandas DataFrame validated against the domain (the default for
@@ -170,6 +176,9 @@ class FrameTable(Table):
     def batches(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
         for start in range(0, len(self._frame), max(int(rows), 1)):
             yield self._frame.iloc[start:start + rows]
+
+    def reopened(self, domain: Domain, *, clip: bool = False) -> "FrameTable":
+        return FrameTable(self._frame, domain, clip=clip)
 
 
 def same_domain(table: Table, domain: Domain) -> None:

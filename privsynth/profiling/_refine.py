@@ -34,7 +34,10 @@ class Refinement:
              clip: bool = False) -> "Refinement":
         """``clip``: count numbers beyond the bounds in the end cells (a DP domain's bounds are
         estimates, and a fit on it clips too) instead of refusing them."""
-        table = open_table(data, counting, clip=clip)
+        if isinstance(data, Table):  # opened under another domain (the one being refined): same engine, same options
+            table = data.reopened(counting, clip=clip or bool(getattr(data, "clip", False)))
+        else:
+            table = open_table(data, counting, clip=clip)
         table.check()
         acc = get_accountant(accountant)
         randomness = PrivateRandomness(random_state)

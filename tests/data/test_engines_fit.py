@@ -105,6 +105,13 @@ def test_every_marginal_synthesizer_fits_from_spark_with_the_pandas_results(cens
         frame.createOrReplaceTempView("census_records")
         from_catalog = ps.data.open_table("spark:census_records", domain)
         assert from_catalog.engine == "spark" and len(from_catalog) == len(df)
+        table = ps.data.open_table(frame, domain)  # reopened under a refined domain: the same Spark view, new cubes
+        table.check()
+        sets = [(j,) for j in range(len(domain))] + [(0, 1)]
+        again = table.reopened(merged)
+        again.check()
+        for got, want in zip(again.marginals(sets), ps.data.FrameTable(df, merged).marginals(sets)):
+            np.testing.assert_array_equal(got, want)
         bad = spark.createDataFrame(df.assign(age=df["age"].where(df.index != 5, 200)).astype({"sex": str}))
         with pytest.raises(ps.DomainError, match=r"'age' has values outside its public bounds \[17, 90\]"):
             ps.synthesizers.MST(epsilon=1.0, delta=1e-6).fit(bad, domain)

@@ -186,3 +186,25 @@ def test_a_malformed_csv_row_is_refused_without_quoting_it(tmp_path):
     assert "secret-value" not in str(err.value)
     path.write_text("x,o\n0.5,low\n0.75,high\n")
     assert len(open_table(str(path), domain, engine="duckdb")) == 2
+
+
+@pytest.mark.parametrize("kind", ["pandas", "parquet", "csv", "duckdb"])
+def test_a_table_reopened_under_a_refined_domain_counts_as_one_opened_under_it(sources, kind):
+    """The same records under another domain (other bins, two categories merged) count as a table
+    opened under that domain, and the first table still counts under its own: on DuckDB the two
+    share one connection, and each keeps its own cubes."""
+    df, paths = sources
+    first = FrameTable(df, EDGY) if kind == "pandas" else open_table(paths[kind], EDGY)
+    first.check()
+    sets = all_sets(len(EDGY))
+    before = first.marginals(sets)
+    refined = Domain((Numeric("x", 0.0, 1.0, bins=(0, 0.25, 0.3, 1)), *EDGY.columns[1:3],
+                      Categorical("c", ("a", "b", "it's", "d"), nullable=True, merged=("b", "d")), *EDGY.columns[4:]))
+    again = first.reopened(refined)
+    again.check()
+    fresh = FrameTable(df, refined)
+    for got, want in zip(again.marginals(sets), fresh.marginals(sets)):
+        np.testing.assert_array_equal(got, want)
+    assert again.marginal((0,)).shape == (3,) and again.marginal((3,)).shape == (4,)  # 3 bins; b and d in one cell
+    for got, want in zip(first.marginals(sets), before):
+        np.testing.assert_array_equal(got, want)
