@@ -347,3 +347,19 @@ def test_a_degenerate_release_is_flagged_naming_the_column(census):
     gan.calibration_ = Calibration()
     with pytest.warns(ps.ReleaseQualityWarning, match=f"'{block.name}' \\(TVD 0\\.[5-9]"):
         gan.sample(5000, random_state=0)
+
+
+def test_kl_weight_auto_follows_the_plans_public_noise(census):
+    """``kl_weight="auto"`` regularizes a noisy fit (0.5) more than a nearly noiseless one (0.2),
+    from the plan's noise multiplier and the DP count only; a number is used as given."""
+    from privsynth.synthesizers.dpvae import QUIET_NOISE, auto_kl_weight
+
+    data, domain = census
+    noisy = DPVAE(epsilon=1.0, random_state=0, **FAST).fit(data, domain)
+    quiet = DPVAE(epsilon=1e4, random_state=0, **FAST).fit(data, domain)
+    assert noisy.noise_multiplier_ / noisy.expected_batch_ > QUIET_NOISE > quiet.noise_multiplier_ / quiet.expected_batch_
+    assert (noisy.kl_weight_, quiet.kl_weight_) == (0.5, 0.2)
+    assert DPVAE(epsilon=1.0, kl_weight=0.3, random_state=0, **FAST).fit(data, domain).kl_weight_ == 0.3
+    assert auto_kl_weight(QUIET_NOISE * 100 * 0.99, 100.0) == 0.2 and auto_kl_weight(QUIET_NOISE * 100, 100.0) == 0.5
+    with pytest.raises(ValueError, match="'auto'"):
+        DPVAE(kl_weight="Auto", **FAST).fit(data, domain)
