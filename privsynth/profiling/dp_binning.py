@@ -57,7 +57,9 @@ def dp_bins(data: Any, domain: Domain, *, epsilon: float, columns: Sequence[str]
     Args:
         data: The private table (a DataFrame, a file, a ``duckdb://`` URI, a Spark source or a
             :class:`~privsynth.data.Table`): only the histogram of each column on a fine public
-            grid is read, in the engine.
+            grid is read, in the engine. On Spark the grid's 4,096 cells per column make a
+            counting query that ran out of a 1 GB driver heap (census, 2,000 rows, ``local[2]``):
+            give the driver more memory, or bin from a Parquet export through DuckDB.
         domain: The domain to refine (declared, or DP: its charges are kept).
         epsilon: What the binning spends in total (pure DP).
         columns: The numeric columns to re-bin (default: all).
