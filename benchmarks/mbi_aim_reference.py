@@ -12,7 +12,10 @@ rounds sizing the first ones. Workload: every 2- and 3-way marginal (privsynth A
 each of weight 1, scored over its downward closure as the paper does.
 
 Input: a CSV of integer codes (one column per attribute) and a JSON ``{attribute: size}``.
-Output (JSON on stdout): fit seconds, rounds, peak RSS, model size; the synthetic codes to ``--out``.
+Output (JSON on stdout): fit seconds, rounds, peak RSS, model size; the synthetic codes to ``--out``
+(mbi's default release, ``synthetic_data(method="round")``: randomized rounding of the model's
+counts) and, with ``--out-iid``, a second release of i.i.d. rows from the same model
+(``method="sample"``), so releases can be compared like with like.
 
 Set-up (once): ``python -m venv /tmp/mbi-venv && /tmp/mbi-venv/bin/pip install mbi==2.0.0 pandas``
 Run: ``/tmp/mbi-venv/bin/python benchmarks/mbi_aim_reference.py codes.csv sizes.json --seed 0 --out synth.csv``
@@ -26,6 +29,7 @@ import itertools
 import json
 import math
 import resource
+import sys
 import time
 
 import numpy as np
@@ -51,12 +55,37 @@ def closure_weights(workload: list[tuple[str, ...]]) -> dict[tuple[str, ...], fl
     return {s: float(sum(len(set(s) & set(w)) for w in workload)) for s in sorted(subsets, key=len)}
 
 
+def eliminate(factors: list[tuple[str, np.ndarray]], keep: str, size: dict[str, int]) -> np.ndarray:
+    """Sum-product variable elimination: the product of ``factors`` (index letters, table) summed
+    over every letter not in ``keep``, as an array over ``keep``'s letters in that order. Each step
+    sums out the letter whose factor product is smallest (the min-size order), so no intermediate
+    is larger than the elimination needs; each new factor is rescaled to its maximum (the result
+    is normalized by the caller)."""
+    factors = list(factors)
+    hidden = {ch for letters, _ in factors for ch in letters} - set(keep)
+    while hidden:
+        def cost(ch: str) -> int:
+            letters = {c for f, _ in factors if ch in f for c in f}
+            return int(np.prod([size[c] for c in letters]))
+
+        best = min(sorted(hidden), key=cost)
+        involved = [f for f in factors if best in f[0]]
+        out = "".join(sorted({c for f, _ in involved for c in f} - {best}))
+        table = np.einsum(",".join(f for f, _ in involved) + "->" + out, *(t for _, t in involved))
+        factors = [f for f in factors if best not in f[0]] + [(out, table / max(float(table.max()), 1e-300))]
+        hidden.discard(best)
+    return np.einsum(",".join(f for f, _ in factors) + "->" + keep, *(t for _, t in factors))
+
+
 def projector(model, attrs: list[str]):
     """``clique -> model marginal`` for the round's scoring. A clique inside one of the model's
-    cliques is projected by mbi; any other is mbi's variable elimination done in numpy (one
-    ``einsum`` over the model's potentials, contraction order found once per clique) -- the same
-    numbers, without a JAX compile per clique (~0.5 s each through ``model.project``)."""
+    cliques is projected by mbi; any other by sum-product variable elimination in numpy over mbi's
+    potentials (:func:`eliminate`) -- the same numbers, without a JAX compile per clique (~0.5 s
+    each through ``model.project``). (A single ``np.einsum(..., optimize="greedy")`` over all the
+    potentials did the same but chose pairwise orders whose intermediates made late rounds take
+    ten minutes and more.)"""
     letters = {a: chr(ord("a") + i) if i < 26 else chr(ord("A") + i - 26) for i, a in enumerate(attrs)}
+    size = {letters[a]: int(model.domain.size((a,))) for a in attrs}
     tables = []
     for cl in model.potentials.cliques:
         values = np.asarray(model.potentials.tables[cl].values, dtype=float)
@@ -66,8 +95,7 @@ def projector(model, attrs: list[str]):
     def project(cl: tuple[str, ...]) -> np.ndarray:
         if model.marginals.supports(cl):
             return np.asarray(model.project(cl).datavector(), dtype=float)
-        spec = ",".join(t[0] for t in tables) + "->" + "".join(letters[a] for a in cl)
-        out = np.einsum(spec, *(t[1] for t in tables), optimize="greedy")
+        out = eliminate(tables, "".join(letters[a] for a in cl), size)
         return (total * out / out.sum()).ravel()
 
     return project
@@ -89,7 +117,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", type=int, default=None, help="synthetic rows (default: the model's total)")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="CSV for mbi's default release (randomized rounding)")
+    parser.add_argument("--out-iid", default=None, help="CSV for a release of i.i.d. rows from the same model")
     args = parser.parse_args()
 
     sizes = json.loads(open(args.sizes).read())
@@ -135,14 +164,20 @@ def main() -> None:
         before = project(cl)
         model = md.estimate(domain, measurements, iters=args.iters, warm_start=model)
         picked += 1
-        if np.abs(np.asarray(model.project(cl).datavector()) - before).sum() <= bias * domain.size(cl):
+        annealed = np.abs(np.asarray(model.project(cl).datavector()) - before).sum() <= bias * domain.size(cl)
+        if annealed:
             sigma, eps = sigma / 2, eps * 2
+        print(f"round {picked}: {cl}, {used / rho:.1%} of rho, sigma {sigma:.1f}{' (halved)' if annealed else ''}, "
+              f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)  # progress: a long fit shows where it is
         if last:
             break
     model = md.estimate(domain, measurements, iters=args.iters, warm_start=model)  # the final estimation
     fit_s = time.perf_counter() - t0
-    synth = model.synthetic_data(rows=args.rows)
-    pd.DataFrame({a: np.asarray(synth.to_dict()[a]) for a in attrs}).to_csv(args.out, index=False)
+    np.random.seed(args.seed)  # mbi draws releases from numpy's global generator
+    for method, path in (("round", args.out), ("sample", args.out_iid)):
+        if path:
+            synth = model.synthetic_data(rows=args.rows, method=method)
+            pd.DataFrame({a: np.asarray(synth.to_dict()[a]) for a in attrs}).to_csv(path, index=False)
     print(json.dumps({"fit_s": fit_s, "rounds": picked, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "model_mb": junction_tree.hypothetical_model_size(domain, list(model.cliques)), "rho": rho}))
 
