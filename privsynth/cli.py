@@ -48,6 +48,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise IdentifierRefusal(identifier_message(found, what="refusing to fit")
                                  + " Or pass --allow-identifiers if you are sure.")
     epsilon = args.epsilon
+    if args.dp_preprocess and args.secure:
+        raise ValueError("--dp-preprocess has no --secure mode: its noise comes from numpy generators, not the exact samplers "
+                         "on the OS CSPRNG that --secure promises; drop one of them (the certificate states how the domain's "
+                         "noise was drawn either way).")
     if args.dp_preprocess:  # the domain it returns carries its charges: the fit's certificate covers all of --epsilon
         from privsynth.profiling.dp_preprocess import dp_preprocess
 

@@ -88,7 +88,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--dp-preprocess", nargs="+", choices=["merge", "bins"], default=None, metavar="STEP",
                    help="the benchmark papers' DP preprocessing before the fit, on --preprocess-share of --epsilon: merge "
                         "(rare categories of categorical columns with >= 32 declared categories share one cell) and/or bins "
-                        "(numeric columns re-binned by PrivTree); the certificate covers the whole --epsilon")
+                        "(numeric columns re-binned by PrivTree); the certificate covers the whole --epsilon; not with --secure")
     p.add_argument("--preprocess-share", type=float, default=0.1,
                    help="share of --epsilon that --dp-preprocess spends (default 0.1, as tab_bench and MargNet)")
     p.add_argument("--sep", default=None, help="CSV separator (default ',')")

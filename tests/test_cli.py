@@ -295,3 +295,6 @@ def test_fit_with_the_papers_dp_preprocessing_certifies_the_whole_epsilon(tmp_pa
     code, _, err = run(capsys, "fit", "--data", tmp_path / "adult.csv", "--domain", tmp_path / "adult.yaml", "--epsilon", "1",
                        "--dp-preprocess", "bins", "--preprocess-share", "1.5", "--out", tmp_path / "x.privsynth")
     assert code == 2 and "share of epsilon must be in (0, 1)" in err
+    code, _, err = run(capsys, "fit", "--data", tmp_path / "adult.csv", "--domain", tmp_path / "adult.yaml", "--epsilon", "1",
+                       "--dp-preprocess", "merge", "--secure", "--out", tmp_path / "y.privsynth")
+    assert code == 2 and "no --secure mode" in err and not (tmp_path / "y.privsynth").exists()
