@@ -59,7 +59,7 @@ def dp_preprocess(data: Any, domain: Domain, *, epsilon: float, steps: Iterable[
     Raises:
         ValueError: an unknown step, or a share outside ``(0, 1)``.
     """
-    steps = tuple(dict.fromkeys(steps))
+    steps = (steps,) if isinstance(steps, str) else tuple(dict.fromkeys(steps))
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
         raise ValueError(f"Unknown preprocessing step {unknown[0]!r}; the steps are {list(STEPS)} (DP rare-category merge, "

@@ -37,7 +37,7 @@ def test_both_steps_share_a_tenth_by_columns_and_the_fit_certifies_the_whole_bud
 
 def test_one_step_alone_and_a_step_with_nothing_to_touch(adult):
     df, domain = adult
-    merged, left = dp_preprocess(df, domain, epsilon=1.0, steps=["merge"], share=0.2, random_state=1)
+    merged, left = dp_preprocess(df, domain, epsilon=1.0, steps="merge", share=0.2, random_state=1)  # one step by name
     assert left == pytest.approx(0.8) and merged.estimation["epsilon"] == pytest.approx(0.2)
     assert all(not e["label"].startswith("binning") for e in merged.estimation["entries"])
     census, census_domain = ps.datasets.make_census(500, random_state=0)
