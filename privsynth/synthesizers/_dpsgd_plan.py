@@ -32,12 +32,28 @@ from privsynth.privacy.calibrate import dpsgd_noise_multiplier, split_epsilon
 from privsynth.privacy.events import Event, SubsampledGaussianEvent
 from privsynth.synthesizers._plan import FitPlan, count_event, histogram_noise
 
-__all__ = ["plan_dpsgd", "AUTO_DELTA", "COUNT_SHARE"]
+__all__ = ["plan_dpsgd", "AUTO_DELTA", "COUNT_SHARE", "QUIET_NOISE", "is_quiet"]
 
 #: DP-SGD's delta when none is given: fixed and public (a delta read off the data would not be).
 AUTO_DELTA = 1e-5
 #: Share of epsilon spent on the noisy record count.
 COUNT_SHARE = 0.01
+#: Noise on each step's averaged gradient (``noise_multiplier / expected batch``) below which a
+#: fit counts as quiet (between epsilon 10's and 3's on Adult's default plans): DPVAE's
+#: ``kl_weight="auto"`` and DPGAN's ``discriminator_optimizer="auto"`` follow it.
+QUIET_NOISE = 5e-4
+
+
+def is_quiet(noise_multiplier: float, expected_batch: float) -> bool:
+    """Whether the plan's noise on each step's averaged gradient is below :data:`QUIET_NOISE`
+    (both inputs are public: the plan and the DP record count, so choices made on it are
+    post-processing).
+
+    Example:
+        >>> is_quiet(10.6, 4884.0), is_quiet(0.135, 4884.0)
+        (False, True)
+    """
+    return noise_multiplier / max(1.0, expected_batch) < QUIET_NOISE
 
 
 def plan_dpsgd(*, epsilon: float, delta: float | None, sampling_rate: float, epochs: float, accountant: Accountant,

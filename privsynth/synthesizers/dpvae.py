@@ -23,6 +23,7 @@ import numpy as np
 from privsynth.core import checks
 from privsynth.core.domain import DEFAULT_BINS
 from privsynth.synthesizers._dpsgd_base import DPSGDSynthesizer
+from privsynth.synthesizers._dpsgd_plan import QUIET_NOISE, is_quiet
 from privsynth.synthesizers._numpy_net import Layers
 
 if TYPE_CHECKING:  # torch is imported when a fit starts; sampling needs numpy only
@@ -31,9 +32,6 @@ if TYPE_CHECKING:  # torch is imported when a fit starts; sampling needs numpy o
 
 __all__ = ["DPVAE", "QUIET_NOISE", "auto_kl_weight"]
 
-#: Noise on the averaged gradient (``noise_multiplier / expected batch``) below which
-#: ``kl_weight="auto"`` takes the weight of a quiet fit (between epsilon 10's and 3's on Adult).
-QUIET_NOISE = 5e-4
 #: ``kl_weight="auto"``'s weights for a quiet and a noisy fit.
 _KL_QUIET, _KL_NOISY = 0.2, 0.5
 
@@ -46,7 +44,7 @@ def auto_kl_weight(noise_multiplier: float, expected_batch: float) -> float:
         >>> auto_kl_weight(10.6, 4884.0), auto_kl_weight(0.135, 4884.0)
         (0.5, 0.2)
     """
-    return _KL_QUIET if noise_multiplier / max(1.0, expected_batch) < QUIET_NOISE else _KL_NOISY
+    return _KL_QUIET if is_quiet(noise_multiplier, expected_batch) else _KL_NOISY
 
 
 
