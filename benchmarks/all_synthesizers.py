@@ -18,8 +18,9 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Newest first: a later run of the same cell wins.
-SOURCES = ("dpgan_adult", "dpvae_adult", "aim_eps1e4", "neuralaim_eps3_1e4", "dptransformer_adult", "dpdiffusion_adult", "all_marginal_eps3_1e4",
-           "all_eps1e4_fast", "neural_aim_adult", "marginal_methods_eps3", "marginal_methods", "statistical_dpsgd", "statistical")
+SOURCES = ("dpgan_adult", "dpvae_adult", "aim_eps1e4", "neuralaim_eps3_1e4", "dptransformer_adult", "dpdiffusion_adult",
+           "all_marginal_eps3_1e4", "all_eps1e4_fast",
+           "neural_aim_adult", "marginal_methods_eps3", "marginal_methods", "statistical_dpsgd", "statistical")
 EPSILONS = (10000.0, 1.0, 3.0)
 ORDER = ("independent", "dpgaussiancopula", "privbayes", "mst", "aim", "neuralaim", "dpvae", "dpgan", "dptransformer", "dpdiffusion")
 

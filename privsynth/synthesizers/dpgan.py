@@ -57,9 +57,10 @@ class DPGAN(DPSGDSynthesizer):
         discriminator_optimizer: ``"adam"``, ``"sgd"`` (momentum 0.9) or ``"auto"`` (default):
             Adam when the plan is quiet (noise on each step's averaged gradient,
             ``noise_multiplier / expected batch``, below 5e-4 -- the rule of DPVAE's
-            ``kl_weight="auto"``; both are public, so the choice is post-processing), else SGD. Adam scales every coordinate's step to the same size, so under DP noise the
+            ``kl_weight="auto"``; both are public, so the choice is post-processing), else SGD.
+            Adam scales every coordinate's step to the same size, so under DP noise the
             coordinates that carry no signal take steps as large as those that do; SGD's steps
-            follow the noisy gradient's size (see the notes below); ``discriminator_optimizer_``
+            follow the noisy gradient's size (see the notes above); ``discriminator_optimizer_``
             records the choice.
         discriminator_lr: The discriminator's learning rate (``None``: 1e-3 for Adam, 3.0 for SGD,
             whose averaged clipped gradients have norm at most ``max_grad_norm``).
