@@ -40,16 +40,22 @@ class Conditions:
         self.probs = [np.asarray(p, dtype=float) / max(float(np.sum(p)), 1e-300) for p in probs]
         self.offsets = np.cumsum([0] + [b.width for b in self.blocks])
         self.width = int(self.offsets[-1])
+        # per slot: its block, its column in the encoded records, its probability (made once; as
+        # tensors once per device, not at every training step)
+        self._slots = (np.repeat(np.arange(len(self.blocks)), np.diff(self.offsets)),
+                       np.concatenate([np.arange(b.start, b.start + b.width) for b in self.blocks]),
+                       np.concatenate(self.probs).astype(np.float32))
+        self._on_device: dict[str, tuple[torch.Tensor, ...]] = {}
 
     # -- training (torch) -----------------------------------------------------------------------
-    def _tensors(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _tensors(self, device: torch.device) -> tuple[torch.Tensor, ...]:
         """Each slot's block, each slot's column in the encoded records, each slot's probability."""
         import torch
 
-        block_of = torch.as_tensor(np.repeat(np.arange(len(self.blocks)), np.diff(self.offsets)), device=device)
-        columns = torch.as_tensor(np.concatenate([np.arange(b.start, b.start + b.width) for b in self.blocks]), device=device)
-        probs = torch.as_tensor(np.concatenate(self.probs), dtype=torch.float32, device=device)
-        return block_of, columns, probs
+        key = str(device)
+        if key not in self._on_device:
+            self._on_device[key] = tuple(torch.as_tensor(a, device=device) for a in self._slots)
+        return self._on_device[key]
 
     def _pick_blocks(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
         """``n x width`` masks of the slots of one block per row, chosen uniformly."""

@@ -180,7 +180,6 @@ class DPGAN(DPSGDSynthesizer):
         columns = self._condition_columns()
         blocks = [next(b for b in self.encoder_.blocks if b.name == c and b.kind == "onehot") for c in columns]
         self.conditions_ = Conditions(blocks, [self.marginals_[names.index(c)] for c in columns]) if blocks else None
-        self.condition_ = columns[0] if len(columns) == 1 else (list(columns) or None)
 
     def _cond_width(self) -> int:
         return 0 if self.conditions_ is None else self.conditions_.width

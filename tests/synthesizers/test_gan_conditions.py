@@ -102,3 +102,25 @@ def test_discriminator_optimizer_auto_follows_the_plans_public_noise(census):
     assert given.discriminator_optimizer_ == "adam" and given._opt["private"].defaults["lr"] == 5e-4
     with pytest.raises(ValueError, match="discriminator_optimizer"):
         DPGAN(discriminator_optimizer="rmsprop", **fast).fit(data, domain)
+
+
+def test_the_fakes_and_their_conditions_do_not_depend_on_the_real_batch(census):
+    """The attacker's view: the real records' column choices come from the same private stream as
+    the fakes, so they are drawn *after* them -- the fakes' losses (and conditions) are the same
+    whatever records, and however many, the Poisson batch holds."""
+    data, domain = census
+    gan = DPGAN(epsilon=2.0, epochs=1, sampling_rate=0.2, generator_dim=(16,), discriminator_dim=(16,), random_state=0,
+                progress=False).fit(data, domain)
+    x = torch.as_tensor(gan.encoder_.transform(data.iloc[:40]))
+    n_fake = gan._public_examples()
+    seen = []
+
+    def discriminator(inputs):  # records what the discriminator is shown, then scores it
+        seen.append(inputs)
+        return gan.discriminator_(inputs)
+
+    for batch in (x[:0], x[:7], x[10:40]):
+        gan._per_sample_loss(discriminator, batch, n_fake, generator=torch.Generator().manual_seed(7))
+    fakes = [inputs[len(batch):] for inputs, batch in zip(seen, (x[:0], x[:7], x[10:40]))]
+    assert fakes[0].shape == (n_fake, gan.encoder_.width + gan.conditions_.width)
+    assert all(torch.equal(fakes[0], f) for f in fakes[1:])  # fake records and conditions, bit for bit
