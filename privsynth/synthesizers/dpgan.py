@@ -45,13 +45,20 @@ __all__ = ["DPGAN"]
 
 #: The discriminator's learning rate by optimizer when ``discriminator_lr`` is None.
 _DISCRIMINATOR_LR = {"adam": 1e-3, "sgd": 3.0}
+#: ``generator_dim="auto"``: the generator's hidden sizes for a quiet plan and under noise
+#: (measured on discretized Adult, ``benchmarks/results/deep_ablations_adult.md``).
+_GENERATOR_DIM = {"quiet": (128, 128), "noisy": (256, 256)}
 
 
 class DPGAN(DPSGDSynthesizer):
     """Conditional GAN with a DP-SGD-trained discriminator (book-keeping clipping by default).
 
     Args:
-        generator_dim, discriminator_dim: Hidden layer sizes.
+        generator_dim: The generator's hidden sizes, or ``"auto"`` (default): (128, 128) when the
+            plan is quiet (the rule of ``discriminator_optimizer``), else (256, 256). Without
+            noise the wider generator is unstable at the default 500 steps; under noise it learns
+            more from the same discriminator. ``generator_dim_`` records the choice.
+        discriminator_dim: The discriminator's hidden sizes.
         noise_dim: Generator input noise dimension.
         generator_lr: The generator's Adam learning rate.
         discriminator_optimizer: ``"adam"``, ``"sgd"`` (momentum 0.9) or ``"auto"`` (default):
@@ -94,7 +101,7 @@ class DPGAN(DPSGDSynthesizer):
         epochs: float = 10,
         sampling_rate: float = 0.02,
         max_grad_norm: float = 1.0,
-        generator_dim: tuple = (256, 256),
+        generator_dim: tuple | str = "auto",
         discriminator_dim: tuple = (128, 128),
         noise_dim: int = 32,
         generator_lr: float = 1e-3,
@@ -158,6 +165,8 @@ class DPGAN(DPSGDSynthesizer):
         checks.number(self.discriminator_lr, "discriminator_lr", low=0, low_open=True, none=True, owner="DPGAN")
         checks.choice(self.discriminator_optimizer, "discriminator_optimizer", ("auto", "adam", "sgd"), owner="DPGAN")
         checks.integer(self.noise_dim, "noise_dim", owner="DPGAN")
+        if isinstance(self.generator_dim, str):
+            checks.choice(self.generator_dim, "generator_dim", ("auto",), owner="DPGAN")
 
     # -- conditional vector (DP marginals) ---------------------------------------------------------
     def _condition_columns(self) -> list[str]:
@@ -192,14 +201,17 @@ class DPGAN(DPSGDSynthesizer):
         from privsynth.synthesizers._nets import init_output_bias, init_weights, mlp
 
         cond_dim = self._cond_width()
-        gen = mlp([int(self.noise_dim) + cond_dim, *map(int, self.generator_dim), width])
+        quiet = is_quiet(self.noise_multiplier_, self.expected_batch_)
+        self.generator_dim_ = (_GENERATOR_DIM["quiet" if quiet else "noisy"] if isinstance(self.generator_dim, str)
+                               else tuple(map(int, self.generator_dim)))
+        gen = mlp([int(self.noise_dim) + cond_dim, *self.generator_dim_, width])
         init_weights(gen, generator)
         init_output_bias(cast(nn.Linear, gen[-1]), self.encoder_.blocks, self.encoder_.targets())
         self.generator_ = gen.to(device)
         self.discriminator_ = init_weights(mlp([width + cond_dim, *map(int, self.discriminator_dim), 1],
                                                activation=lambda: nn.LeakyReLU(0.2)), generator).to(device)
         self.discriminator_optimizer_ = (self.discriminator_optimizer if self.discriminator_optimizer != "auto" else
-                                         "adam" if is_quiet(self.noise_multiplier_, self.expected_batch_) else "sgd")
+                                         "adam" if quiet else "sgd")
         lr = _DISCRIMINATOR_LR[self.discriminator_optimizer_] if self.discriminator_lr is None else float(self.discriminator_lr)
         private = (torch.optim.Adam(self.discriminator_.parameters(), lr=lr, betas=(0.5, 0.9)) if self.discriminator_optimizer_ == "adam"
                    else torch.optim.SGD(self.discriminator_.parameters(), lr=lr, momentum=0.9))

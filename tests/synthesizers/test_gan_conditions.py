@@ -104,6 +104,24 @@ def test_discriminator_optimizer_auto_follows_the_plans_public_noise(census):
         DPGAN(discriminator_optimizer="rmsprop", **fast).fit(data, domain)
 
 
+def test_generator_dim_auto_is_narrow_when_quiet_and_wide_under_noise(census):
+    """``generator_dim="auto"`` reads the same public rule as the optimizer: (128, 128) for a quiet
+    plan (the wider generator is unstable without noise), (256, 256) under noise; the network
+    built has those widths, and explicit sizes and a bad string are handled."""
+    data, domain = census
+    fast = {"epochs": 1, "sampling_rate": 0.1, "discriminator_dim": (16,), "progress": False}
+    widths = {}
+    for eps in (1.0, 1e4):
+        gan = DPGAN(epsilon=eps, random_state=0, **fast).fit(data, domain)
+        hidden = [m.out_features for m in gan.generator_ if isinstance(m, torch.nn.Linear)][:-1]
+        widths[eps] = (gan.generator_dim_, tuple(hidden))
+    assert widths == {1.0: ((256, 256), (256, 256)), 1e4: ((128, 128), (128, 128))}
+    given = DPGAN(epsilon=1e4, generator_dim=[16], random_state=0, **fast).fit(data, domain)
+    assert given.generator_dim_ == (16,)
+    with pytest.raises(ValueError, match="generator_dim"):
+        DPGAN(generator_dim="wide", **fast).fit(data, domain)
+
+
 def test_the_fakes_and_their_conditions_do_not_depend_on_the_real_batch(census):
     """The attacker's view: the real records' column choices come from the same private stream as
     the fakes, so they are drawn *after* them -- the fakes' losses (and conditions) are the same
