@@ -9,6 +9,7 @@ import json
 import resource
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -36,8 +37,11 @@ def run_all(peer: str, prefix: str, runs: str, tables: list, methods: list, epsi
             t0 = time.perf_counter()
             try:
                 out, kind = fit_sample(method, folder)
-            except Exception as exc:  # a peer that fails is recorded, not hidden
-                info = {"peer": peer, "method": method, "table": table, "error": f"{type(exc).__name__}: {exc}"[:500]}
+            except Exception as exc:  # a peer that fails is recorded, not hidden, with where in its code it raised
+                frames = traceback.extract_tb(exc.__traceback__)
+                last = next((f for f in reversed(frames) if "site-packages" not in f.filename), frames[-1])
+                info = {"peer": peer, "method": method, "table": table, "error": f"{type(exc).__name__}: {exc}"[:500],
+                        "where": f"{last.filename}:{last.lineno} in {last.name}"}
                 stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
                 print(json.dumps(info), flush=True)
                 continue

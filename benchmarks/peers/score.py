@@ -96,7 +96,8 @@ def write_report(ours: pd.DataFrame, peers: pd.DataFrame, failed: list, path: Pa
         vals = ["" if pd.isna(getattr(row, c)) else f"{getattr(row, c):.4f}" for c in shown]
         lines.append(f"| {row.table} | {row.synthesizer} | " + " | ".join(vals) + f" | {row.fit_seconds:.1f} |")
     if failed:
-        lines += ["", "Peers that failed here:", ""] + [f"- {f['peer']} {f['method']} on {f['table']}: {f['error']}" for f in failed]
+        lines += ["", "Peers that failed here:", ""] + [f"- {f['peer']} {f['method']} on {f['table']}: {f['error']}"
+                                                           + (f" (raised at {f['where']})" if "where" in f else "") for f in failed]
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:12]))
 

@@ -7,6 +7,9 @@ the raw records, continuous columns min-max scaled on the benchmark's published 
 spent on bounds) and categorical ones one-hot, with smartnoise's default networks and epochs.
 
     /tmp/snv/bin/python benchmarks/peers/smartnoise.py --tables obesity --methods mst aim --runs /tmp/peers
+
+DP-CTGAN and PATE-CTGAN also need torch and the opacus smartnoise-synth pins (``<0.15``):
+``/tmp/snv/bin/pip install torch==2.13.0 packaging && /tmp/snv/bin/pip install --no-deps opacus==0.14.0``.
 """
 
 from __future__ import annotations
