@@ -70,7 +70,7 @@ def write_inputs(repo: Path, name: str, meta: dict, raw: pd.DataFrame) -> tuple[
     numeric columns, the categorical ones and the classes of the label (None: no label)."""
     target, task = meta["target"], meta["task"]
     label = target if task != "regression" and target in meta["categorical"] else None
-    numeric = [c for c in meta["continuous"]]
+    numeric = list(meta["continuous"])
     categorical = [c for c in meta["categorical"] if c != label]
     folder = repo / "data" / name
     shutil.rmtree(folder, ignore_errors=True)
@@ -81,6 +81,7 @@ def write_inputs(repo: Path, name: str, meta: dict, raw: pd.DataFrame) -> tuple[
         domain.update({f"num_attr_{i + 1}": 10**6 for i in range(len(numeric))})  # the repository caps it by the data
     if categorical:
         np.save(folder / "X_cat_train.npy", raw[categorical].astype(str).to_numpy(dtype=object), allow_pickle=True)
+        # the categories seen in the split: the repository caps every size by the data's (without DP) in any case
         domain.update({f"cat_attr_{i + 1}": int(raw[c].nunique()) for i, c in enumerate(categorical)})
     classes = None
     if label is not None:
