@@ -63,7 +63,8 @@ class DPGAN(DPSGDSynthesizer):
         generator_lr: The generator's Adam learning rate.
         discriminator_optimizer: ``"adam"``, ``"sgd"`` (momentum 0.9) or ``"auto"`` (default):
             Adam when the plan is quiet (noise on each step's averaged gradient,
-            ``noise_multiplier / expected batch``, below 5e-4 -- the rule of DPVAE's
+            ``noise_multiplier / expected batch``, below
+            :data:`~privsynth.synthesizers._dpsgd_plan.QUIET_NOISE` -- the rule of DPVAE's
             ``kl_weight="auto"``; both are public, so the choice is post-processing), else SGD.
             Adam scales every coordinate's step to the same size, so under DP noise the
             coordinates that carry no signal take steps as large as those that do; SGD's steps
