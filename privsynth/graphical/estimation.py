@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from privsynth.graphical.backend import Backend, get_backend
-from privsynth.graphical.factor import Attrs, expand, normalize_attrs, sum_to
+from privsynth.graphical.factor import Attrs, expand, normalize_attrs, sum_to, table_size
 from privsynth.graphical.inference import belief_propagation
 from privsynth.graphical.junction_tree import JunctionTree
 from privsynth.graphical.model import GraphicalModel
@@ -150,10 +150,23 @@ def estimate(
             potentials[home[s]] += expand(p, s, tree.cliques[home[s]])  # type: ignore[index]
         return belief_propagation(tree, potentials, total, backend=xp)
 
+    # Each measured set's marginal is summed from the smallest table that holds it: its clique's belief,
+    # or a larger measured set's marginal (a 1-way from a 3-way's few cells instead of a clique's many).
+    source: dict[Attrs, Attrs | None] = {}
+    for s in sorted(sets, key=lambda s: -table_size(s, sizes)):
+        held = [t for t in source if set(s) < set(t)]
+        best = min(held, key=lambda t: table_size(t, sizes), default=None)
+        clique_cells = table_size(tree.cliques[home[s]], sizes)  # type: ignore[index]
+        source[s] = best if best is not None and table_size(best, sizes) < clique_cells else None
+
     def loss_and_gradient(beliefs: list[Any]) -> tuple[float, dict[Attrs, Any], dict[Attrs, Any]]:
-        loss, grads, mus = 0.0, {}, {}
-        for s in sets:
-            mu = sum_to(beliefs[home[s]], tree.cliques[home[s]], s)  # type: ignore[index]
+        loss, grads = 0.0, {}
+        mus: dict[Attrs, Any] = {}
+        for s, held_by in source.items():  # larger sets first
+            if held_by is None:
+                mu = sum_to(beliefs[home[s]], tree.cliques[home[s]], s)  # type: ignore[index]
+            else:
+                mu = sum_to(mus[held_by], held_by, s)
             g = 0.0
             for values, sigma in by_set[s]:
                 r = (mu - values) / sigma

@@ -63,8 +63,40 @@ class GraphicalModel:
 
     def _eliminate(self, attrs: Attrs) -> np.ndarray:
         """Marginal over ``attrs`` from the smallest subtree covering them: the top clique's
-        marginal times every other clique's conditional given its parent, contracted by einsum."""
+        marginal times every other clique's conditional given its parent, contracted leaves first.
+        Each clique passes its parent a table over their separator and the wanted attributes below
+        it, so no product is larger than a clique times the wanted attributes it does not hold (one
+        einsum over the whole subtree, ordered greedily, built far larger products: on a 1M-row AIM
+        fit's 241k-cell model one 3-way marginal took 53 s and the other 333 spanning cliques 18 s;
+        passed this way, all 334 take 0.6 s)."""
         cliques, want = self.tree.cliques, set(attrs)
+        alive = self._covering_subtree(want)
+        parent_of, children = self.tree.parent_of, self.tree.children
+        (top,) = [i for i in alive if parent_of.get(i) not in alive]  # the subtree is connected: one top
+
+        def passed(i: int, keep: set[int]) -> tuple[Attrs, np.ndarray]:
+            """Clique ``i``'s table times its subtree's messages, summed to the attributes in ``keep``."""
+            kids = [c for c in children[i] if c in alive]
+            needed = [keep | {a for g in kids[k:] for a in self.tree.separator((i, g))} for k in range(len(kids) + 1)]
+            scope: Attrs = cliques[i]
+            table = self.marginals[i] if i == top else self._conditionals[i]
+            kept = tuple(a for a in scope if a in needed[0])
+            scope, table = kept, sum_to(table, scope, kept)
+            for k, c in enumerate(kids):
+                child_scope, message = passed(c, want | set(self.tree.separator((i, c))))
+                union = sorted(set(scope) | set(child_scope))
+                out = tuple(a for a in union if a in needed[k + 1])
+                label = {a: n for n, a in enumerate(union)}
+                table = np.einsum(table, [label[a] for a in scope], message, [label[a] for a in child_scope],
+                                  [label[a] for a in out], optimize=True)
+                scope = out
+            return scope, table
+
+        return passed(top, want)[1]  # over every wanted attribute, in sorted order
+
+    def _covering_subtree(self, want: set[int]) -> set[int]:
+        """The cliques of the smallest subtree whose cliques hold every attribute in ``want``."""
+        cliques = self.tree.cliques
         adjacent = [set(n) for n in self.tree.neighbours()]
         alive = set(range(len(cliques)))
         pruned = True
@@ -77,18 +109,7 @@ class GraphicalModel:
                     if not (set(cliques[i]) - set(cliques[j])) & want:
                         alive.discard(i)
                         pruned = True
-        parent_of = self.tree.parent_of
-        top = [i for i in alive if parent_of.get(i) not in alive]  # the subtree is connected: one top
-        operands = [(cliques[top[0]], self.marginals[top[0]])]
-        operands += [(cliques[i], self._conditionals[i]) for i in sorted(alive) if i != top[0]]
-        labels = {a: k for k, a in enumerate(sorted({a for c, _ in operands for a in c}))}
-        if len(labels) > 52:
-            raise ValueError(f"the marginal over {attrs} spans {len(labels)} attributes of the model; einsum takes at most 52.")
-        args: list = []
-        for clique, table in operands:
-            args += [table, [labels[a] for a in clique]]
-        # a contraction order only pays off beyond two tables; finding one costs more than small products
-        return np.einsum(*args, [labels[a] for a in attrs], optimize="greedy" if len(operands) > 2 else False)
+        return alive
 
     @cached_property
     def _conditionals(self) -> dict[int, np.ndarray]:

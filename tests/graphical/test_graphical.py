@@ -76,6 +76,22 @@ def test_projection_equals_brute_force_marginals_also_across_cliques():
             np.testing.assert_allclose(model.project(attrs), 100.0 * marginal(joint, attrs), rtol=1e-9, atol=1e-9)
 
 
+def test_projection_across_cliques_with_private_attributes_equals_brute_force():
+    """Cliques of three with attributes no other clique holds (summed out before the product)."""
+    rng = np.random.default_rng(3)
+    sizes = (2, 3, 2, 3, 2, 3, 2, 3)
+    tree = JunctionTree.build(sizes, [(0, 1, 2), (2, 3, 4), (4, 5, 6), (1, 7), (6, 7)])
+    potentials = [rng.normal(size=[sizes[a] for a in c]) for c in tree.cliques]
+    model = GraphicalModel(tree, belief_propagation(tree, potentials, total=50.0), total=50.0)
+    joint = brute_joint(sizes, tree.cliques, potentials)
+    spans = 0
+    for k in (1, 2, 3):
+        for attrs in itertools.combinations(range(len(sizes)), k):
+            spans += tree.containing(attrs) is None
+            np.testing.assert_allclose(model.project(attrs), 50.0 * marginal(joint, attrs), rtol=1e-9, atol=1e-9)
+    assert spans > 20  # most 3-way marginals span several cliques
+
+
 def test_estimation_recovers_exact_marginals_without_noise():
     rng = np.random.default_rng(3)
     truth_tree = JunctionTree.build(SIZES, [(0, 1), (1, 2), (2, 3), (3, 4)])
