@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -341,8 +341,10 @@ class _GraphicalEstimate:
     def project(self, attrs: Attrs) -> np.ndarray:
         return self.fit.model.project(attrs)
 
-    def project_many(self, many: Sequence[Attrs]) -> list[np.ndarray]:
-        return [self.fit.model.project(r) for r in many]
+    def project_many(self, many: Sequence[Attrs]) -> Iterator[np.ndarray]:
+        """The model's marginals over ``many``, one at a time: a round scores each and drops it, so
+        they are never all held at once."""
+        return (self.fit.model.project(r) for r in many)
 
     def fits(self, allowed_cells: float, measured: Sequence[Attrs], pool: Sequence[Attrs]) -> Callable[[int], bool]:
         """Whether candidate ``pool[i]`` lies inside a model clique (free) or keeps the model within
